@@ -1,0 +1,190 @@
+"""Configuration classes, read from the environment.
+
+The defaults suit a developer's machine; production refuses to start without the secrets it
+needs, rather than falling back on a value every clone of this repository knows.
+"""
+
+from __future__ import annotations
+
+import os
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Parse a boolean strictly: a typo such as ``SESSION_COOKIE_SECURE=ture`` must not
+    silently mean False."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(
+        f"{name}={raw!r} is not a boolean (use one of: 1/0, true/false, yes/no, on/off)"
+    )
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not an integer") from None
+
+
+def normalise_database_url(url: str | None) -> str | None:
+    """Point plain PostgreSQL URLs at psycopg 3, the driver this project installs."""
+    if not url:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+
+    #: None means "SQLite in the instance folder"; create_app fills in the path.
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL"))
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    RQ_DEFAULT_TIMEOUT = env_int("RQ_DEFAULT_TIMEOUT", 180)
+
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY")
+    STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY")
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET")
+    #: Empty means Stripe's own API; development and tests point it at localstripe.
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None
+    STRIPE_JS_URL = os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/")
+
+    #: None means "uploads/ in the instance folder".
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or None
+    #: Artwork is capped at 10 MB by the designs rules; the request may carry a form around it.
+    MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
+
+    #: "smtp" sends for real; "console" prints each mail to the worker's log.
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
+    MAIL_PORT = env_int("MAIL_PORT", 25)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
+    MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 20)
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Cocréa <no-reply@localhost>")
+    #: The dev-only page that lists the outbox; never on in production.
+    MAIL_DEV_VIEWER = False
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+    #: Absolute base for links in mail sent from workers, where no request tells the host.
+    SERVER_BASE_URL = os.environ.get("SERVER_BASE_URL", "http://127.0.0.1:5000")
+    #: How many reverse proxies set X-Forwarded-*; 0 trusts none.
+    PROXY_FIX_HOPS = env_int("PROXY_FIX_HOPS", 0)
+    FORCE_HTTPS = env_bool("FORCE_HTTPS", False)
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL
+    RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_KEY_PREFIX = "cocrea-limits"
+    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20 per 15 minutes")
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    REGISTER_LIMIT = os.environ.get("REGISTER_LIMIT", "10 per hour")
+    MAIL_LINK_LIMIT = os.environ.get("MAIL_LINK_LIMIT", "5 per hour")
+
+    #: Werkzeug's scrypt parameters (cost 2**15, block 8, parallel 1).
+    PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt:32768:8:1")
+    EMAIL_VERIFY_MAX_AGE = env_int("EMAIL_VERIFY_MAX_AGE", 7 * 24 * 3600)
+    PASSWORD_RESET_MAX_AGE = env_int("PASSWORD_RESET_MAX_AGE", 3600)
+    #: Bumped when the designer licence text changes, so acceptances name the text they saw.
+    DESIGNER_TERMS_VERSION = "2026-11"
+
+    @classmethod
+    def validate(cls, config: dict) -> None:
+        """Raise if the configuration cannot run safely."""
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    SECRET_KEY = Config.SECRET_KEY or "development-only-secret-not-for-production"
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "console")
+    MAIL_DEV_VIEWER = True
+
+
+class TestConfig(Config):
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("TEST_DATABASE_URL"))
+    REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    RATELIMIT_STORAGE_URI = REDIS_URL
+    MAIL_BACKEND = "smtp"
+    MAIL_SERVER = "127.0.0.1"
+    MAIL_USE_TLS = False
+    MAIL_USERNAME = None
+    MAIL_PASSWORD = None
+    # A cheap scrypt keeps a suite that creates hundreds of accounts fast; same algorithm.
+    PASSWORD_HASH_METHOD = "scrypt:1024:8:1"
+    SERVER_BASE_URL = "http://localhost"
+    STRIPE_SECRET_KEY = "sk_test_suite"
+    STRIPE_PUBLISHABLE_KEY = "pk_test_suite"
+    STRIPE_WEBHOOK_SECRET = "whsec_test_suite"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
+    FORCE_HTTPS = env_bool("FORCE_HTTPS", True)
+
+    @classmethod
+    def validate(cls, config: dict) -> None:
+        missing = [
+            name
+            for name in ("SECRET_KEY", "DATABASE_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+            if not os.environ.get(name)
+        ]
+        if missing:
+            raise RuntimeError(
+                "Production configuration needs these environment variables: "
+                + ", ".join(missing)
+                + " (set MARKETPLACE_ENV=development for a local run)"
+            )
+        if len(config["SECRET_KEY"]) < 32:
+            raise RuntimeError("SECRET_KEY must be at least 32 characters in production")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    """The class named by MARKETPLACE_ENV; production when unset, so a forgotten variable
+    fails closed instead of running a server with development secrets."""
+    name = os.environ.get("MARKETPLACE_ENV", "production").strip().lower()
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(
+            f"MARKETPLACE_ENV={name!r} is not one of: {', '.join(sorted(CONFIGS))}"
+        ) from None

@@ -1,0 +1,1 @@
+"""Design submission, images, voting windows, scoring, ranking, comments and moderation."""

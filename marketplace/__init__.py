@@ -1,0 +1,236 @@
+"""The application core: the app factory and what every package builds on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import Config, config_from_env
+
+from .extensions import csrf, db, limiter, login_manager, migrate, talisman
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
+    config_class = config_class or config_from_env()
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    config_class.validate(app.config)
+    _fill_paths(app)
+
+    if app.config["PROXY_FIX_HOPS"]:
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    _init_login(app)
+    _init_security_headers(app)
+    with app.app_context():
+        _tune_sqlite(app)
+
+    _register_blueprints(app)
+    _register_error_handlers(app)
+    _register_template_helpers(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _fill_paths(app: Flask) -> None:
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+            app.instance_path, "marketplace.sqlite3"
+        )
+    if not app.config.get("UPLOAD_DIR"):
+        app.config["UPLOAD_DIR"] = os.path.join(app.instance_path, "uploads")
+
+
+def _tune_sqlite(app: Flask) -> None:
+    """Make SQLite behave like a real transactional database for the embedded default.
+
+    pysqlite opens transactions lazily and never for SAVEPOINT-using code, so nested
+    transactions and rolled-back tests misbehave; SQLAlchemy's documented fix is to let the
+    driver autocommit and emit BEGIN ourselves. WAL and a busy timeout let the web app and a
+    worker write to the same file without "database is locked" errors.
+    """
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        if engine.url.database and engine.url.database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+
+def _init_login(app: Flask) -> None:
+    from .models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Log in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(session_id: str):
+        user_id, _, version = session_id.partition(":")
+        if not user_id.isdigit() or not version.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or user.session_version != int(version):
+            return None
+        return user
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _init_security_headers(app: Flask) -> None:
+    cfg = app.config
+    stripe_js = _origin(cfg["STRIPE_JS_URL"])
+    stripe_api = _origin(cfg["STRIPE_API_BASE"] or "https://api.stripe.com")
+    csp = {
+        "default-src": "'self'",
+        "script-src": ["'self'", stripe_js],
+        # Stripe Elements renders its card field and 3-D Secure challenges in frames.
+        "frame-src": ["'self'", stripe_js, "https://hooks.stripe.com"],
+        "connect-src": ["'self'", stripe_api],
+        "img-src": ["'self'", "data:", "blob:"],
+        "style-src": ["'self'"],
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+        "base-uri": "'self'",
+        "object-src": "'none'",
+    }
+    talisman.init_app(
+        app,
+        force_https=cfg["FORCE_HTTPS"],
+        strict_transport_security=cfg["FORCE_HTTPS"],
+        session_cookie_secure=cfg["SESSION_COOKIE_SECURE"],
+        session_cookie_http_only=True,
+        content_security_policy=csp,
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+    )
+
+
+def _register_blueprints(app: Flask) -> None:
+    from designs.views import bp as designs_bp
+
+    from .campaigns_views import bp as campaigns_bp
+    from .views import accounts, dev, main, operator
+
+    app.register_blueprint(main)
+    app.register_blueprint(accounts)
+    app.register_blueprint(operator)
+    app.register_blueprint(designs_bp)
+    app.register_blueprint(campaigns_bp)
+    if app.config["MAIL_DEV_VIEWER"]:
+        app.register_blueprint(dev)
+
+
+_ERROR_TEXT = {
+    400: ("Bad request", "We could not understand that request."),
+    401: ("Please log in", "You need to log in to see this page."),
+    403: ("Not allowed", "Your account cannot open this page."),
+    404: ("Page not found", "This page does not exist, or it has moved."),
+    405: ("Method not allowed", "This address does not accept that kind of request."),
+    409: ("Conflict", "That change conflicts with the current state of things."),
+    413: ("Too large", "What you sent is larger than we accept."),
+    422: ("Cannot process", "Some of what you sent is not valid."),
+    429: ("Too many attempts", "Please wait a little before trying again."),
+    500: ("Something went wrong", "We have been told about it. Please try again in a moment."),
+}
+
+
+def _register_error_handlers(app: Flask) -> None:
+    def render_error(code: int, detail: str | None = None):
+        title, text = _ERROR_TEXT.get(code, ("Error", "Something went wrong."))
+        if request.accept_mimetypes.best == "application/json":
+            return {"error": title, "detail": detail or text}, code
+        return render_template(
+            "errors/error.html", code=code, title=title, text=detail or text
+        ), code
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return render_error(
+            400,
+            "This form has expired or did not come from this site. Reload the page and try again.",
+        )
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        limit_mb = app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+        return render_error(413, f"What you sent is larger than the {limit_mb:.0f} MB we accept.")
+
+    @app.errorhandler(429)
+    def too_many(exc):
+        return render_error(
+            429, f"Too many attempts ({exc.description}). Please wait a few minutes and try again."
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code is None or exc.code < 400:
+            return exc
+        default = exc.__class__.description
+        detail = exc.description if exc.description != default else None
+        return render_error(exc.code, detail)
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        db.session.rollback()
+        return render_error(500)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from .forms import ButtonForm
+
+    @app.context_processor
+    def inject():
+        # Every page's header has the log-out button, which needs a CSRF token. formdata=None:
+        # an error page for an oversized body must not read that body again.
+        return {"nav_form": ButtonForm(formdata=None), "config_env": app.config.get("ENV_NAME")}
+
+    @app.template_filter("money")
+    def money(cents: int, currency: str = "EUR") -> str:
+        symbol = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency.upper(), currency.upper() + " ")
+        return f"{symbol}{cents // 100:,}.{cents % 100:02d}"
+
+    @app.template_filter("datetime")
+    def fmt_datetime(value) -> str:
+        return value.strftime("%d %b %Y, %H:%M UTC") if value else ""

@@ -1,0 +1,98 @@
+"""Flask CLI commands: ``flask worker``, ``flask create-operator``, ``flask seed-demo``,
+``flask outbox ...``."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+
+from . import services
+from .extensions import db
+from .queues import QUEUE_NAMES, make_worker
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(worker_command)
+    app.cli.add_command(create_operator_command)
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(outbox_group)
+
+
+@click.command("worker")
+@click.argument("queues", nargs=-1)
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option(
+    "--with-scheduler/--without-scheduler",
+    default=True,
+    show_default=True,
+    help="Also run RQ's scheduler (for delayed jobs and retries); one worker holds its lock.",
+)
+@with_appcontext
+def worker_command(queues: tuple[str, ...], burst: bool, with_scheduler: bool) -> None:
+    """Run an RQ worker on QUEUES (default: settlement, default, mail, in that order)."""
+    from .jobs import sweep_outbox
+
+    names = queues or QUEUE_NAMES
+    unknown = set(names) - set(QUEUE_NAMES)
+    if unknown:
+        raise click.BadParameter(f"unknown queue(s): {', '.join(sorted(unknown))}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Mail whose enqueue was lost while no worker (or no Redis) was up goes out now.
+    requeued = sweep_outbox()
+    if requeued:
+        click.echo(f"re-enqueued {requeued} outbox mail(s) left behind")
+    app = current_app._get_current_object()
+    worker = make_worker(app, tuple(names))
+    worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+
+
+@click.command("create-operator")
+@click.argument("email")
+@click.option("--name", "display_name", help="Display name for a new account.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
+)
+@with_appcontext
+def create_operator_command(email: str, display_name: str | None, password_stdin: bool) -> None:
+    """Give EMAIL the operator role, creating the account if it does not exist."""
+    password = None
+    if services.get_user_by_email(email) is None:
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("Password for the new operator: ")
+    try:
+        user, created = services.make_operator(email, display_name, password)
+    except services.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"{'Created' if created else 'Promoted'} operator {user.email} (id {user.id})")
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Load the demo data; running it again changes nothing."""
+    from .demo import DEMO_PASSWORD, seed_demo
+
+    accounts = seed_demo()
+    db.session.commit()
+    click.echo("Demo accounts (password for all: " + DEMO_PASSWORD + "):")
+    for role, email in accounts:
+        click.echo(f"  {role:<10} {email}")
+
+
+outbox_group = AppGroup("outbox", help="Inspect and flush the mail outbox.")
+
+
+@outbox_group.command("flush")
+def outbox_flush() -> None:
+    """Re-enqueue mail left pending or stuck in sending."""
+    from .jobs import sweep_outbox
+
+    click.echo(f"re-enqueued {sweep_outbox()} mail(s)")

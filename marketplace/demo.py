@@ -1,0 +1,42 @@
+"""Demo data for ``make run``: idempotent, so running it twice changes nothing.
+
+Designs, campaigns and production runs join the demo as their capabilities land.
+"""
+
+from __future__ import annotations
+
+from .dbtypes import utcnow
+from .extensions import db
+from .models import User
+from .services import get_user_by_email, hash_password
+
+DEMO_PASSWORD = "demo-password"
+
+DEMO_ACCOUNTS = [
+    # (role, email, display name, operator, designer)
+    ("operator", "operator@example.com", "Olivia (staff)", True, False),
+    ("designer", "ada@example.com", "Ada Lovelace", False, True),
+    ("designer", "hokusai@example.com", "Katsushika H.", False, True),
+    ("backer", "ben@example.com", "Ben Backer", False, False),
+    ("backer", "chloe@example.com", "Chloé", False, False),
+]
+
+
+def seed_demo() -> list[tuple[str, str]]:
+    from flask import current_app
+
+    now = utcnow()
+    shown = []
+    for role, email, name, is_operator, is_designer in DEMO_ACCOUNTS:
+        user = get_user_by_email(email)
+        if user is None:
+            user = User(email=email, display_name=name, password_hash=hash_password(DEMO_PASSWORD))
+            user.email_verified_at = now
+            user.is_operator = is_operator
+            if is_designer:
+                user.designer_terms_version = current_app.config["DESIGNER_TERMS_VERSION"]
+                user.designer_terms_accepted_at = now
+            db.session.add(user)
+        shown.append((role, email))
+    db.session.flush()
+    return shown

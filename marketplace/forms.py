@@ -1,0 +1,88 @@
+"""Form shapes for accounts. Rules that need the database live in services."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
+
+from .services import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+
+_email = [
+    DataRequired(message="Enter your email address."),
+    Email(message="Enter a valid email address, like name@example.com."),
+    Length(max=254),
+]
+_new_password = [
+    InputRequired(message="Choose a password."),
+    Length(
+        min=PASSWORD_MIN_LENGTH,
+        max=PASSWORD_MAX_LENGTH,
+        message=f"Use between {PASSWORD_MIN_LENGTH} and {PASSWORD_MAX_LENGTH} characters.",
+    ),
+]
+_display_name = [
+    DataRequired(message="Enter the name other members will see."),
+    Length(min=2, max=60, message="Use between 2 and 60 characters."),
+]
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class RegisterForm(FlaskForm):
+    email = EmailField("Email", validators=_email, filters=[_strip])
+    display_name = StringField("Display name", validators=_display_name)
+    password = PasswordField("Password", validators=_new_password)
+    confirm = PasswordField(
+        "Repeat password",
+        validators=[
+            InputRequired("Repeat your password."),
+            EqualTo("password", "The passwords differ."),
+        ],
+    )
+    submit = SubmitField("Create account")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=_email, filters=[_strip])
+    password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
+    remember = BooleanField("Keep me logged in on this device")
+    submit = SubmitField("Log in")
+
+
+class EmailForm(FlaskForm):
+    email = EmailField("Email", validators=_email, filters=[_strip])
+    submit = SubmitField("Send me a reset link")
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=_new_password)
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[
+            InputRequired("Repeat your password."),
+            EqualTo("password", "The passwords differ."),
+        ],
+    )
+    submit = SubmitField("Set new password")
+
+
+class ProfileForm(FlaskForm):
+    display_name = StringField("Display name", validators=_display_name)
+    submit = SubmitField("Save")
+
+
+class DesignerTermsForm(FlaskForm):
+    accept = BooleanField(
+        "I have read and accept the designer terms",
+        validators=[DataRequired("You need to accept the terms to become a designer.")],
+    )
+    submit = SubmitField("Become a designer")
+
+
+class ButtonForm(FlaskForm):
+    """A form with nothing but its CSRF token, for POST-only buttons (log out, resend)."""
+
+    submit = SubmitField("Submit")

@@ -1,0 +1,37 @@
+"""Background jobs of the core. Each takes ids, reloads, re-checks and commits itself."""
+
+from __future__ import annotations
+
+import smtplib
+
+from .dbtypes import utcnow
+from .extensions import db
+from .mail import MAX_ATTEMPTS, claim, deliver, requeue_stuck
+from .models import MailStatus, OutboxMail
+
+
+def send_outbox_mail(mail_id: int) -> str:
+    if not claim(mail_id):
+        db.session.rollback()
+        return "not pending: already sent, being sent, or failed"
+    db.session.commit()
+    mail = db.session.get(OutboxMail, mail_id)
+    try:
+        deliver(mail)
+    except (smtplib.SMTPException, OSError) as exc:
+        mail.status = MailStatus.FAILED if mail.attempts >= MAX_ATTEMPTS else MailStatus.PENDING
+        mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        db.session.commit()
+        raise  # RQ's Retry schedules the next attempt
+    mail.status = MailStatus.SENT
+    mail.sent_at = utcnow()
+    mail.last_error = None
+    db.session.commit()
+    return "sent"
+
+
+def sweep_outbox() -> int:
+    """Re-enqueue mail whose job was lost; runs when a worker starts."""
+    ids = requeue_stuck()
+    db.session.commit()
+    return len(ids)

@@ -1,0 +1,118 @@
+"""RQ on Redis: the connection, the queues, enqueue-after-commit and the worker class.
+
+Job functions take ids, never ORM objects, and are enqueued only once the transaction that
+wrote their rows has committed; otherwise a fast worker could look for a row that does not
+exist yet, or act on a change that is then rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app
+from flask_sqlalchemy.session import Session as FlaskSession
+from redis import Redis
+from rq import Queue, SimpleWorker, Worker
+from sqlalchemy import event
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+#: Worker priority order: money first, then everything else, then mail.
+QUEUE_NAMES = ("settlement", "default", "mail")
+_PENDING_JOBS = "marketplace.pending_jobs"
+
+
+def redis_connection(app: Flask | None = None) -> Redis:
+    """One client (and connection pool) per app; redis-py's pool is thread-safe and notices
+    a fork, so web threads and worker horses can share the object."""
+    app = app or current_app
+    conn = app.extensions.get("redis")
+    if conn is None:
+        conn = Redis.from_url(app.config["REDIS_URL"], socket_timeout=10, socket_connect_timeout=5)
+        app.extensions["redis"] = conn
+    return conn
+
+
+def get_queue(name: str, app: Flask | None = None) -> Queue:
+    if name not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {name!r}; queues are {', '.join(QUEUE_NAMES)}")
+    app = app or current_app
+    return Queue(
+        name,
+        connection=redis_connection(app),
+        default_timeout=app.config["RQ_DEFAULT_TIMEOUT"],
+    )
+
+
+def enqueue_after_commit(
+    queue_name: str, func: Callable[..., Any] | str, *args: Any, **kwargs: Any
+) -> None:
+    """Enqueue ``func(*args)`` on ``queue_name`` once the current transaction commits.
+
+    If the transaction rolls back, the job is forgotten with it. Keyword arguments are RQ's
+    (``job_id``, ``retry``, ``job_timeout``...).
+    """
+    if queue_name not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {queue_name!r}")
+    db.session.info.setdefault(_PENDING_JOBS, []).append((queue_name, func, args, kwargs))
+
+
+@event.listens_for(FlaskSession, "after_commit")
+def _enqueue_pending_jobs(session: FlaskSession) -> None:
+    pending = session.info.pop(_PENDING_JOBS, [])
+    for queue_name, func, args, kwargs in pending:
+        try:
+            get_queue(queue_name).enqueue(func, *args, **kwargs)
+        except Exception:
+            # The rows are committed; a lost enqueue is caught later by the sweeps that look
+            # for work left behind (the outbox sweep, settlement reconcilers), so the request
+            # that made the change must not fail because of it.
+            log.exception("could not enqueue %s%r on %s after commit", func, args, queue_name)
+
+
+@event.listens_for(FlaskSession, "after_soft_rollback")
+def _forget_pending_jobs(session: FlaskSession, previous_transaction) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING_JOBS, None)
+
+
+class _AppContextJobs:
+    """Run every job in an app context of its own, with its own database session."""
+
+    flask_app: Flask
+
+    def perform_job(self, *args: Any, **kwargs: Any) -> bool:
+        with self.flask_app.app_context():
+            try:
+                return super().perform_job(*args, **kwargs)  # type: ignore[misc]
+            finally:
+                db.session.remove()
+
+
+class AppWorker(_AppContextJobs, Worker):
+    """The production worker: forks a horse per job, so a crash or a memory leak in one job
+    cannot take the worker down."""
+
+    def main_work_horse(self, *args: Any, **kwargs: Any) -> None:
+        # Connections inherited across fork() are the parent's sockets: the child must open
+        # its own instead of closing (and so breaking) the parent's.
+        with self.flask_app.app_context():
+            db.engine.dispose(close=False)
+        super().main_work_horse(*args, **kwargs)
+
+
+class AppSimpleWorker(_AppContextJobs, SimpleWorker):
+    """Runs jobs in the calling process: used by tests' burst helper."""
+
+
+def make_worker(
+    app: Flask, queue_names: tuple[str, ...] = QUEUE_NAMES, *, simple: bool = False
+) -> Worker:
+    cls = AppSimpleWorker if simple else AppWorker
+    worker = cls([get_queue(name, app) for name in queue_names], connection=redis_connection(app))
+    worker.flask_app = app
+    return worker

@@ -1,0 +1,261 @@
+"""Accounts, roles and the audit log: the business rules, without HTTP.
+
+Functions here flush and never commit: the view (or job, or CLI command) that calls them
+commits once when its unit of work is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .dbtypes import utcnow
+from .extensions import db
+from .mail import queue_mail
+from .models import AuditEvent, User
+from .urls import external_url
+
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 128
+
+
+class AccountError(Exception):
+    """A rule of accounts was broken; the message is safe to show to the person."""
+
+
+class EmailTaken(AccountError):
+    pass
+
+
+class InvalidToken(AccountError):
+    pass
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def record(
+    action: str,
+    *,
+    actor: User | None,
+    subject_type: str,
+    subject_id: int | None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    reason: str | None = None,
+    **data: Any,
+) -> AuditEvent:
+    """Append one line to the audit log, in the caller's transaction."""
+    event = AuditEvent(
+        action=action,
+        actor_id=actor.id if actor else None,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        data=data or None,
+    )
+    db.session.add(event)
+    return event
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def check_password_rules(password: str, email: str = "") -> None:
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise AccountError(f"Use at least {PASSWORD_MIN_LENGTH} characters.")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise AccountError(f"Use at most {PASSWORD_MAX_LENGTH} characters.")
+    if email and password.strip().lower() == normalise_email(email):
+        raise AccountError("Your password cannot be your email address.")
+
+
+def get_user_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+
+
+def register(email: str, display_name: str, password: str) -> User:
+    """Create an account and queue the verification mail.
+
+    The unique index decides between two concurrent sign-ups with one address; the loser
+    gets :class:`EmailTaken`, as does a sign-up with an address that already exists.
+    """
+    email = normalise_email(email)
+    check_password_rules(password, email)
+    if get_user_by_email(email) is not None:
+        raise EmailTaken("An account with this email address already exists.")
+    user = User(
+        email=email, display_name=display_name.strip(), password_hash=hash_password(password)
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+    except IntegrityError:
+        raise EmailTaken("An account with this email address already exists.") from None
+    record("account.registered", actor=user, subject_type="user", subject_id=user.id)
+    send_verification(user)
+    return user
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def _password_fingerprint(user: User) -> str:
+    """Changes whenever the password does, so a reset link works once."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, user.password_hash.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def verification_token(user: User) -> str:
+    return _serializer("verify-email").dumps({"uid": user.id, "email": user.email})
+
+
+def send_verification(user: User) -> None:
+    link = external_url("accounts.verify_email", token=verification_token(user))
+    queue_mail(user, "verify_email", link=link)
+
+
+def verify_email(token: str) -> User:
+    try:
+        data = _serializer("verify-email").loads(
+            token, max_age=current_app.config["EMAIL_VERIFY_MAX_AGE"]
+        )
+    except SignatureExpired:
+        raise InvalidToken("This verification link has expired. Ask for a new one.") from None
+    except BadSignature:
+        raise InvalidToken("This verification link is not valid.") from None
+    user = db.session.get(User, data.get("uid"))
+    if user is None or user.email != data.get("email"):
+        raise InvalidToken("This verification link is not valid.")
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        record("account.email_verified", actor=user, subject_type="user", subject_id=user.id)
+    return user
+
+
+# A real hash to check against when the address is unknown, so that a wrong address and a
+# wrong password take the same time and cannot be told apart.
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def authenticate(email: str, password: str) -> User | None:
+    user = get_user_by_email(email)
+    if user is None:
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        dummy = _DUMMY_HASHES.setdefault(method, generate_password_hash("x", method=method))
+        check_password_hash(dummy, password)
+        return None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def request_password_reset(email: str) -> None:
+    """Mail a reset link if the address has an account; say nothing either way."""
+    user = get_user_by_email(email)
+    if user is None:
+        return
+    token = _serializer("password-reset").dumps({"uid": user.id, "fp": _password_fingerprint(user)})
+    queue_mail(user, "password_reset", link=external_url("accounts.reset_password", token=token))
+    record("account.password_reset_requested", actor=None, subject_type="user", subject_id=user.id)
+
+
+def user_for_reset_token(token: str) -> User:
+    try:
+        data = _serializer("password-reset").loads(
+            token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"]
+        )
+    except SignatureExpired:
+        raise InvalidToken("This reset link has expired. Ask for a new one.") from None
+    except BadSignature:
+        raise InvalidToken("This reset link is not valid.") from None
+    user = db.session.get(User, data.get("uid"))
+    if user is None or not hmac.compare_digest(_password_fingerprint(user), data.get("fp", "")):
+        raise InvalidToken("This reset link is not valid or has already been used.")
+    return user
+
+
+def reset_password(token: str, new_password: str) -> User:
+    user = user_for_reset_token(token)
+    set_password(user, new_password)
+    # Whoever had the old password loses every session they held.
+    user.session_version += 1
+    if user.email_verified_at is None:
+        # The link reached the inbox, which is what verification proves.
+        user.email_verified_at = utcnow()
+    record("account.password_reset", actor=user, subject_type="user", subject_id=user.id)
+    queue_mail(user, "password_changed")
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    check_password_rules(password, user.email)
+    user.password_hash = hash_password(password)
+
+
+def update_profile(user: User, display_name: str) -> None:
+    user.display_name = display_name.strip()
+
+
+def accept_designer_terms(user: User) -> None:
+    version = current_app.config["DESIGNER_TERMS_VERSION"]
+    if user.designer_terms_version == version:
+        return
+    previous = user.designer_terms_version
+    user.designer_terms_version = version
+    user.designer_terms_accepted_at = utcnow()
+    record(
+        "account.designer_terms_accepted",
+        actor=user,
+        subject_type="user",
+        subject_id=user.id,
+        from_state=previous,
+        to_state=version,
+    )
+
+
+def make_operator(email: str, display_name: str | None, password: str | None) -> tuple[User, bool]:
+    """Give an account the operator role, creating it if needed. Returns (user, created).
+
+    Operators are made on the command line by someone with shell access to the servers,
+    so the address counts as verified.
+    """
+    user = get_user_by_email(email)
+    created = user is None
+    if created:
+        if not password:
+            raise AccountError("A new operator account needs a password.")
+        check_password_rules(password, email)
+        user = User(
+            email=normalise_email(email),
+            display_name=(display_name or email.split("@")[0]).strip(),
+            password_hash=hash_password(password),
+        )
+        db.session.add(user)
+        db.session.flush()
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+    if not user.is_operator:
+        user.is_operator = True
+        record(
+            "account.operator_granted",
+            actor=None,
+            subject_type="user",
+            subject_id=user.id,
+            from_state="member",
+            to_state="operator",
+        )
+    return user, created

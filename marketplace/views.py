@@ -1,0 +1,295 @@
+"""Pages of the core: home, accounts, the operator console's front page, health, dev mail."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import services
+from .authz import operator_required
+from .extensions import db, limiter
+from .forms import (
+    ButtonForm,
+    DesignerTermsForm,
+    EmailForm,
+    LoginForm,
+    ProfileForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
+from .models import AuditEvent, MailStatus, OutboxMail, User
+from .queues import redis_connection
+
+main = Blueprint("main", __name__)
+accounts = Blueprint("accounts", __name__, url_prefix="/account")
+operator = Blueprint("operator", __name__, url_prefix="/operator")
+dev = Blueprint("dev", __name__, url_prefix="/dev")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect after login is a phishing tool."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("main.home")
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+@main.get("/")
+def home():
+    return render_template("marketplace/home.html")
+
+
+@main.get("/healthz")
+def healthz():
+    """For load balancers and monitors: 200 only when both stores answer."""
+    checks = {}
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except SQLAlchemyError as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        redis_connection().ping()
+        checks["redis"] = "ok"
+    except (RedisError, OSError) as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    return jsonify(body), 200 if healthy else 503
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+
+def _login_failed(response) -> bool:
+    return response.status_code == 401
+
+
+def _login_account_key() -> str:
+    return "login-account:" + services.normalise_email(request.form.get("email", ""))
+
+
+@accounts.route("/register", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["REGISTER_LIMIT"], methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.profile"))
+    form = RegisterForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.register(form.email.data, form.display_name.data, form.password.data)
+        except services.EmailTaken as exc:
+            form.email.errors.append(str(exc))
+            status = 409
+        except services.AccountError as exc:
+            form.password.errors.append(str(exc))
+            status = 422
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(
+                f"Welcome, {user.display_name}! We sent a link to {user.email} to confirm it.",
+                "success",
+            )
+            return redirect(url_for("accounts.profile"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("accounts/register.html", form=form), status
+
+
+@accounts.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], deduct_when=_login_failed
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    key_func=_login_account_key,
+    methods=["POST"],
+    deduct_when=_login_failed,
+)
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            # One message for an unknown address and a wrong password: no account probing.
+            form.password.errors.append("That email and password do not match an account.")
+            status = 401
+        else:
+            db.session.commit()
+            login_user(user, remember=form.remember.data)
+            flash(f"Welcome back, {user.display_name}.", "success")
+            return redirect(_safe_next(request.args.get("next")))
+    elif form.is_submitted():
+        status = 422
+    return render_template("accounts/login.html", form=form), status
+
+
+@accounts.post("/logout")
+@login_required
+def logout():
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("main.home"))
+
+
+@accounts.get("/verify/<token>")
+def verify_email(token: str):
+    try:
+        user = services.verify_email(token)
+    except services.InvalidToken as exc:
+        return render_template("accounts/token_invalid.html", message=str(exc)), 400
+    db.session.commit()
+    flash(
+        "Your email address is confirmed. You can now score designs and back campaigns.", "success"
+    )
+    if current_user.is_authenticated and current_user.id == user.id:
+        return redirect(url_for("accounts.profile"))
+    return redirect(url_for("accounts.login"))
+
+
+@accounts.post("/verify/resend")
+@login_required
+@limiter.limit(lambda: current_app.config["MAIL_LINK_LIMIT"], methods=["POST"])
+def resend_verification():
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if current_user.is_verified:
+        flash("Your email address is already confirmed.", "info")
+    else:
+        services.send_verification(current_user)
+        db.session.commit()
+        flash(f"We sent a new link to {current_user.email}.", "success")
+    return redirect(url_for("accounts.profile"))
+
+
+@accounts.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["MAIL_LINK_LIMIT"], methods=["POST"])
+def forgot_password():
+    form = EmailForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        flash(
+            "If an account uses that address, a reset link is on its way. It works for one hour.",
+            "info",
+        )
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot.html", form=form), 422 if form.is_submitted() else 200
+
+
+@accounts.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    try:
+        services.user_for_reset_token(token)
+    except services.InvalidToken as exc:
+        return render_template("accounts/token_invalid.html", message=str(exc)), 400
+    form = ResetPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.reset_password(token, form.password.data)
+        except services.AccountError as exc:
+            form.password.errors.append(str(exc))
+            status = 422
+        else:
+            db.session.commit()
+            login_user(user)
+            flash("Your password is changed, and every other session is logged out.", "success")
+            return redirect(url_for("accounts.profile"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("accounts/reset.html", form=form), status
+
+
+@accounts.route("/", methods=["GET", "POST"])
+@login_required
+def profile():
+    form = ProfileForm(obj=current_user)
+    status = 200
+    if form.validate_on_submit():
+        services.update_profile(current_user, form.display_name.data)
+        db.session.commit()
+        flash("Profile saved.", "success")
+        return redirect(url_for("accounts.profile"))
+    if form.is_submitted():
+        status = 422
+    return render_template(
+        "accounts/profile.html", form=form, button=ButtonForm(), terms_form=DesignerTermsForm()
+    ), status
+
+
+@accounts.route("/designer", methods=["GET", "POST"])
+@login_required
+def become_designer():
+    form = DesignerTermsForm()
+    status = 200
+    if form.validate_on_submit():
+        services.accept_designer_terms(current_user)
+        db.session.commit()
+        flash("You are a designer now: your designs, your copyright.", "success")
+        return redirect(url_for("accounts.profile"))
+    if form.is_submitted():
+        status = 422
+    return render_template(
+        "accounts/designer_terms.html",
+        form=form,
+        terms_version=current_app.config["DESIGNER_TERMS_VERSION"],
+    ), status
+
+
+# --- operator console -------------------------------------------------------------------------
+
+
+@operator.get("/")
+@operator_required
+def console():
+    counts = {
+        "accounts": db.session.scalar(sa.select(sa.func.count()).select_from(User)),
+        "verified": db.session.scalar(
+            sa.select(sa.func.count()).where(User.email_verified_at.is_not(None))
+        ),
+        "designers": db.session.scalar(
+            sa.select(sa.func.count()).where(User.designer_terms_version.is_not(None))
+        ),
+        "mail_failed": db.session.scalar(
+            sa.select(sa.func.count()).where(OutboxMail.status == MailStatus.FAILED)
+        ),
+    }
+    events = db.session.scalars(
+        sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(25)
+    ).all()
+    return render_template("operator/console.html", counts=counts, events=events)
+
+
+# --- development only -------------------------------------------------------------------------
+
+
+@dev.get("/mail")
+def mail_outbox():
+    """Registered only when MAIL_DEV_VIEWER is on (development)."""
+    mails = db.session.scalars(sa.select(OutboxMail).order_by(OutboxMail.id.desc()).limit(50)).all()
+    return render_template("dev/mail.html", mails=mails)

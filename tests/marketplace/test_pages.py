@@ -1,0 +1,58 @@
+import pytest
+
+
+def test_healthz_checks_database_and_redis(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+def test_healthz_reports_503_when_redis_is_down(app, client, monkeypatch):
+    from redis import Redis
+
+    monkeypatch.setitem(
+        app.extensions, "redis", Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    )
+    resp = client.get("/healthz")
+    assert resp.status_code == 503
+    assert resp.get_json()["checks"]["redis"].startswith("error")
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/designs/", "/campaigns/", "/account/login", "/account/register"]
+)
+def test_public_pages_render_with_navigation(client, path):
+    resp = client.get(path)
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert 'href="/designs/"' in html and 'href="/campaigns/"' in html
+    assert "/static/css/app.css" in html
+
+
+def test_unknown_page_is_a_styled_404(client):
+    resp = client.get("/no/such/page")
+    assert resp.status_code == 404
+    assert "Page not found" in resp.get_data(as_text=True)
+
+
+def test_security_headers_allow_stripe_js_and_nothing_else(app, client):
+    resp = client.get("/")
+    csp = resp.headers["Content-Security-Policy"]
+    stripe_origin = app.config["STRIPE_JS_URL"].split("/js.stripe.com")[0]
+    assert "default-src 'self'" in csp
+    assert f"script-src 'self' {stripe_origin}" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(client, make_user, auth):
+    make_user("member@example.com")
+    resp = auth.login("member@example.com")
+    cookie = next(h for h in resp.headers.getlist("Set-Cookie") if h.startswith("session="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_dev_mail_page_does_not_exist_outside_development(client):
+    assert client.get("/dev/mail").status_code == 404
