@@ -1,0 +1,115 @@
+"""``make run``: the whole product on one machine, for development and demos.
+
+Migrates, loads the demo data, then starts the web app, a worker, localstripe (when no real
+Stripe key is configured) and a Redis server (when none is configured or answering), and stops
+everything it started on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from .devservices import localstripe, redis_answers, redis_server, stop, wait_until
+
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def flask(*args: str) -> list[str]:
+    return [sys.executable, "-m", "flask", "--app", "wsgi", *args]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def main() -> int:
+    env = dict(os.environ)
+    env.setdefault("MARKETPLACE_ENV", "development")
+    port = int(env.get("PORT", "5000"))
+    if not port_is_free(port):
+        print(f"Port {port} is already in use: stop what runs there or use PORT=8000 make run")
+        return 1
+    env.setdefault("SERVER_BASE_URL", f"http://127.0.0.1:{port}")
+
+    with contextlib.ExitStack() as services:
+        if env.get("REDIS_URL"):
+            if not redis_answers(env["REDIS_URL"]):
+                print(f"REDIS_URL={env['REDIS_URL']} does not answer.")
+                return 1
+            redis_note = env["REDIS_URL"]
+        elif redis_answers(LOCAL_REDIS):
+            env["REDIS_URL"] = LOCAL_REDIS
+            redis_note = f"{LOCAL_REDIS} (already running)"
+        else:
+            env["REDIS_URL"] = services.enter_context(redis_server())
+            redis_note = f"{env['REDIS_URL']} (started for this run)"
+
+        if env.get("STRIPE_SECRET_KEY"):
+            stripe_note = "Stripe API with your STRIPE_SECRET_KEY"
+        else:
+            base = services.enter_context(localstripe())
+            env.update(
+                STRIPE_SECRET_KEY="sk_test_localstripe",
+                STRIPE_PUBLISHABLE_KEY="pk_test_localstripe",
+                STRIPE_WEBHOOK_SECRET=env.get("STRIPE_WEBHOOK_SECRET") or "whsec_localstripe",
+                STRIPE_API_BASE=base,
+                STRIPE_JS_URL=base + "/js.stripe.com/v3/",
+            )
+            stripe_note = f"localstripe at {base}"
+
+        subprocess.run(flask("db", "upgrade"), env=env, check=True)
+        seeded = subprocess.run(
+            flask("seed-demo"), env=env, check=True, capture_output=True, text=True
+        ).stdout
+
+        children = [
+            subprocess.Popen(flask("worker"), env=env),
+            subprocess.Popen(
+                flask("run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"), env=env
+            ),
+        ]
+        url = f"http://127.0.0.1:{port}/"
+
+        def web_answers() -> bool:
+            try:
+                with urllib.request.urlopen(url + "healthz", timeout=2) as resp:  # noqa: S310
+                    return resp.status == 200
+            except OSError:
+                return False
+
+        try:
+            wait_until(web_answers, 60, "the web app", children[1])
+            print(
+                "\n"
+                f"  Cocréa is running at {url}\n"
+                f"  Redis:  {redis_note}\n"
+                f"  Stripe: {stripe_note}\n"
+                f"  Mail:   printed by the worker, and listed at {url}dev/mail\n\n"
+                + "\n".join("  " + line for line in seeded.strip().splitlines())
+                + "\n\n  Press Ctrl-C to stop everything.\n",
+                flush=True,
+            )
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            print("A process of the stack exited; stopping the others.")
+            return 1
+        except KeyboardInterrupt:
+            print("\nStopping...")
+            return 0
+        finally:
+            # Ctrl-C reached the whole process group already; this covers the other exits.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            for child in children:
+                stop(child)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
