@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, render_template, request
+from flask import Flask, has_request_context, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -222,9 +222,11 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def inject():
+        if not has_request_context():
+            return {}  # mail rendered by a worker: no page, no session
         # Every page's header has the log-out button, which needs a CSRF token. formdata=None:
         # an error page for an oversized body must not read that body again.
-        return {"nav_form": ButtonForm(formdata=None), "config_env": app.config.get("ENV_NAME")}
+        return {"nav_form": ButtonForm(formdata=None)}
 
     @app.template_filter("money")
     def money(cents: int, currency: str = "EUR") -> str:

@@ -58,6 +58,9 @@ def enqueue_after_commit(
     """
     if queue_name not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {queue_name!r}")
+    # Begin the transaction now if nothing has yet: a rollback of a session that never began
+    # one fires no event, and the job would survive into the next commit.
+    db.session.connection()
     db.session.info.setdefault(_PENDING_JOBS, []).append((queue_name, func, args, kwargs))
 
 

@@ -138,7 +138,9 @@ def _app(database_url, redis_url, smtp_server, localstripe_url) -> Flask:
     )
     with app.app_context():
         _migrate_from_empty()
-    return app
+    yield app
+    with app.app_context():
+        db.engine.dispose()
 
 
 def _migrate_from_empty() -> None:

@@ -1,0 +1,149 @@
+"""The outbox and the jobs plumbing: no mail for a rolled-back change, none lost for a
+committed one, one delivery even if the job runs twice."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace.extensions import db
+from marketplace.jobs import send_outbox_mail, sweep_outbox
+from marketplace.mail import MAX_ATTEMPTS, queue_mail
+from marketplace.models import MailStatus, OutboxMail
+from marketplace.queues import enqueue_after_commit, get_queue
+
+
+def queued_job_ids(app, name="mail"):
+    with app.app_context():
+        return get_queue(name).job_ids
+
+
+def test_mail_of_a_rolled_back_change_is_neither_stored_nor_enqueued(app, ctx):
+    with ctx():
+        queue_mail("someone@example.com", "password_changed")
+        db.session.rollback()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMail)) == 0
+    assert queued_job_ids(app) == []
+
+
+def test_mail_is_enqueued_only_after_commit_and_delivered_by_smtp(app, ctx, run_jobs, mailbox):
+    with ctx():
+        mail = queue_mail("someone@example.com", "password_changed")
+        db.session.flush()
+        assert queued_job_ids(app) == []  # not before the commit
+        db.session.commit()
+        mail_id = mail.id
+    assert len(queued_job_ids(app)) == 1
+    run_jobs()
+    msg = mailbox.wait_for("someone@example.com", "password was changed")
+    assert f"outbox-{mail_id}" in msg["Message-ID"]
+    with ctx():
+        mail = db.session.get(OutboxMail, mail_id)
+        assert mail.status == MailStatus.SENT and mail.attempts == 1 and mail.sent_at
+
+
+def test_a_mail_job_run_twice_delivers_once(app, ctx, mailbox):
+    with ctx():
+        mail_id = queue_mail("twice@example.com", "password_changed").id
+        db.session.commit()
+    with ctx():
+        assert send_outbox_mail(mail_id) == "sent"
+    with ctx():
+        assert send_outbox_mail(mail_id).startswith("not pending")
+    mailbox.wait_for("twice@example.com")
+    assert len(mailbox.to("twice@example.com")) == 1
+
+
+def test_smtp_failure_keeps_the_mail_pending_for_a_retry_then_gives_up(app, ctx, monkeypatch):
+    with ctx():
+        mail_id = queue_mail("later@example.com", "password_changed").id
+        db.session.commit()
+    # Nothing listens on port 1: a real refused connection.
+    monkeypatch.setitem(app.config, "MAIL_PORT", 1)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        with ctx(), pytest.raises(OSError):
+            send_outbox_mail(mail_id)
+        with ctx():
+            mail = db.session.get(OutboxMail, mail_id)
+            assert mail.attempts == attempt
+            assert "ConnectionRefusedError" in mail.last_error
+            expected = MailStatus.FAILED if attempt == MAX_ATTEMPTS else MailStatus.PENDING
+            assert mail.status == expected
+
+
+def test_sweep_re_enqueues_mail_whose_job_was_lost(app, ctx):
+    import datetime as dt
+
+    from marketplace.dbtypes import utcnow
+
+    with ctx():
+        old = utcnow() - dt.timedelta(minutes=30)
+        lost = OutboxMail(
+            to_address="a@example.com", kind="x", subject="s", body_text="b", created_at=old
+        )
+        stuck = OutboxMail(
+            to_address="b@example.com",
+            kind="x",
+            subject="s",
+            body_text="b",
+            created_at=old,
+            status=MailStatus.SENDING,
+            claimed_at=old,
+        )
+        fresh = OutboxMail(to_address="c@example.com", kind="x", subject="s", body_text="b")
+        sent = OutboxMail(
+            to_address="d@example.com",
+            kind="x",
+            subject="s",
+            body_text="b",
+            created_at=old,
+            status=MailStatus.SENT,
+        )
+        db.session.add_all([lost, stuck, fresh, sent])
+        db.session.commit()
+    with ctx():
+        assert sweep_outbox() == 2
+    assert len(queued_job_ids(app)) == 2
+
+
+def test_enqueue_after_commit_refuses_unknown_queues(app, ctx):
+    with ctx(), pytest.raises(ValueError, match="unknown queue"):
+        enqueue_after_commit("fast-lane", "marketplace.jobs.sweep_outbox")
+
+
+def test_job_enqueued_in_a_rolled_back_transaction_is_forgotten(app, ctx):
+    with ctx():
+        enqueue_after_commit("default", "marketplace.jobs.sweep_outbox")
+        db.session.rollback()
+        db.session.commit()
+    assert queued_job_ids(app, "default") == []
+
+
+@pytest.mark.live_db
+def test_flask_worker_command_runs_jobs_in_a_forked_worker_process(
+    app, ctx, mailbox, database_url, redis_url
+):
+    """The real command, in its own process, with RQ's forking worker and its scheduler."""
+    with ctx():
+        mail_id = queue_mail("worker@example.com", "password_changed").id
+        db.session.commit()
+    env = {
+        **os.environ,
+        "MARKETPLACE_ENV": "test",
+        "TEST_DATABASE_URL": database_url,
+        "TEST_REDIS_URL": redis_url.rsplit("/", 1)[0] + "/15",
+        "MAIL_PORT": str(app.config["MAIL_PORT"]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "tests.worker_app", "worker", "--burst"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    mailbox.wait_for("worker@example.com", "password was changed")
+    with ctx():
+        assert db.session.get(OutboxMail, mail_id).status == MailStatus.SENT
