@@ -72,7 +72,12 @@ def deliver(mail: OutboxMail) -> None:
     cfg = current_app.config
     msg = build_message(mail)
     if cfg["MAIL_BACKEND"] == "console":
-        current_app.logger.warning("mail (console backend, not sent)\n%s", msg.as_string())
+        current_app.logger.warning(
+            "mail (console backend, not sent)\nTo: %s\nSubject: %s\n\n%s",
+            mail.to_address,
+            mail.subject,
+            mail.body_text,
+        )
         return
     if cfg["MAIL_BACKEND"] != "smtp":
         raise RuntimeError(f"MAIL_BACKEND={cfg['MAIL_BACKEND']!r} is not smtp or console")

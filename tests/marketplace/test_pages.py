@@ -56,3 +56,47 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, make_user, auth):
 
 def test_dev_mail_page_does_not_exist_outside_development(client):
     assert client.get("/dev/mail").status_code == 404
+
+
+def test_server_error_is_a_styled_500_that_leaks_nothing(app, client, monkeypatch):
+    def broken():
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setitem(app.view_functions, "main.home", broken)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    resp = client.get("/")
+    assert resp.status_code == 500
+    html = resp.get_data(as_text=True)
+    assert "Something went wrong" in html
+    assert "secret internals" not in html
+
+
+def test_errors_answer_json_to_json_clients(client):
+    resp = client.get("/nowhere", headers={"Accept": "application/json"})
+    assert resp.status_code == 404
+    assert resp.get_json()["error"] == "Page not found"
+
+
+def test_development_lists_the_outbox_at_dev_mail(tmp_path, redis_url):
+    from flask_migrate import upgrade
+
+    from config import DevelopmentConfig
+    from marketplace import create_app
+    from marketplace.extensions import db
+    from marketplace.mail import queue_mail
+
+    dev_app = create_app(
+        DevelopmentConfig,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/dev.sqlite3",
+        REDIS_URL=redis_url,
+        RATELIMIT_STORAGE_URI=redis_url,
+    )
+    with dev_app.app_context():
+        upgrade()
+        queue_mail("someone@example.com", "password_changed")
+        db.session.commit()
+    html = dev_app.test_client().get("/dev/mail").get_data(as_text=True)
+    assert "someone@example.com" in html
+    assert "Your Cocréa password was changed" in html
+    with dev_app.app_context():
+        db.engine.dispose()
