@@ -115,6 +115,16 @@ class Config:
     #: Bumped when the designer licence text changes, so acceptances name the text they saw.
     DESIGNER_TERMS_VERSION = "2026-11"
 
+    #: Length of a design's scoring window.
+    VOTING_DAYS = env_int("VOTING_DAYS", 7)
+    #: Bayesian prior weight: how many "average" votes every design starts with.
+    SCORING_PRIOR_WEIGHT = env_int("SCORING_PRIOR_WEIGHT", 10)
+    #: Share of buy intent (Wilson lower bound) in the rank; the rest is the Bayesian score.
+    SCORING_BUY_WEIGHT = float(os.environ.get("SCORING_BUY_WEIGHT", "0.3"))
+    #: The shortlist bar, applied when voting closes.
+    SHORTLIST_MIN_VOTES = env_int("SHORTLIST_MIN_VOTES", 10)
+    SHORTLIST_MIN_RANK = float(os.environ.get("SHORTLIST_MIN_RANK", "0.55"))
+
     @classmethod
     def validate(cls, config: dict) -> None:
         """Raise if the configuration cannot run safely."""

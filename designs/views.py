@@ -1,12 +1,598 @@
-"""The design gallery. Submission, scoring and ranking arrive with the designs capability."""
+"""Design pages: gallery, design page, drafts, scoring, comments, designer pages, and the
+operators' quality check, shortlist and moderation."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload, selectinload
+
+from marketplace.authz import operator_required, verified_required
+from marketplace.extensions import db
+from marketplace.forms import ButtonForm
+from marketplace.models import User
+
+from . import images, services
+from .forms import (
+    CommentForm,
+    DeclineForm,
+    DesignForm,
+    NewDesignForm,
+    ProductForm,
+    RejectForm,
+    SubmitDesignForm,
+    VoteForm,
+)
+from .models import (
+    CLOSED_STATES,
+    PUBLIC_STATES,
+    Comment,
+    Design,
+    DesignState,
+    DesignTag,
+    Product,
+)
 
 bp = Blueprint("designs", __name__, url_prefix="/designs")
+operator_bp = Blueprint("designs_operator", __name__, url_prefix="/operator/designs")
+scoring_bp = Blueprint("scoring", __name__)
+
+PER_PAGE = 24
+STATUS_FILTERS = {
+    "voting": ("Open for scoring", (DesignState.VOTING,)),
+    "closed": ("Scoring closed", CLOSED_STATES),
+    "selected": ("Selected", (DesignState.SELECTED, DesignState.CAMPAIGN)),
+    "all": ("All", PUBLIC_STATES),
+}
+SORTS = {"newest": "Newest", "closing": "Closing soon", "top": "Top ranked"}
+
+
+def _design_or_404(design_id: int, *options) -> Design:
+    design = db.session.scalar(sa.select(Design).where(Design.id == design_id).options(*options))
+    if design is None or not design.visible_to(current_user):
+        abort(404)
+    return design
+
+
+def _card_options():
+    return (joinedload(Design.designer), joinedload(Design.product), selectinload(Design.tags))
+
+
+# --- browsing ---------------------------------------------------------------------------------
 
 
 @bp.get("/")
 def index():
-    return render_template("designs/index.html")
+    status = request.args.get("status", "voting")
+    if status not in STATUS_FILTERS:
+        status = "voting"
+    sort = request.args.get("sort", "newest")
+    if sort not in SORTS:
+        sort = "newest"
+    tag = (request.args.get("tag") or "").strip().lower()
+    product_id = request.args.get("product", type=int)
+    q = " ".join((request.args.get("q") or "").split())[:80]
+    page = max(1, request.args.get("page", 1, type=int))
+
+    stmt = sa.select(Design).where(Design.state.in_(STATUS_FILTERS[status][1]))
+    if tag:
+        stmt = stmt.where(sa.exists().where(DesignTag.design_id == Design.id, DesignTag.tag == tag))
+    if product_id:
+        stmt = stmt.where(Design.product_id == product_id)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            sa.or_(
+                Design.title.ilike(pattern, escape="\\"),
+                sa.exists().where(DesignTag.design_id == Design.id, DesignTag.tag == q.lower()),
+            )
+        )
+    # A ranking of designs still being scored would tell voters what others think: "top"
+    # applies to closed designs only.
+    if sort == "top" and status == "voting":
+        sort = "newest"
+    if sort == "top":
+        stmt = stmt.order_by(Design.rank_score.desc().nulls_last(), Design.id.desc())
+    elif sort == "closing":
+        stmt = stmt.order_by(Design.voting_closes_at.asc().nulls_last(), Design.id)
+    else:
+        stmt = stmt.order_by(Design.id.desc())
+    rows = db.session.scalars(
+        stmt.options(*_card_options()).offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)
+    ).all()
+    designs, has_next = rows[:PER_PAGE], len(rows) > PER_PAGE
+    products = db.session.scalars(sa.select(Product).order_by(Product.name)).all()
+    return render_template(
+        "designs/index.html",
+        designs=designs,
+        has_next=has_next,
+        page=page,
+        status=status,
+        sort=sort,
+        tag=tag,
+        product_id=product_id,
+        q=q,
+        products=products,
+        status_filters=STATUS_FILTERS,
+        sorts=SORTS,
+    )
+
+
+@bp.get("/<int:design_id>")
+def show(design_id: int):
+    design = _design_or_404(design_id, *_card_options(), selectinload(Design.variants))
+    vote = services.vote_of(design.id, current_user)
+    show_scores = services.can_see_scores(design, current_user, vote)
+    comments_stmt = (
+        sa.select(Comment)
+        .where(Comment.design_id == design.id)
+        .options(joinedload(Comment.author))
+        .order_by(Comment.created_at)
+        .limit(200)
+    )
+    is_operator = current_user.is_authenticated and current_user.is_operator
+    if not is_operator:
+        comments_stmt = comments_stmt.where(sa.not_(Comment.hidden))
+    comments = db.session.scalars(comments_stmt).all()
+
+    vote_form = VoteForm(formdata=None, obj=vote)
+    vote_form.variant_id.choices = [(0, "Any / not sure")] + [
+        (v.id, v.label) for v in design.variants
+    ]
+    if vote and vote.variant_id:
+        vote_form.variant_id.data = vote.variant_id
+    is_owner = current_user.is_authenticated and current_user.id == design.designer_id
+    return render_template(
+        "designs/show.html",
+        design=design,
+        vote=vote,
+        show_scores=show_scores,
+        comments=comments,
+        timeline=services.design_timeline(design.id),
+        vote_form=vote_form,
+        comment_form=CommentForm(formdata=None),
+        submit_form=SubmitDesignForm(formdata=None) if is_owner else None,
+        button=ButtonForm(formdata=None),
+        is_owner=is_owner,
+        is_operator=is_operator,
+        voting_open=design.state == DesignState.VOTING,
+    )
+
+
+@bp.get("/<int:design_id>/artwork/<size>")
+def artwork(design_id: int, size: str):
+    if size not in ("gallery", "detail", "original"):
+        abort(404)
+    design = db.session.get(Design, design_id)
+    if design is None or not design.visible_to(current_user):
+        abort(404)
+    path = images.artwork_path(current_app.config["UPLOAD_DIR"], design.artwork_key, size)
+    response = send_file(path, max_age=3600, conditional=True)
+    if not design.is_public:
+        response.cache_control.public = False
+        response.cache_control.private = True
+    return response
+
+
+@bp.get("/by/<int:user_id>")
+def designer(user_id: int):
+    person = db.session.get(User, user_id)
+    if person is None or not person.is_designer:
+        abort(404)
+    designs = db.session.scalars(
+        sa.select(Design)
+        .where(Design.designer_id == user_id, Design.state.in_(PUBLIC_STATES))
+        .options(*_card_options())
+        .order_by(Design.id.desc())
+        .limit(100)
+    ).all()
+    return render_template("designs/designer.html", person=person, designs=designs)
+
+
+# --- designer's own work ----------------------------------------------------------------------
+
+
+def _designer_or_redirect():
+    if not current_user.is_designer:
+        flash("Accept the designer terms first: then you can submit designs.", "info")
+        return redirect(url_for("accounts.become_designer"))
+    return None
+
+
+@bp.get("/mine")
+@login_required
+def mine():
+    designs = db.session.scalars(
+        sa.select(Design)
+        .where(Design.designer_id == current_user.id)
+        .options(joinedload(Design.product), selectinload(Design.tags))
+        .order_by(Design.id.desc())
+    ).all()
+    return render_template("designs/mine.html", designs=designs)
+
+
+def _form_choices(form: DesignForm) -> None:
+    form.product_id.choices = [(p.id, p.name) for p in services.active_products()]
+
+
+def _fields(form: DesignForm) -> dict:
+    return {
+        "title": form.title.data,
+        "description": form.description.data,
+        "tags": form.tags.data,
+        "product_id": form.product_id.data,
+        "variants": form.variants.data,
+    }
+
+
+def _store_upload(form: DesignForm):
+    """Decode and store the uploaded artwork, or put the reason on the form field."""
+    upload = form.artwork.data
+    if not upload or not getattr(upload, "filename", ""):
+        return None, None
+    try:
+        stored = images.store_artwork(upload.stream, current_app.config["UPLOAD_DIR"])
+    except images.ArtworkError as exc:
+        form.artwork.errors = [*form.artwork.errors, exc.message]
+        return None, exc.status
+    return services.Artwork(stored.key, stored.width, stored.height, stored.format), None
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    if (redirect_response := _designer_or_redirect()) is not None:
+        return redirect_response
+    form = NewDesignForm()
+    _form_choices(form)
+    status = 200
+    if form.validate_on_submit():
+        artwork, status = _store_upload(form)
+        if artwork is not None:
+            try:
+                design = services.create_draft(current_user, artwork, **_fields(form))
+                db.session.commit()
+            except services.DesignError as exc:
+                db.session.rollback()
+                images.delete_artwork(current_app.config["UPLOAD_DIR"], artwork.key)
+                form.title.errors = [*form.title.errors, exc.message]
+                status = exc.status
+            except BaseException:
+                db.session.rollback()
+                images.delete_artwork(current_app.config["UPLOAD_DIR"], artwork.key)
+                raise
+            else:
+                flash("Draft saved. Check it, then submit it for review.", "success")
+                return redirect(url_for("designs.show", design_id=design.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template("designs/form.html", form=form, design=None), status or 422
+
+
+@bp.route("/<int:design_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(design_id: int):
+    design = _design_or_404(design_id, selectinload(Design.tags), selectinload(Design.variants))
+    if design.designer_id != current_user.id:
+        abort(403)
+    if design.state != DesignState.DRAFT:
+        flash("Only drafts can be edited.", "warning")
+        return redirect(url_for("designs.show", design_id=design.id))
+    form = DesignForm(
+        obj=design,
+        tags=", ".join(design.tag_names),
+        variants=", ".join(v.label for v in design.variants),
+    )
+    _form_choices(form)
+    status = 200
+    if form.validate_on_submit():
+        artwork, status = _store_upload(form)
+        if status is None:
+            try:
+                old_key = services.update_draft(design, current_user, artwork, **_fields(form))
+                db.session.commit()
+            except services.DesignError as exc:
+                db.session.rollback()
+                if artwork:
+                    images.delete_artwork(current_app.config["UPLOAD_DIR"], artwork.key)
+                form.title.errors = [*form.title.errors, exc.message]
+                status = exc.status
+            except BaseException:
+                db.session.rollback()
+                if artwork:
+                    images.delete_artwork(current_app.config["UPLOAD_DIR"], artwork.key)
+                raise
+            else:
+                if old_key:
+                    images.delete_artwork(current_app.config["UPLOAD_DIR"], old_key)
+                flash("Draft saved.", "success")
+                return redirect(url_for("designs.show", design_id=design.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template("designs/form.html", form=form, design=design), status or 200
+
+
+@bp.post("/<int:design_id>/submit")
+@login_required
+def submit(design_id: int):
+    design = _design_or_404(design_id)
+    form = SubmitDesignForm()
+    if not form.validate_on_submit():
+        flash("Accept the licence terms to submit your design.", "error")
+        return redirect(url_for("designs.show", design_id=design.id)), 303
+    try:
+        services.submit(design, current_user)
+    except services.DesignError as exc:
+        abort(exc.status, description=exc.message)
+    db.session.commit()
+    flash("Submitted! Our team checks every design before it opens for scoring.", "success")
+    return redirect(url_for("designs.show", design_id=design.id))
+
+
+# --- community --------------------------------------------------------------------------------
+
+
+@bp.post("/<int:design_id>/vote")
+@verified_required
+def vote(design_id: int):
+    form = VoteForm()
+    form.variant_id.choices = None  # validated against the design in services
+    if not form.validate_on_submit():
+        abort(422, description="Choose a score from 0 to 5.")
+    try:
+        services.cast_vote(
+            design_id,
+            current_user,
+            form.score.data,
+            would_buy=bool(form.would_buy.data),
+            variant_id=form.variant_id.data or None,
+        )
+    except services.DesignError as exc:
+        db.session.rollback()
+        abort(exc.status, description=exc.message)
+    db.session.commit()
+    flash("Your score is saved. You can change it until scoring closes.", "success")
+    return redirect(url_for("designs.show", design_id=design_id) + "#scores")
+
+
+@bp.post("/<int:design_id>/comments")
+@verified_required
+def comment(design_id: int):
+    design = _design_or_404(design_id)
+    form = CommentForm()
+    if not form.validate_on_submit():
+        abort(422, description="A comment needs 1 to 1,000 characters.")
+    try:
+        created = services.add_comment(design, current_user, form.body.data)
+    except services.DesignError as exc:
+        abort(exc.status, description=exc.message)
+    db.session.commit()
+    return redirect(url_for("designs.show", design_id=design_id) + f"#comment-{created.id}")
+
+
+@bp.post("/comments/<int:comment_id>/report")
+@verified_required
+def report(comment_id: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        reported = services.report_comment(comment_id, current_user)
+    except services.DesignError as exc:
+        abort(exc.status, description=exc.message)
+    db.session.commit()
+    flash("Thank you: our team will look at this comment.", "info")
+    return redirect(url_for("designs.show", design_id=reported.design_id) + "#comments")
+
+
+@scoring_bp.get("/about/scoring")
+def how_scoring_works():
+    cfg = current_app.config
+    return render_template(
+        "designs/scoring.html",
+        prior_weight=cfg["SCORING_PRIOR_WEIGHT"],
+        buy_weight=cfg["SCORING_BUY_WEIGHT"],
+        min_votes=cfg["SHORTLIST_MIN_VOTES"],
+        min_rank=cfg["SHORTLIST_MIN_RANK"],
+        voting_days=cfg["VOTING_DAYS"],
+        prior=services.prior_mean(),
+    )
+
+
+# --- operators --------------------------------------------------------------------------------
+
+
+def _operator_action(action, design_id: int, *args) -> None:
+    try:
+        action(design_id, current_user, *args)
+    except services.DesignError as exc:
+        db.session.rollback()
+        abort(exc.status, description=exc.message)
+    db.session.commit()
+
+
+@operator_bp.get("/review")
+@operator_required
+def review():
+    designs = db.session.scalars(
+        sa.select(Design)
+        .where(Design.state == DesignState.SUBMITTED)
+        .options(*_card_options(), selectinload(Design.variants))
+        .order_by(Design.submitted_at)
+    ).all()
+    return render_template(
+        "operator/designs_review.html",
+        designs=designs,
+        button=ButtonForm(formdata=None),
+        decline_form=DeclineForm(formdata=None),
+    )
+
+
+@operator_bp.post("/<int:design_id>/approve")
+@operator_required
+def approve(design_id: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    _operator_action(services.approve, design_id)
+    flash("Approved: scoring is open.", "success")
+    return redirect(url_for("designs_operator.review"))
+
+
+@operator_bp.post("/<int:design_id>/decline")
+@operator_required
+def decline(design_id: int):
+    form = DeclineForm()
+    if not form.validate_on_submit():
+        abort(422, description="Choose a reason from the list.")
+    _operator_action(services.decline, design_id, form.reason.data, form.message.data or "")
+    flash("Declined; the designer sees the reason.", "info")
+    return redirect(url_for("designs_operator.review"))
+
+
+@operator_bp.get("/shortlist")
+@operator_required
+def shortlist():
+    designs = db.session.scalars(
+        sa.select(Design)
+        .where(Design.state == DesignState.SHORTLISTED)
+        .options(*_card_options())
+        .order_by(Design.rank_score.desc(), Design.id)
+    ).all()
+    ids = [d.id for d in designs]
+    comment_counts = dict(
+        db.session.execute(
+            sa.select(Comment.design_id, sa.func.count())
+            .where(Comment.design_id.in_(ids), sa.not_(Comment.hidden))
+            .group_by(Comment.design_id)
+        ).all()
+    )
+    return render_template(
+        "operator/designs_shortlist.html",
+        designs=designs,
+        demand=services.variant_demand(ids),
+        comment_counts=comment_counts,
+        button=ButtonForm(formdata=None),
+        reject_form=RejectForm(formdata=None),
+    )
+
+
+@operator_bp.post("/<int:design_id>/select")
+@operator_required
+def select(design_id: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    _operator_action(services.select, design_id)
+    flash("Selected: the design is ready for a campaign.", "success")
+    return redirect(url_for("designs_operator.shortlist"))
+
+
+@operator_bp.post("/<int:design_id>/reject")
+@operator_required
+def reject(design_id: int):
+    form = RejectForm()
+    if not form.validate_on_submit():
+        abort(422, description="Choose a reason from the list.")
+    _operator_action(services.reject, design_id, form.reason.data, form.message.data or "")
+    flash("Marked not selected; the reason is public.", "info")
+    return redirect(url_for("designs_operator.shortlist"))
+
+
+@operator_bp.get("/comments")
+@operator_required
+def comments():
+    flagged = db.session.scalars(
+        sa.select(Comment)
+        .where(sa.or_(Comment.hidden, Comment.report_count > 0))
+        .options(joinedload(Comment.author))
+        .order_by(Comment.reviewed_at.is_not(None), Comment.report_count.desc(), Comment.id)
+        .limit(200)
+    ).all()
+    return render_template(
+        "operator/comments.html", comments=flagged, button=ButtonForm(formdata=None)
+    )
+
+
+@operator_bp.post("/comments/<int:comment_id>/<any(hide, restore):action>")
+@operator_required
+def moderate(comment_id: int, action: str):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        services.moderate(comment_id, current_user, hide=action == "hide")
+    except services.DesignError as exc:
+        abort(exc.status, description=exc.message)
+    db.session.commit()
+    flash("Comment hidden." if action == "hide" else "Comment restored.", "info")
+    return redirect(url_for("designs_operator.comments"))
+
+
+@operator_bp.route("/products", methods=["GET", "POST"])
+@operator_required
+def products():
+    form = ProductForm()
+    status = 200
+    if form.validate_on_submit():
+        name = " ".join(form.name.data.split())
+        exists = db.session.scalar(
+            sa.select(Product.id).where(sa.func.lower(Product.name) == name.lower())
+        )
+        if exists:
+            form.name.errors = [*form.name.errors, "A product with this name exists."]
+            status = 409
+        else:
+            db.session.add(Product(name=name, variant_hint=form.variant_hint.data or ""))
+            db.session.commit()
+            flash(f"Product “{name}” added.", "success")
+            return redirect(url_for("designs_operator.products"))
+    elif form.is_submitted():
+        status = 422
+    items = db.session.scalars(sa.select(Product).order_by(Product.name)).all()
+    return render_template(
+        "operator/products.html", products=items, form=form, button=ButtonForm(formdata=None)
+    ), status
+
+
+@operator_bp.post("/products/<int:product_id>/toggle")
+@operator_required
+def toggle_product(product_id: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    product = db.session.get(Product, product_id)
+    if product is None:
+        abort(404)
+    product.active = not product.active
+    db.session.commit()
+    return redirect(url_for("designs_operator.products"))
+
+
+def operator_queue_counts() -> list[tuple[str, int, str]]:
+    """For the console's front page: what waits in each design queue."""
+    counts = dict(
+        db.session.execute(
+            sa.select(Design.state, sa.func.count())
+            .where(Design.state.in_((DesignState.SUBMITTED, DesignState.SHORTLISTED)))
+            .group_by(Design.state)
+        ).all()
+    )
+    reported = db.session.scalar(
+        sa.select(sa.func.count()).where(Comment.hidden, Comment.reviewed_at.is_(None))
+    )
+    return [
+        ("to check", counts.get(DesignState.SUBMITTED, 0), url_for("designs_operator.review")),
+        (
+            "shortlisted",
+            counts.get(DesignState.SHORTLISTED, 0),
+            url_for("designs_operator.shortlist"),
+        ),
+        ("comments to review", reported, url_for("designs_operator.comments")),
+    ]

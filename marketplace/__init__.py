@@ -149,6 +149,9 @@ def _init_security_headers(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from designs.views import bp as designs_bp
+    from designs.views import operator_bp as designs_operator_bp
+    from designs.views import operator_queue_counts as design_queues
+    from designs.views import scoring_bp
 
     from .campaigns_views import bp as campaigns_bp
     from .views import accounts, dev, main, operator
@@ -157,9 +160,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts)
     app.register_blueprint(operator)
     app.register_blueprint(designs_bp)
+    app.register_blueprint(designs_operator_bp)
+    app.register_blueprint(scoring_bp)
     app.register_blueprint(campaigns_bp)
     if app.config["MAIL_DEV_VIEWER"]:
         app.register_blueprint(dev)
+    app.extensions["operator_queues"] = [design_queues]
 
 
 _ERROR_TEXT = {

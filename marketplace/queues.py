@@ -7,6 +7,7 @@ exist yet, or act on a change that is then rolled back.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -49,9 +50,14 @@ def get_queue(name: str, app: Flask | None = None) -> Queue:
 
 
 def enqueue_after_commit(
-    queue_name: str, func: Callable[..., Any] | str, *args: Any, **kwargs: Any
+    queue_name: str,
+    func: Callable[..., Any] | str,
+    *args: Any,
+    at: dt.datetime | None = None,
+    **kwargs: Any,
 ) -> None:
-    """Enqueue ``func(*args)`` on ``queue_name`` once the current transaction commits.
+    """Enqueue ``func(*args)`` on ``queue_name`` once the current transaction commits; with
+    ``at``, schedule it for that time instead (RQ's scheduler runs in the workers).
 
     If the transaction rolls back, the job is forgotten with it. Keyword arguments are RQ's
     (``job_id``, ``retry``, ``job_timeout``...).
@@ -61,6 +67,7 @@ def enqueue_after_commit(
     # Begin the transaction now if nothing has yet: a rollback of a session that never began
     # one fires no event, and the job would survive into the next commit.
     db.session.connection()
+    kwargs["_at"] = at
     db.session.info.setdefault(_PENDING_JOBS, []).append((queue_name, func, args, kwargs))
 
 
@@ -68,8 +75,13 @@ def enqueue_after_commit(
 def _enqueue_pending_jobs(session: FlaskSession) -> None:
     pending = session.info.pop(_PENDING_JOBS, [])
     for queue_name, func, args, kwargs in pending:
+        at = kwargs.pop("_at")
         try:
-            get_queue(queue_name).enqueue(func, *args, **kwargs)
+            queue = get_queue(queue_name)
+            if at is None:
+                queue.enqueue(func, *args, **kwargs)
+            else:
+                queue.enqueue_at(at, func, *args, **kwargs)
         except Exception:
             # The rows are committed; a lost enqueue is caught later by the sweeps that look
             # for work left behind (the outbox sweep, settlement reconcilers), so the request

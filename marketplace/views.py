@@ -282,7 +282,15 @@ def console():
     events = db.session.scalars(
         sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(25)
     ).all()
-    return render_template("operator/console.html", counts=counts, events=events)
+    return render_template(
+        "operator/console.html", counts=counts, events=events, queues=_work_queues()
+    )
+
+
+def _work_queues() -> list[tuple[str, int, str]]:
+    """What waits for an operator: each package registers a function giving
+    (label, count, link) rows, so the core never imports the packages built on it."""
+    return [row for provider in current_app.extensions["operator_queues"] for row in provider()]
 
 
 # --- development only -------------------------------------------------------------------------

@@ -1,0 +1,562 @@
+"""The rules of designs: drafts, the quality check, scoring, closing, selection, comments.
+
+Functions flush and never commit; views, jobs and commands commit once per unit of work.
+Every state change goes through :data:`DESIGN_MACHINE` and lands in the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+
+from marketplace.dbtypes import utcnow
+from marketplace.extensions import db
+from marketplace.mail import queue_mail
+from marketplace.models import AuditEvent, User
+from marketplace.queues import enqueue_after_commit
+from marketplace.services import record
+from marketplace.urls import external_url
+
+from . import ranking
+from .models import (
+    DECLINE_REASONS,
+    DESIGN_MACHINE,
+    NOT_SELECTED_REASONS,
+    PUBLIC_STATES,
+    Comment,
+    CommentReport,
+    Design,
+    DesignState,
+    DesignTag,
+    DesignVariant,
+    Product,
+    Vote,
+)
+
+MAX_TAGS = 5
+MAX_VARIANTS = 12
+COMMENT_MAX_LENGTH = 1000
+#: Reports that hide a comment until an operator has looked at it.
+REPORTS_TO_HIDE = 3
+_TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 \-]{0,29}$")
+
+
+class DesignError(Exception):
+    """A broken rule; the message is safe to show. ``status`` is the HTTP status to answer."""
+
+    status = 422
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+@dataclass(frozen=True)
+class Artwork:
+    key: str
+    width: int
+    height: int
+    format: str
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def parse_tags(text: str) -> list[str]:
+    tags: list[str] = []
+    for raw in (text or "").split(","):
+        tag = " ".join(raw.split()).lower().lstrip("#")
+        if not tag:
+            continue
+        if not _TAG_RE.match(tag):
+            raise DesignError(
+                f"“{tag[:30]}” is not a valid tag: use letters, digits, spaces or hyphens, "
+                "up to 30 characters."
+            )
+        if tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise DesignError(f"Use at most {MAX_TAGS} tags.")
+    return tags
+
+
+def parse_variants(text: str) -> list[str]:
+    variants: list[str] = []
+    for raw in (text or "").split(","):
+        label = " ".join(raw.split())
+        if not label:
+            continue
+        if len(label) > 40:
+            raise DesignError(f"“{label[:40]}…” is too long: a variant has at most 40 characters.")
+        if label.lower() not in (v.lower() for v in variants):
+            variants.append(label)
+    if len(variants) > MAX_VARIANTS:
+        raise DesignError(f"Propose at most {MAX_VARIANTS} variants.")
+    return variants
+
+
+# --- the state machine ------------------------------------------------------------------------
+
+
+def transition(
+    design: Design,
+    event: str,
+    actor: User | None,
+    *,
+    reason: str | None = None,
+    **data,
+) -> bool:
+    """Apply ``event``; returns False when it was a repeat (no change, nothing recorded)."""
+    move = DESIGN_MACHINE.next(design.state, event)
+    if not move.changed:
+        return False
+    design.state = move.target
+    record(
+        f"design.{event}",
+        actor=actor,
+        subject_type="design",
+        subject_id=design.id,
+        from_state=move.source.value,
+        to_state=move.target.value,
+        reason=reason,
+        **data,
+    )
+    return True
+
+
+def _notify_designer(design: Design, subject: str, text: str) -> None:
+    queue_mail(
+        design.designer,
+        "design_update",
+        design=design,
+        subject=subject,
+        text=text,
+        link=external_url("designs.show", design_id=design.id),
+    )
+
+
+# --- drafts -----------------------------------------------------------------------------------
+
+
+def active_products() -> list[Product]:
+    return list(db.session.scalars(sa.select(Product).where(Product.active).order_by(Product.name)))
+
+
+def _apply_fields(design, *, title, description, tags, product_id, variants) -> None:
+    title = " ".join((title or "").split())
+    if not 3 <= len(title) <= 80:
+        raise DesignError("The title needs 3 to 80 characters.")
+    description = (description or "").replace("\r\n", "\n").strip()
+    if len(description) > 2000:
+        raise DesignError("The description has at most 2,000 characters.")
+    product = db.session.get(Product, product_id)
+    if product is None or not product.active:
+        raise DesignError("Choose one of the products in the list.")
+    design.title = title
+    design.description = description
+    design.product = product
+    wanted_tags = parse_tags(tags)
+    design.tags = [t for t in design.tags if t.tag in wanted_tags] + [
+        DesignTag(tag=t) for t in wanted_tags if t not in design.tag_names
+    ]
+    labels = parse_variants(variants)
+    kept = {v.label: v for v in design.variants if v.label in labels}
+    design.variants = [kept.get(label) or DesignVariant(label=label) for label in labels]
+    for position, variant in enumerate(design.variants):
+        variant.position = position
+
+
+def create_draft(designer: User, artwork: Artwork, **fields) -> Design:
+    if not designer.is_designer:
+        raise DesignError("Accept the designer terms before submitting designs.", 403)
+    design = Design(
+        designer=designer,
+        artwork_key=artwork.key,
+        artwork_width=artwork.width,
+        artwork_height=artwork.height,
+        artwork_format=artwork.format,
+    )
+    _apply_fields(design, **fields)
+    db.session.add(design)
+    db.session.flush()
+    record(
+        "design.created",
+        actor=designer,
+        subject_type="design",
+        subject_id=design.id,
+        to_state="draft",
+    )
+    return design
+
+
+def update_draft(
+    design: Design, actor: User, artwork: Artwork | None = None, **fields
+) -> str | None:
+    """Edit a draft; returns the previous artwork key when the artwork was replaced, for the
+    caller to delete once the change is committed."""
+    if design.designer_id != actor.id:
+        raise DesignError("Only the designer can edit this design.", 403)
+    if design.state != DesignState.DRAFT:
+        raise DesignError("Only drafts can be edited; this design is already submitted.", 409)
+    _apply_fields(design, **fields)
+    old_key = None
+    if artwork is not None:
+        old_key = design.artwork_key
+        design.artwork_key = artwork.key
+        design.artwork_width = artwork.width
+        design.artwork_height = artwork.height
+        design.artwork_format = artwork.format
+    return old_key
+
+
+def submit(design: Design, actor: User) -> None:
+    if design.designer_id != actor.id:
+        raise DesignError("Only the designer can submit this design.", 403)
+    if design.state != DesignState.DRAFT:
+        raise DesignError("This design is already submitted.", 409)
+    design.terms_version = current_app.config["DESIGNER_TERMS_VERSION"]
+    design.submitted_at = utcnow()
+    transition(design, "submit", actor, terms_version=design.terms_version)
+
+
+# --- quality check ----------------------------------------------------------------------------
+
+
+def _lock(design_id: int) -> Design | None:
+    """Load a design with its row locked until commit (PostgreSQL; SQLite locks the file)."""
+    return db.session.scalar(
+        sa.select(Design)
+        .where(Design.id == design_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def approve(design_id: int, operator: User, now: dt.datetime | None = None) -> Design:
+    design = _lock(design_id)
+    if design is None:
+        raise DesignError("No such design.", 404)
+    if design.state != DesignState.SUBMITTED:
+        raise DesignError(f"This design is {design.state.label}, not waiting for review.", 409)
+    now = now or utcnow()
+    design.voting_opens_at = now
+    design.voting_closes_at = now + dt.timedelta(days=current_app.config["VOTING_DAYS"])
+    transition(design, "approve", operator, closes_at=design.voting_closes_at.isoformat())
+    enqueue_after_commit(
+        "default", "designs.jobs.close_voting", design.id, at=design.voting_closes_at
+    )
+    _notify_designer(
+        design,
+        f"“{design.title}” is open for scoring",
+        f"Your design passed the quality check. The community can score it until "
+        f"{design.voting_closes_at:%d %B %Y, %H:%M} UTC.",
+    )
+    return design
+
+
+def decline(design_id: int, operator: User, reason: str, message: str) -> Design:
+    if reason not in DECLINE_REASONS:
+        raise DesignError("Choose a reason from the list.")
+    design = _lock(design_id)
+    if design is None:
+        raise DesignError("No such design.", 404)
+    if design.state != DesignState.SUBMITTED:
+        raise DesignError(f"This design is {design.state.label}, not waiting for review.", 409)
+    design.decision_reason = reason
+    design.decision_message = message.strip() or None
+    transition(design, "decline", operator, reason=_reason_line(DECLINE_REASONS, reason, message))
+    _notify_designer(
+        design,
+        f"“{design.title}” was declined",
+        "Your design did not pass the quality check.\n\n"
+        + _reason_line(DECLINE_REASONS, reason, message),
+    )
+    return design
+
+
+def _reason_line(reasons: dict[str, str], reason: str, message: str | None) -> str:
+    text = reasons[reason]
+    return f"{text}. {message.strip()}" if message and message.strip() else text
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+def cast_vote(
+    design_id: int,
+    user: User,
+    score: int,
+    would_buy: bool = False,
+    variant_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> Vote:
+    """Record or change ``user``'s vote.
+
+    The design's row is locked first: votes on one design queue behind each other, so the
+    running totals stay exact and two simultaneous first votes by one account cannot both
+    insert (the unique constraint would refuse the second anyway).
+    """
+    if not 0 <= score <= 5:
+        raise DesignError("A score is a whole number from 0 to 5.")
+    if not user.is_verified:
+        raise DesignError("Confirm your email address before scoring.", 403)
+    design = _lock(design_id)
+    if design is None or not design.visible_to(user):
+        raise DesignError("No such design.", 404)
+    if design.designer_id == user.id:
+        raise DesignError("You cannot score your own design.", 403)
+    now = now or utcnow()
+    if design.state != DesignState.VOTING or now >= design.voting_closes_at:
+        raise DesignError("Scoring for this design is closed.", 409)
+    if variant_id is not None:
+        if not would_buy:
+            variant_id = None
+        elif variant_id not in {v.id for v in design.variants}:
+            raise DesignError("Choose one of the variants of this design.")
+
+    vote = db.session.scalar(
+        sa.select(Vote).where(Vote.design_id == design_id, Vote.user_id == user.id)
+    )
+    if vote is None:
+        vote = Vote(design_id=design_id, user_id=user.id, score=score, would_buy=would_buy)
+        vote.variant_id = variant_id
+        db.session.add(vote)
+        design.vote_count += 1
+        design.score_sum += score
+        design.buy_count += int(would_buy)
+    else:
+        design.score_sum += score - vote.score
+        design.buy_count += int(would_buy) - int(vote.would_buy)
+        vote.score, vote.would_buy, vote.variant_id = score, would_buy, variant_id
+    db.session.flush()
+    return vote
+
+
+def vote_of(design_id: int, user) -> Vote | None:
+    if user is None or not user.is_authenticated:
+        return None
+    return db.session.scalar(
+        sa.select(Vote).where(Vote.design_id == design_id, Vote.user_id == user.id)
+    )
+
+
+def can_see_scores(design: Design, user, vote: Vote | None) -> bool:
+    """Scores stay hidden from whoever has not voted while the window is open (Threadless'
+    rule against herding); afterwards they are public."""
+    if design.is_closed:
+        return True
+    if user is None or not user.is_authenticated:
+        return False
+    return vote is not None or user.is_operator
+
+
+def prior_mean() -> float:
+    totals = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(Design.score_sum), 0),
+            sa.func.coalesce(sa.func.sum(Design.vote_count), 0),
+        ).where(Design.state.in_(PUBLIC_STATES))
+    ).one()
+    score_sum, count = totals
+    return score_sum / count if count else ranking.NEUTRAL_PRIOR
+
+
+def score(design: Design, prior: float) -> tuple[float, float, float]:
+    cfg = current_app.config
+    bayes = ranking.bayesian_average(
+        design.score_sum, design.vote_count, prior, cfg["SCORING_PRIOR_WEIGHT"]
+    )
+    wilson = ranking.wilson_lower_bound(design.buy_count, design.vote_count)
+    return bayes, wilson, ranking.rank_score(bayes, wilson, cfg["SCORING_BUY_WEIGHT"])
+
+
+def close_voting(design_id: int, now: dt.datetime | None = None) -> bool:
+    """Close the window if it is due: freeze the scores, then shortlist the design or say why
+    not. Returns False when there was nothing to do (already closed, or not due yet)."""
+    design = _lock(design_id)
+    now = now or utcnow()
+    if design is None or design.state != DesignState.VOTING or now < design.voting_closes_at:
+        return False
+    cfg = current_app.config
+    design.bayes_score, design.buy_lower_bound, design.rank_score = score(design, prior_mean())
+    design.closed_at = now
+    transition(
+        design,
+        "close_voting",
+        None,
+        votes=design.vote_count,
+        rank_score=round(design.rank_score, 4),
+    )
+    if design.vote_count < cfg["SHORTLIST_MIN_VOTES"]:
+        reject_reason = "too_few_votes"
+        message = f"{design.vote_count} votes; the shortlist needs {cfg['SHORTLIST_MIN_VOTES']}."
+    elif design.rank_score < cfg["SHORTLIST_MIN_RANK"]:
+        reject_reason = "below_bar"
+        message = (
+            f"Rank score {design.rank_score:.2f}; the shortlist bar is "
+            f"{cfg['SHORTLIST_MIN_RANK']:.2f}."
+        )
+    else:
+        reject_reason = None
+    if reject_reason is None:
+        transition(design, "shortlist", None, reason="Passed the shortlist bar")
+        _notify_designer(
+            design,
+            f"“{design.title}” is shortlisted",
+            f"Scoring closed with {design.vote_count} votes and a rank score of "
+            f"{design.rank_score:.2f}. Our team now reviews the shortlist.",
+        )
+    else:
+        design.decision_reason = reject_reason
+        design.decision_message = message
+        line = _reason_line(NOT_SELECTED_REASONS, reject_reason, message)
+        transition(design, "reject", None, reason=line)
+        _notify_designer(design, f"Scoring closed for “{design.title}”", line)
+    return True
+
+
+def due_for_close(now: dt.datetime | None = None, limit: int = 500) -> list[int]:
+    """Designs whose window is past due: catches closes whose scheduled job was lost."""
+    now = now or utcnow()
+    ids = db.session.scalars(
+        sa.select(Design.id)
+        .where(Design.state == DesignState.VOTING, Design.voting_closes_at <= now)
+        .order_by(Design.voting_closes_at)
+        .limit(limit)
+    ).all()
+    return ids
+
+
+# --- selection --------------------------------------------------------------------------------
+
+
+def select(design_id: int, operator: User) -> Design:
+    design = _lock(design_id)
+    if design is None:
+        raise DesignError("No such design.", 404)
+    if design.state != DesignState.SHORTLISTED:
+        raise DesignError(f"This design is {design.state.label}, not on the shortlist.", 409)
+    transition(design, "select", operator, reason="Selected for a pre-order campaign")
+    _notify_designer(
+        design,
+        f"“{design.title}” is selected!",
+        "Our team selected your design for a pre-order campaign. We will be in touch about "
+        "the campaign's price, goal and dates.",
+    )
+    return design
+
+
+def reject(design_id: int, operator: User, reason: str, message: str) -> Design:
+    if reason not in NOT_SELECTED_REASONS:
+        raise DesignError("Choose a reason from the list.")
+    design = _lock(design_id)
+    if design is None:
+        raise DesignError("No such design.", 404)
+    if design.state != DesignState.SHORTLISTED:
+        raise DesignError(f"This design is {design.state.label}, not on the shortlist.", 409)
+    design.decision_reason = reason
+    design.decision_message = message.strip() or None
+    line = _reason_line(NOT_SELECTED_REASONS, reason, message)
+    transition(design, "reject", operator, reason=line)
+    _notify_designer(design, f"“{design.title}” was not selected", line)
+    return design
+
+
+def variant_demand(design_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
+    """Buy intents per variant, for the operators' shortlist review (one query)."""
+    rows = db.session.execute(
+        sa.select(DesignVariant.design_id, DesignVariant.label, sa.func.count(Vote.id))
+        .join(Vote, sa.and_(Vote.variant_id == DesignVariant.id, Vote.would_buy))
+        .where(DesignVariant.design_id.in_(design_ids))
+        .group_by(DesignVariant.design_id, DesignVariant.label, DesignVariant.position)
+        .order_by(DesignVariant.design_id, DesignVariant.position)
+    ).all()
+    demand: dict[int, list[tuple[str, int]]] = {}
+    for design_id, label, count in rows:
+        demand.setdefault(design_id, []).append((label, count))
+    return demand
+
+
+# --- comments ---------------------------------------------------------------------------------
+
+
+def add_comment(design: Design, author: User, body: str) -> Comment:
+    body = (body or "").replace("\r\n", "\n").strip()
+    if not body:
+        raise DesignError("Write something first.")
+    if len(body) > COMMENT_MAX_LENGTH:
+        raise DesignError(f"A comment has at most {COMMENT_MAX_LENGTH:,} characters.")
+    if not author.is_verified:
+        raise DesignError("Confirm your email address before commenting.", 403)
+    if not design.is_public:
+        raise DesignError("Comments open when the design is published.", 409)
+    comment = Comment(design_id=design.id, author_id=author.id, body=body)
+    db.session.add(comment)
+    db.session.flush()
+    return comment
+
+
+def report_comment(comment_id: int, reporter: User) -> Comment:
+    comment = db.session.scalar(
+        sa.select(Comment).where(Comment.id == comment_id).with_for_update()
+    )
+    if comment is None:
+        raise DesignError("No such comment.", 404)
+    if comment.author_id == reporter.id:
+        raise DesignError("You cannot report your own comment.", 403)
+    already = db.session.scalar(
+        sa.select(CommentReport.id).where(
+            CommentReport.comment_id == comment_id, CommentReport.reporter_id == reporter.id
+        )
+    )
+    if already:
+        return comment
+    db.session.add(CommentReport(comment_id=comment_id, reporter_id=reporter.id))
+    comment.report_count += 1
+    if (
+        comment.report_count >= REPORTS_TO_HIDE
+        and comment.reviewed_at is None
+        and not comment.hidden
+    ):
+        comment.hidden = True
+        record(
+            "comment.hidden_by_reports",
+            actor=None,
+            subject_type="comment",
+            subject_id=comment.id,
+            reports=comment.report_count,
+        )
+    db.session.flush()
+    return comment
+
+
+def moderate(comment_id: int, operator: User, hide: bool, reason: str = "") -> Comment:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None:
+        raise DesignError("No such comment.", 404)
+    comment.hidden = hide
+    comment.reviewed_at = utcnow()
+    comment.reviewed_by_id = operator.id
+    record(
+        "comment.hidden" if hide else "comment.restored",
+        actor=operator,
+        subject_type="comment",
+        subject_id=comment.id,
+        reason=reason.strip() or None,
+    )
+    return comment
+
+
+def design_timeline(design_id: int):
+    """The design's recorded decisions, oldest first, for its public page."""
+    return db.session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.subject_type == "design", AuditEvent.subject_id == design_id)
+        .order_by(AuditEvent.id)
+    ).all()
