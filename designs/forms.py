@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    SelectChoice,
     BooleanField,
     RadioField,
     SelectField,
@@ -62,12 +63,14 @@ class SubmitDesignForm(FlaskForm):
 class VoteForm(FlaskForm):
     score = RadioField(
         "Your score",
-        choices=[(n, str(n)) for n in range(6)],
+        choices=[SelectChoice(n, str(n)) for n in range(6)],
         coerce=int,
         validators=[InputRequired("Choose a score from 0 to 5.")],
     )
     would_buy = BooleanField("I'd buy it")
-    variant_id = SelectField("Variant", coerce=int, validators=[Optional()], choices=[])
+    variant_id = SelectField(
+        "Variant", coerce=int, validators=[Optional()], choices=[], validate_choice=False
+    )
     submit = SubmitField("Save my score")
 
 
@@ -80,13 +83,15 @@ class CommentForm(FlaskForm):
 
 
 class DeclineForm(FlaskForm):
-    reason = SelectField("Reason", choices=list(DECLINE_REASONS.items()))
+    reason = SelectField("Reason", choices=[SelectChoice(k, v) for k, v in DECLINE_REASONS.items()])
     message = TextAreaField("Message to the designer (public)", validators=[Length(max=1000)])
     submit = SubmitField("Decline")
 
 
 class RejectForm(FlaskForm):
-    reason = SelectField("Reason", choices=list(NOT_SELECTED_REASONS.items()))
+    reason = SelectField(
+        "Reason", choices=[SelectChoice(k, v) for k, v in NOT_SELECTED_REASONS.items()]
+    )
     message = TextAreaField("Public explanation", validators=[Length(max=1000)])
     submit = SubmitField("Not selected")
 

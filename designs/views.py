@@ -17,6 +17,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload, selectinload
+from wtforms import SelectChoice
 
 from marketplace.authz import operator_required, verified_required
 from marketplace.extensions import db
@@ -147,8 +148,8 @@ def show(design_id: int):
     comments = db.session.scalars(comments_stmt).all()
 
     vote_form = VoteForm(formdata=None, obj=vote)
-    vote_form.variant_id.choices = [(0, "Any / not sure")] + [
-        (v.id, v.label) for v in design.variants
+    vote_form.variant_id.choices = [SelectChoice(0, "Any / not sure")] + [
+        SelectChoice(v.id, v.label) for v in design.variants
     ]
     if vote and vote.variant_id:
         vote_form.variant_id.data = vote.variant_id
@@ -223,7 +224,7 @@ def mine():
 
 
 def _form_choices(form: DesignForm) -> None:
-    form.product_id.choices = [(p.id, p.name) for p in services.active_products()]
+    form.product_id.choices = [SelectChoice(p.id, p.name) for p in services.active_products()]
 
 
 def _fields(form: DesignForm) -> dict:
@@ -346,8 +347,7 @@ def submit(design_id: int):
 @bp.post("/<int:design_id>/vote")
 @verified_required
 def vote(design_id: int):
-    form = VoteForm()
-    form.variant_id.choices = None  # validated against the design in services
+    form = VoteForm()  # the variant is checked against the design in services
     if not form.validate_on_submit():
         abort(422, description="Choose a score from 0 to 5.")
     try:
