@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
-    SelectChoice,
     BooleanField,
     RadioField,
+    SelectChoice,
     SelectField,
     StringField,
     SubmitField,
