@@ -43,9 +43,30 @@ def post_new(client, upload: tuple[bytes, str] | None, **fields):
         "tags": "Retro, city, retro",
         **fields,
     }
+    body, content_type = multipart(data, upload)
+    return client.post("/designs/new", data=body, content_type=content_type)
+
+
+def multipart(fields: dict, upload: tuple[bytes, str] | None) -> tuple[bytes, str]:
+    """Encode the form in memory: Werkzeug's test client spools bodies over 500 KB to a
+    temporary file that it never closes, which the suite's warnings-as-errors would catch."""
+    boundary = "----cocrea-test-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
     if upload is not None:
-        data["artwork"] = (io.BytesIO(upload[0]), upload[1])
-    return client.post("/designs/new", data=data, content_type="multipart/form-data")
+        content, filename = upload
+        parts.append(
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="artwork"; '
+                f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            ).encode()
+            + content
+            + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 @pytest.fixture

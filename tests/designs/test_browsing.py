@@ -1,0 +1,232 @@
+"""The gallery, design pages, designer pages, comments and moderation."""
+
+import contextlib
+
+import pytest
+import sqlalchemy as sa
+
+from designs.models import Comment, DesignState
+from marketplace.extensions import db
+from tests.conftest import csrf_token
+
+
+@contextlib.contextmanager
+def count_queries(app):
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def before(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
+            statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
+
+
+def titles(html: str, names: list[str]) -> list[str]:
+    """The given titles in the order the page shows them."""
+    found = [(html.find(f">{n}<"), n) for n in names if html.find(f">{n}<") >= 0]
+    return [n for _, n in sorted(found)]
+
+
+def test_gallery_shows_public_designs_only_newest_first(client, make_design):
+    make_design(state=DesignState.DRAFT, title="Secret draft")
+    make_design(state=DesignState.SUBMITTED, title="Waiting review")
+    make_design(title="Older one")
+    make_design(title="Newer one")
+    html = client.get("/designs/").get_data(as_text=True)
+    assert titles(html, ["Older one", "Newer one"]) == ["Newer one", "Older one"]
+    assert "Secret draft" not in html and "Waiting review" not in html
+
+
+def test_gallery_filters_by_tag_product_status_and_search(app, client, ctx, make_design):
+    from designs.models import Design, Product
+
+    make_design(title="Neon city", tags=("city", "neon"))
+    make_design(title="Quiet forest", tags=("nature",))
+    make_design(title="Closed city", tags=("city",), state=DesignState.SHORTLISTED, rank_score=0.7)
+    with ctx():
+        poster = db.session.scalar(sa.select(Product).where(Product.name == "Poster"))
+        forest = db.session.scalar(sa.select(Design).where(Design.title == "Quiet forest"))
+        forest.product_id = poster.id
+        db.session.commit()
+        poster_id = poster.id
+
+    def shown(query):
+        return titles(
+            client.get("/designs/" + query).get_data(as_text=True),
+            ["Neon city", "Quiet forest", "Closed city"],
+        )
+
+    assert shown("?tag=city") == ["Neon city"]
+    assert shown("?tag=city&status=all") == ["Closed city", "Neon city"]
+    assert shown(f"?product={poster_id}") == ["Quiet forest"]
+    assert shown("?q=forest") == ["Quiet forest"]
+    assert shown("?q=NEON") == ["Neon city"]  # the tag matches too, case-insensitively
+    assert shown("?status=closed") == ["Closed city"]
+    assert shown("?q=%25") == []  # a percent sign is searched for, not a wildcard
+
+
+def test_top_ranked_sort_applies_to_closed_designs_only(client, make_design):
+    make_design(title="Bronze", state=DesignState.SHORTLISTED, rank_score=0.5)
+    make_design(title="Gold", state=DesignState.SELECTED, rank_score=0.9)
+    make_design(title="Silver", state=DesignState.NOT_SELECTED, rank_score=0.7)
+    html = client.get("/designs/?status=closed&sort=top").get_data(as_text=True)
+    assert titles(html, ["Bronze", "Gold", "Silver"]) == ["Gold", "Silver", "Bronze"]
+    voting = client.get("/designs/?status=voting&sort=top").get_data(as_text=True)
+    assert "Rankings are shown once scoring closes" in voting
+
+
+def test_gallery_paginates(client, make_design):
+    for n in range(26):
+        make_design(title=f"Piece {n:02d}")
+    first = client.get("/designs/").get_data(as_text=True)
+    second = client.get("/designs/?page=2").get_data(as_text=True)
+    assert "Piece 25" in first and "Piece 02" in first and "Piece 01" not in first
+    assert "Piece 01" in second and "Piece 00" in second and 'rel="next"' not in second
+    assert 'rel="next"' in first
+
+
+def test_gallery_runs_the_same_number_of_queries_whatever_the_data(app, client, make_design):
+    make_design(tags=("a", "b"))
+    with count_queries(app) as few:
+        client.get("/designs/")
+    for n in range(20):
+        make_design(tags=("a", f"t{n}"))
+    with count_queries(app) as many:
+        client.get("/designs/")
+    assert len(few) == len(many) <= 4
+    assert len(few) >= 2  # designs, then their tags
+
+
+def test_design_page_runs_the_same_number_of_queries_whatever_the_data(
+    app, client, ctx, auth, make_user, make_design
+):
+    voters = [make_user(f"v{i}@example.com") for i in range(12)]
+    small = make_design(votes=((voters[0], 4, True),))
+    large = make_design(votes=tuple((v, 3, True) for v in voters), variants=tuple("ABCDEFGH"))
+    with ctx():
+        for design_id, count in ((small, 1), (large, 15)):
+            for i in range(count):
+                db.session.add(Comment(design_id=design_id, author_id=voters[i % 12], body=f"c{i}"))
+        db.session.commit()
+    auth.login("v0@example.com")
+    counts = []
+    for design_id in (small, large):
+        with count_queries(app) as queries:
+            assert client.get(f"/designs/{design_id}").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1] <= 8
+
+
+def test_designer_page_lists_public_designs(client, make_user, make_design):
+    designer = make_user("artist@example.com", designer=True, name="Ada")
+    make_design(designer, title="Public piece")
+    make_design(designer, state=DesignState.DRAFT, title="Private draft")
+    html = client.get(f"/designs/by/{designer}").get_data(as_text=True)
+    assert "Ada" in html and "Public piece" in html and "Private draft" not in html
+    assert client.get("/designs/by/999999").status_code == 404
+
+
+def comment(client, design_id, body):
+    return client.post(
+        f"/designs/{design_id}/comments",
+        data={"csrf_token": csrf_token(client, f"/designs/{design_id}"), "body": body},
+    )
+
+
+def test_comments_mark_the_designers_replies(app, client, auth, make_user, make_design):
+    designer = make_user("artist@example.com", designer=True, name="Ada")
+    design_id = make_design(designer)
+    make_user("fan@example.com", name="Fan")
+    auth.login("fan@example.com")
+    assert comment(client, design_id, "Love the colours!\nMore please").status_code == 302
+    auth.logout()
+    auth.login("artist@example.com")
+    assert comment(client, design_id, "Thank you <script>alert(1)</script>").status_code == 302
+    html = app.test_client().get(f"/designs/{design_id}").get_data(as_text=True)
+    assert "Love the colours!\nMore please" in html
+    assert "&lt;script&gt;" in html and "<script>alert(1)" not in html
+    reply = html[html.index("Thank you") - 600 : html.index("Thank you")]
+    assert 'badge badge-info">designer<' in reply
+
+
+def test_empty_or_long_comments_are_refused(client, auth, make_user, make_design):
+    design_id = make_design()
+    make_user("fan@example.com")
+    auth.login("fan@example.com")
+    assert comment(client, design_id, "   ").status_code == 422
+    assert comment(client, design_id, "x" * 1001).status_code == 422
+
+
+def test_three_reports_hide_a_comment_until_an_operator_restores_it(
+    app, client, auth, ctx, make_user, make_design
+):
+    design_id = make_design()
+    author = make_user("troll@example.com")
+    reporters = [make_user(f"r{i}@example.com") for i in range(3)]
+    make_user("staff@example.com", operator=True)
+    with ctx():
+        row = Comment(design_id=design_id, author_id=author, body="Rude words")
+        db.session.add(row)
+        db.session.commit()
+        comment_id = row.id
+
+    def report_as(email):
+        auth.login(email)
+        resp = client.post(
+            f"/designs/comments/{comment_id}/report",
+            data={"csrf_token": csrf_token(client, f"/designs/{design_id}")},
+        )
+        auth.logout()
+        return resp
+
+    assert report_as("r0@example.com").status_code == 302
+    assert report_as("r0@example.com").status_code == 302  # a second report by the same person
+    assert report_as("r1@example.com").status_code == 302
+    assert "Rude words" in app.test_client().get(f"/designs/{design_id}").get_data(as_text=True)
+    report_as("r2@example.com")
+    assert "Rude words" not in app.test_client().get(f"/designs/{design_id}").get_data(as_text=True)
+    with ctx():
+        assert db.session.get(Comment, comment_id).report_count == 3
+    assert report_as("troll@example.com").status_code == 403  # not your own
+
+    auth.login("staff@example.com")
+    queue = client.get("/operator/designs/comments").get_data(as_text=True)
+    assert "Rude words" in queue
+    resp = client.post(
+        f"/operator/designs/comments/{comment_id}/restore",
+        data={"csrf_token": csrf_token(client, "/operator/designs/comments")},
+    )
+    assert resp.status_code == 302
+    assert "Rude words" in app.test_client().get(f"/designs/{design_id}").get_data(as_text=True)
+
+
+def test_operators_manage_the_product_list(client, auth, ctx, make_user):
+    from designs.models import Product
+
+    make_user("staff@example.com", operator=True)
+    auth.login("staff@example.com")
+    token = csrf_token(client, "/operator/designs/products")
+    resp = client.post(
+        "/operator/designs/products",
+        data={"csrf_token": token, "name": "Sticker", "variant_hint": "Small, Large"},
+    )
+    assert resp.status_code == 302
+    dup = client.post("/operator/designs/products", data={"csrf_token": token, "name": "sticker"})
+    assert dup.status_code == 409
+    with ctx():
+        sticker = db.session.scalar(sa.select(Product).where(Product.name == "Sticker"))
+        sticker_id = sticker.id
+    client.post(f"/operator/designs/products/{sticker_id}/toggle", data={"csrf_token": token})
+    with ctx():
+        assert db.session.get(Product, sticker_id).active is False
+
+
+@pytest.mark.parametrize("path", ["/about/scoring", "/designs/?status=all&sort=closing"])
+def test_public_pages_render(client, path):
+    assert client.get(path).status_code == 200
