@@ -148,6 +148,7 @@ def _init_security_headers(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from designs.demo import seed_designs
     from designs.views import bp as designs_bp
     from designs.views import operator_bp as designs_operator_bp
     from designs.views import operator_queue_counts as design_queues
@@ -166,6 +167,7 @@ def _register_blueprints(app: Flask) -> None:
     if app.config["MAIL_DEV_VIEWER"]:
         app.register_blueprint(dev)
     app.extensions["operator_queues"] = [design_queues]
+    app.extensions["demo_seeders"] = [("designs", seed_designs)]
 
 
 _ERROR_TEXT = {

@@ -82,6 +82,11 @@ def seed_demo_command() -> None:
 
     accounts = seed_demo()
     db.session.commit()
+    # Packages built on the core register their own demo data (see create_app).
+    for name, seeder in current_app.extensions["demo_seeders"]:
+        created = seeder()
+        db.session.commit()
+        click.echo(f"{name}: {created} created" if created else f"{name}: already there")
     click.echo("Demo accounts (password for all: " + DEMO_PASSWORD + "):")
     for role, email in accounts:
         click.echo(f"  {role:<10} {email}")

@@ -168,7 +168,8 @@ def test_three_reports_hide_a_comment_until_an_operator_restores_it(
 ):
     design_id = make_design()
     author = make_user("troll@example.com")
-    reporters = [make_user(f"r{i}@example.com") for i in range(3)]
+    for i in range(3):
+        make_user(f"r{i}@example.com")
     make_user("staff@example.com", operator=True)
     with ctx():
         row = Comment(design_id=design_id, author_id=author, body="Rude words")

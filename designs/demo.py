@@ -1,0 +1,160 @@
+"""Demo designs in every state, made through the same services as real ones (so the timeline,
+audit log and scores are real), with generated artwork. Idempotent: skipped when present."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+
+import sqlalchemy as sa
+from flask import current_app
+from PIL import Image, ImageDraw
+
+from marketplace.dbtypes import utcnow
+from marketplace.extensions import db
+from marketplace.models import User
+from marketplace.services import get_user_by_email
+
+from . import images, services
+from .models import Design, Product
+
+PALETTES = [
+    ((255, 94, 58), (255, 219, 88), (32, 32, 64)),
+    ((59, 45, 179), (255, 107, 74), (250, 248, 245)),
+    ((16, 120, 110), (240, 230, 200), (20, 40, 40)),
+    ((200, 30, 90), (250, 200, 220), (40, 10, 30)),
+    ((30, 30, 30), (230, 230, 230), (250, 180, 0)),
+    ((90, 160, 220), (250, 250, 250), (20, 50, 90)),
+]
+
+
+def artwork(seed: int, size: int = 800) -> bytes:
+    """A poster-like picture: a gradient sky, a sun and rolling stripes."""
+    top, bottom, ink = PALETTES[seed % len(PALETTES)]
+    img = Image.new("RGB", (size, size))
+    draw = ImageDraw.Draw(img)
+    for y in range(size):
+        t = y / size
+        draw.line(
+            [(0, y), (size, y)],
+            fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)),
+        )
+    r = size // 5 + (seed * 37) % (size // 8)
+    cx, cy = size // 2 + ((seed * 91) % 200) - 100, size // 3
+    draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=bottom)
+    for band in range(5):
+        points = [
+            (
+                x,
+                int(
+                    size * (0.55 + band * 0.09)
+                    + 25 * math.sin((x / size) * 6.28 * (1 + seed % 3) + band)
+                ),
+            )
+            for x in range(0, size + 1, 20)
+        ]
+        draw.polygon([*points, (size, size), (0, size)], fill=ink if band % 2 else top)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+COMMUNITY = [f"member{n:02d}@example.com" for n in range(1, 13)]
+
+DESIGNS = [
+    # (title, designer, product, tags, variants, fate)
+    ("Tide of Lyon", "ada@example.com", "T-shirt", "river, city", "S, M, L, XL", "voting"),
+    ("Night owl", "hokusai@example.com", "Hoodie", "animals, night", "S, M, L", "voting"),
+    ("Red sun rising", "hokusai@example.com", "Poster", "sun, japan", "A3, A2", "voting"),
+    ("Coffee orbit", "ada@example.com", "Mug", "coffee, space", "White, Black", "voting"),
+    (
+        "Great wave, again",
+        "hokusai@example.com",
+        "T-shirt",
+        "sea, waves",
+        "S, M, L, XL",
+        "shortlisted",
+    ),
+    ("Analytical engine", "ada@example.com", "Poster", "science, retro", "A3, A2", "selected"),
+    ("Quiet harbour", "hokusai@example.com", "Tote bag", "sea", "Natural, Black", "not_selected"),
+    ("Borrowed swoosh", "hokusai@example.com", "T-shirt", "sport", "S, M, L", "declined"),
+    ("Bernoulli numbers", "ada@example.com", "Poster", "maths", "A3", "submitted"),
+    ("Sketch in progress", "ada@example.com", "T-shirt", "wip", "M, L", "draft"),
+]
+
+
+def _community() -> list[User]:
+    from marketplace.demo import DEMO_PASSWORD  # the core's demo owns the shared password
+    from marketplace.services import hash_password
+
+    members, now = [], utcnow()
+    password_hash = None
+    for n, email in enumerate(COMMUNITY, start=1):
+        user = get_user_by_email(email)
+        if user is None:
+            password_hash = password_hash or hash_password(DEMO_PASSWORD)
+            user = User(
+                email=email,
+                display_name=f"Member {n:02d}",
+                password_hash=password_hash,
+                email_verified_at=now,
+            )
+            db.session.add(user)
+        members.append(user)
+    db.session.flush()
+    return members
+
+
+def seed_designs() -> int:
+    """Create the demo designs that do not exist yet; returns how many were created."""
+    if db.session.scalar(sa.select(Design.id).where(Design.title == DESIGNS[0][0])):
+        return 0
+    members = _community()
+    operator = db.session.scalar(sa.select(User).where(User.is_operator).order_by(User.id))
+    backers = [get_user_by_email(e) for e in ("ben@example.com", "chloe@example.com")] + members
+    products = {p.name: p for p in db.session.scalars(sa.select(Product))}
+    upload_dir = current_app.config["UPLOAD_DIR"]
+    days = current_app.config["VOTING_DAYS"]
+    created = 0
+    for n, (title, designer_email, product, tags, variants, fate) in enumerate(DESIGNS):
+        designer = get_user_by_email(designer_email)
+        stored = images.store_artwork(io.BytesIO(artwork(n)), upload_dir)
+        design = services.create_draft(
+            designer,
+            services.Artwork(stored.key, stored.width, stored.height, stored.format),
+            title=title,
+            description=f"{title}: a demo design.\nPrinted in two colours.",
+            tags=tags,
+            product_id=products[product].id,
+            variants=variants,
+        )
+        created += 1
+        if fate == "draft":
+            continue
+        services.submit(design, designer)
+        if fate == "submitted":
+            continue
+        if fate == "declined":
+            services.decline(
+                design.id, operator, "ip_concern", "The logo belongs to a sportswear brand."
+            )
+            continue
+        closed = fate in ("shortlisted", "selected", "not_selected")
+        opened = utcnow() - dt.timedelta(days=days + 1 if closed else 1 + n % 3)
+        services.approve(design.id, operator, now=opened)
+        voters = backers if fate != "not_selected" else backers[:4]
+        for i, voter in enumerate(voters):
+            if (n + i) % 4 == 3 and not closed:
+                continue  # not everyone has voted on everything yet
+            score = 5 if fate in ("shortlisted", "selected") and i % 3 else 3 + (n + i) % 3
+            buys = (n + i) % 2 == 0
+            variant = design.variants[(n + i) % len(design.variants)].id if buys else None
+            services.cast_vote(
+                design.id, voter, score, buys, variant, now=opened + dt.timedelta(hours=i + 1)
+            )
+        if closed:
+            services.close_voting(design.id, now=opened + dt.timedelta(days=days, seconds=1))
+        if fate == "selected":
+            services.select(design.id, operator)
+    return created

@@ -1,0 +1,112 @@
+"""In Chromium: a designer submits a design with an image, an operator approves it, two
+backers score it, the close job ends the window, the ranking and the shortlist show it."""
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from designs.models import Design, DesignState
+from marketplace.dbtypes import utcnow
+from marketplace.extensions import db
+from marketplace.queues import get_queue
+from tests.designs.conftest import png_bytes
+
+pytestmark = [pytest.mark.browser, pytest.mark.live_db]
+PASSWORD = "correct horse battery"
+
+
+def login(page, base, email):
+    page.goto(base + "/account/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(base + "/")
+
+
+def logout(page):
+    page.get_by_role("button", name="Log out").click()
+
+
+def test_submit_approve_score_close_and_shortlist(
+    app, ctx, page, live_server, make_user, run_jobs, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(app.config, "SHORTLIST_MIN_VOTES", 2)
+    make_user("ada@example.com", designer=True, name="Ada")
+    make_user("olivia@example.com", operator=True, name="Olivia")
+    make_user("ben@example.com", name="Ben")
+    make_user("chloe@example.com", name="Chloé")
+    artwork = tmp_path / "lighthouse.png"
+    artwork.write_bytes(png_bytes(900, 600, (20, 80, 160, 255)))
+
+    # The designer submits.
+    login(page, live_server, "ada@example.com")
+    page.goto(live_server + "/designs/new")
+    page.get_by_label("Title").fill("Lighthouse at dusk")
+    page.get_by_label("Description").fill("Hand-drawn.\nTwo colours.")
+    page.get_by_label("Product").select_option(label="T-shirt")
+    page.get_by_label("Variants you propose").fill("S, M, L")
+    page.get_by_label("Tags").fill("sea, night")
+    page.get_by_label("Artwork").set_input_files(str(artwork))
+    page.get_by_role("button", name="Save draft").click()
+    assert page.get_by_text("This is a draft").is_visible()
+    assert page.get_by_role("img", name="Lighthouse at dusk").is_visible()
+    page.get_by_label("I accept the licence terms").check()
+    page.get_by_role("button", name="Submit for review").click()
+    assert page.get_by_text("Waiting for the quality check").is_visible()
+    logout(page)
+
+    # The operator approves it from the quality-check queue.
+    login(page, live_server, "olivia@example.com")
+    page.get_by_role("link", name="Operator console").click()
+    page.get_by_role("link", name="Quality check").first.click()
+    page.get_by_role("button", name="Approve “Lighthouse at dusk”").click()
+    assert page.get_by_text("Approved: scoring is open.").is_visible()
+    logout(page)
+
+    # Two backers score it; each sees the average only after scoring.
+    with ctx():
+        design_id = db.session.scalar(sa.select(Design.id))
+    for email, score in (("ben@example.com", "5"), ("chloe@example.com", "4")):
+        login(page, live_server, email)
+        page.goto(f"{live_server}/designs/")
+        page.get_by_role("link", name="Lighthouse at dusk").first.click()
+        assert page.get_by_text("stays hidden until you have scored").is_visible()
+        page.locator("label.score-option", has_text=score).click()  # the visible button
+        assert page.get_by_label(score, exact=True).is_checked()
+        page.get_by_label("I'd buy it").check()
+        page.get_by_label("Variant").select_option(label="M")
+        page.get_by_role("button", name="Save my score").click()
+        assert page.get_by_text("Your score is saved.").is_visible()
+        assert page.get_by_text("would buy it").is_visible()
+        logout(page)
+
+    # Seven days pass: the job scheduled at approval runs on a real RQ worker.
+    with ctx():
+        design = db.session.get(Design, design_id)
+        design.voting_closes_at = utcnow() - dt.timedelta(seconds=1)
+        db.session.commit()
+        queue = get_queue("default")
+        registry = queue.scheduled_job_registry
+        [job_id] = registry.get_job_ids()
+        job = queue.fetch_job(job_id)
+        assert job.func_name == "designs.jobs.close_voting"
+        registry.remove(job)
+        queue.enqueue_job(job)
+    assert run_jobs(("default",))["default"] == 1
+    with ctx():
+        assert db.session.get(Design, design_id).state == DesignState.SHORTLISTED
+
+    page.goto(live_server + "/designs/?status=closed&sort=top")
+    card = page.locator(".design-card", has_text="Lighthouse at dusk")
+    assert card.get_by_text("shortlisted").is_visible()
+    assert card.get_by_text("2 votes").is_visible()
+    page.get_by_role("link", name="Lighthouse at dusk").first.click()
+    assert page.get_by_text("average of 2 votes").is_visible()
+    assert page.get_by_text("Shortlisted").first.is_visible()
+
+    login(page, live_server, "olivia@example.com")
+    page.goto(live_server + "/operator/designs/shortlist")
+    row = page.locator("tr", has_text="Lighthouse at dusk")
+    assert row.get_by_text("M: 2").is_visible()
+    assert row.get_by_role("button", name="Select “Lighthouse at dusk”").is_visible()

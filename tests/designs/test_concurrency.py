@@ -1,0 +1,55 @@
+"""Races the database must settle, on PostgreSQL (CI runs it with TEST_DATABASE_URL)."""
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from config import TestConfig
+from designs.models import Design, Vote
+from marketplace.extensions import db
+from tests.conftest import csrf_token
+
+pytestmark = [
+    pytest.mark.live_db,
+    pytest.mark.skipif(
+        not (TestConfig.SQLALCHEMY_DATABASE_URI or "").startswith("postgresql"),
+        reason="row locks need PostgreSQL: run with TEST_DATABASE_URL (CI does)",
+    ),
+]
+
+
+def test_fifty_simultaneous_score_posts_by_one_account_leave_one_vote(
+    app, ctx, make_user, make_design, auth, client
+):
+    design_id = make_design()
+    make_user("eager@example.com")
+    auth.login("eager@example.com")
+    token = csrf_token(client, f"/designs/{design_id}")
+    cookie = client.get_cookie("session").value
+
+    statuses = []
+    barrier = threading.Barrier(50)
+
+    def post(score: int) -> None:
+        browser_tab = app.test_client()
+        browser_tab.set_cookie("session", cookie)
+        barrier.wait()
+        resp = browser_tab.post(
+            f"/designs/{design_id}/vote", data={"csrf_token": token, "score": score % 6}
+        )
+        statuses.append(resp.status_code)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+    assert statuses == [302] * 50
+    with ctx():
+        votes = db.session.scalars(sa.select(Vote).where(Vote.design_id == design_id)).all()
+        design = db.session.get(Design, design_id)
+        assert len(votes) == 1
+        # The totals hold exactly the one vote that won the race last.
+        assert (design.vote_count, design.score_sum) == (1, votes[0].score)
