@@ -149,6 +149,7 @@ def _init_security_headers(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from designs.demo import seed_designs
+    from designs.jobs import close_due_windows
     from designs.views import bp as designs_bp
     from designs.views import operator_bp as designs_operator_bp
     from designs.views import operator_queue_counts as design_queues
@@ -168,6 +169,13 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(dev)
     app.extensions["operator_queues"] = [design_queues]
     app.extensions["demo_seeders"] = [("designs", seed_designs)]
+    from .jobs import sweep_outbox
+
+    # (function, queue, seconds between runs) for `flask cron`.
+    app.extensions["cron_jobs"] = [
+        (close_due_windows, "default", 60),
+        (sweep_outbox, "mail", 300),
+    ]
 
 
 _ERROR_TEXT = {

@@ -13,7 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from . import services
 from .extensions import db
-from .queues import QUEUE_NAMES, make_worker
+from .queues import QUEUE_NAMES, make_worker, redis_connection
 
 
 def register_cli(app: Flask) -> None:
@@ -21,6 +21,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_operator_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(outbox_group)
+    app.cli.add_command(cron_command)
 
 
 @click.command("worker")
@@ -101,3 +102,26 @@ def outbox_flush() -> None:
     from .jobs import sweep_outbox
 
     click.echo(f"re-enqueued {sweep_outbox()} mail(s)")
+
+
+def make_cron(app: Flask):
+    """RQ's cron scheduler with every periodic sweep the packages registered (create_app).
+
+    The sweeps only catch what a lost job left behind (a scheduled close lost with Redis, a
+    mail whose enqueue failed), and each is safe to run twice, so a second ``flask cron``
+    during a deploy does no harm.
+    """
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=redis_connection(app), name="cocrea-cron")
+    for func, queue_name, interval in app.extensions["cron_jobs"]:
+        scheduler.register(func, queue_name, interval=interval)
+    return scheduler
+
+
+@click.command("cron")
+@with_appcontext
+def cron_command() -> None:
+    """Enqueue the periodic sweeps on schedule (run one per deployment, beside the workers)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    make_cron(current_app._get_current_object()).start()

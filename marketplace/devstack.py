@@ -72,6 +72,7 @@ def main() -> int:
 
         children = [
             subprocess.Popen(flask("worker"), env=env),
+            subprocess.Popen(flask("cron"), env=env),
             subprocess.Popen(
                 flask("run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"), env=env
             ),
@@ -86,7 +87,7 @@ def main() -> int:
                 return False
 
         try:
-            wait_until(web_answers, 60, "the web app", children[1])
+            wait_until(web_answers, 60, "the web app", children[-1])
             print(
                 "\n"
                 f"  Cocréa is running at {url}\n"

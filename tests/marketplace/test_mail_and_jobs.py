@@ -147,3 +147,19 @@ def test_flask_worker_command_runs_jobs_in_a_forked_worker_process(
     mailbox.wait_for("worker@example.com", "password was changed")
     with ctx():
         assert db.session.get(OutboxMail, mail_id).status == MailStatus.SENT
+
+
+def test_cron_enqueues_every_periodic_sweep(app, ctx):
+    from marketplace.cli import make_cron
+
+    scheduler = make_cron(app)
+    names = {job.func.__name__: job.queue_name for job in scheduler.get_jobs()}
+    assert names == {"close_due_windows": "default", "sweep_outbox": "mail"}
+    enqueued = scheduler.enqueue_jobs()  # first pass: every interval job is due
+    assert len(enqueued) == 2
+    with ctx():
+        assert [j.func_name for j in get_queue("default").jobs] == [
+            "designs.jobs.close_due_windows"
+        ]
+        assert [j.func_name for j in get_queue("mail").jobs] == ["marketplace.jobs.sweep_outbox"]
+    assert scheduler.enqueue_jobs() == []  # and not again before their interval
