@@ -148,32 +148,46 @@ def _init_security_headers(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    """The composition root: the only place that knows every package. Packages built on
+    the core hand it their console queues, demo data and periodic sweeps through
+    ``app.extensions``, so the core never imports them."""
     from designs.demo import seed_designs
     from designs.jobs import close_due_windows
     from designs.views import bp as designs_bp
     from designs.views import operator_bp as designs_operator_bp
     from designs.views import operator_queue_counts as design_queues
     from designs.views import scoring_bp
+    from payments.views import bp as payments_bp
 
-    from .campaigns_views import bp as campaigns_bp
+    from .campaigns.jobs import sweep_due_campaigns
+    from .campaigns.views import bp as campaigns_bp
+    from .campaigns.views import operator_bp as campaigns_operator_bp
+    from .campaigns.views import operator_queue_counts as campaign_queues
+    from .campaigns.views import pledges_bp
+    from .jobs import sweep_outbox
     from .views import accounts, dev, main, operator
 
-    app.register_blueprint(main)
-    app.register_blueprint(accounts)
-    app.register_blueprint(operator)
-    app.register_blueprint(designs_bp)
-    app.register_blueprint(designs_operator_bp)
-    app.register_blueprint(scoring_bp)
-    app.register_blueprint(campaigns_bp)
+    for blueprint in (
+        main,
+        accounts,
+        operator,
+        designs_bp,
+        designs_operator_bp,
+        scoring_bp,
+        campaigns_bp,
+        pledges_bp,
+        campaigns_operator_bp,
+        payments_bp,
+    ):
+        app.register_blueprint(blueprint)
     if app.config["MAIL_DEV_VIEWER"]:
         app.register_blueprint(dev)
-    app.extensions["operator_queues"] = [design_queues]
+    app.extensions["operator_queues"] = [design_queues, campaign_queues]
     app.extensions["demo_seeders"] = [("designs", seed_designs)]
-    from .jobs import sweep_outbox
-
     # (function, queue, seconds between runs) for `flask cron`.
     app.extensions["cron_jobs"] = [
         (close_due_windows, "default", 60),
+        (sweep_due_campaigns, "settlement", 60),
         (sweep_outbox, "mail", 300),
     ]
 

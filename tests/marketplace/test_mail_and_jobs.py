@@ -154,9 +154,13 @@ def test_cron_enqueues_every_periodic_sweep(app, ctx):
 
     scheduler = make_cron(app)
     names = {job.func.__name__: job.queue_name for job in scheduler.get_jobs()}
-    assert names == {"close_due_windows": "default", "sweep_outbox": "mail"}
+    assert names == {
+        "close_due_windows": "default",
+        "sweep_due_campaigns": "settlement",
+        "sweep_outbox": "mail",
+    }
     enqueued = scheduler.enqueue_jobs()  # first pass: every interval job is due
-    assert len(enqueued) == 2
+    assert len(enqueued) == 3
     with ctx():
         assert [j.func_name for j in get_queue("default").jobs] == [
             "designs.jobs.close_due_windows"

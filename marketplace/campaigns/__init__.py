@@ -1,0 +1,1 @@
+"""Pre-order campaigns: opening, pages, pledges (without their money side), updates."""

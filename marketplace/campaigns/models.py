@@ -1,0 +1,245 @@
+"""Pre-order campaigns, their variants and updates, and the pledges backers make on them.
+
+The money side of a pledge (Stripe customer, saved card, charges) lives in ``payments``,
+which builds on these tables; nothing here talks to Stripe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from designs.models import Design
+from marketplace.dbtypes import UTCDateTime, enum_column, utcnow
+from marketplace.extensions import db
+from marketplace.models import User
+from marketplace.statemachine import StateMachine
+
+CURRENCIES = ("EUR", "USD", "GBP")
+MAX_UNITS_PER_PLEDGE = 10
+
+
+class CampaignState(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    FUNDED = "funded"
+    FAILED = "failed"
+    SETTLING = "settling"
+    SETTLED = "settled"
+    IN_PRODUCTION = "in_production"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+C = CampaignState
+CAMPAIGN_MACHINE = StateMachine(
+    "campaign",
+    {
+        (C.SCHEDULED, "start"): C.LIVE,
+        (C.SCHEDULED, "cancel"): C.CANCELLED,
+        (C.LIVE, "fund"): C.FUNDED,
+        (C.LIVE, "fail"): C.FAILED,
+        (C.LIVE, "cancel"): C.CANCELLED,
+        (C.FUNDED, "settle"): C.SETTLING,
+        (C.SETTLING, "settled"): C.SETTLED,
+        (C.SETTLED, "produce"): C.IN_PRODUCTION,
+        (C.SETTLED, "cancel"): C.CANCELLED,
+        (C.IN_PRODUCTION, "ship"): C.SHIPPED,
+        (C.IN_PRODUCTION, "cancel"): C.CANCELLED,
+    },
+)
+
+
+class PledgeState(enum.StrEnum):
+    PENDING_CARD = "pending_card"
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+    CHARGING = "charging"
+    COLLECTED = "collected"
+    ERRORED = "errored"
+    ACTION_REQUIRED = "action_required"
+    DROPPED = "dropped"
+    REFUNDED = "refunded"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+P = PledgeState
+PLEDGE_MACHINE = StateMachine(
+    "pledge",
+    {
+        (P.PENDING_CARD, "card_saved"): P.ACTIVE,
+        (P.PENDING_CARD, "cancel"): P.CANCELLED,
+        (P.ACTIVE, "cancel"): P.CANCELLED,
+        (P.ACTIVE, "charge"): P.CHARGING,
+        (P.CHARGING, "succeed"): P.COLLECTED,
+        (P.CHARGING, "fail"): P.ERRORED,
+        (P.CHARGING, "require_action"): P.ACTION_REQUIRED,
+        (P.ERRORED, "charge"): P.CHARGING,
+        (P.ERRORED, "drop"): P.DROPPED,
+        (P.ACTION_REQUIRED, "charge"): P.CHARGING,
+        (P.ACTION_REQUIRED, "succeed"): P.COLLECTED,
+        (P.ACTION_REQUIRED, "drop"): P.DROPPED,
+        (P.COLLECTED, "refund"): P.REFUNDED,
+    },
+)
+#: Pledges whose units count towards the goal.
+COUNTED_PLEDGE_STATES = (P.ACTIVE, P.CHARGING, P.COLLECTED, P.ERRORED, P.ACTION_REQUIRED)
+
+
+class Campaign(db.Model):
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        sa.CheckConstraint("unit_price_cents > 0", name="unit_price_positive"),
+        sa.CheckConstraint("goal_units > 0", name="goal_positive"),
+        sa.CheckConstraint(
+            "production_cost_cents + royalty_cents + platform_cents = unit_price_cents",
+            name="breakdown_adds_up",
+        ),
+        sa.CheckConstraint("deadline > starts_at", name="deadline_after_start"),
+        sa.Index("ix_campaigns_state_deadline", "state", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: One campaign per design.
+    design_id: Mapped[int] = mapped_column(sa.ForeignKey("designs.id"), unique=True)
+    product_name: Mapped[str] = mapped_column(sa.String(80))
+    state: Mapped[CampaignState] = mapped_column(
+        enum_column(CampaignState), default=CampaignState.SCHEDULED
+    )
+    #: Money in minor units of ``currency``.
+    unit_price_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    #: The minimum production run: nobody is charged below it.
+    goal_units: Mapped[int]
+    #: What a unit's price pays for, shown to backers; the three add up to the price.
+    production_cost_cents: Mapped[int]
+    royalty_cents: Mapped[int]
+    platform_cents: Mapped[int]
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    deadline: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: Public reason when an operator cancels.
+    cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    design: Mapped[Design] = relationship()
+    variants: Mapped[list[CampaignVariant]] = relationship(
+        back_populates="campaign", order_by="CampaignVariant.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def pledged_units(self) -> int:
+        return sum(v.reserved_units for v in self.variants)
+
+    @property
+    def percent_funded(self) -> int:
+        return int(100 * self.pledged_units / self.goal_units)
+
+    @property
+    def is_open_for_pledges(self) -> bool:
+        return self.state == CampaignState.LIVE and utcnow() < self.deadline
+
+
+class CampaignVariant(db.Model):
+    """A size or colour on offer, with an optional limited quantity.
+
+    ``reserved_units`` counts the units of counted pledges; it only moves through a
+    conditional UPDATE, and the CHECK constraint is the last word on overselling.
+    """
+
+    __tablename__ = "campaign_variants"
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "label"),
+        sa.CheckConstraint("reserved_units >= 0", name="reserved_not_negative"),
+        sa.CheckConstraint(
+            "unit_limit IS NULL OR reserved_units <= unit_limit", name="never_oversold"
+        ),
+        sa.CheckConstraint("unit_limit IS NULL OR unit_limit > 0", name="limit_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(sa.String(40))
+    position: Mapped[int] = mapped_column(default=0)
+    #: None means unlimited.
+    unit_limit: Mapped[int | None]
+    reserved_units: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    campaign: Mapped[Campaign] = relationship(back_populates="variants")
+
+    @property
+    def units_left(self) -> int | None:
+        return None if self.unit_limit is None else self.unit_limit - self.reserved_units
+
+
+class Pledge(db.Model):
+    """One backer's pre-order of ``quantity`` units of one variant.
+
+    A backer may hold several pledges on one campaign (one per variant they want, say); each
+    is saved, changed, charged and refunded on its own.
+    """
+
+    __tablename__ = "pledges"
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.CheckConstraint(
+            f"quantity >= 1 AND quantity <= {MAX_UNITS_PER_PLEDGE}", name="quantity_in_range"
+        ),
+        #: A form submitted twice carries the same key: one pledge.
+        sa.UniqueConstraint("backer_id", "idempotency_key"),
+        sa.Index("ix_pledges_campaign_id_state", "campaign_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id"))
+    backer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    variant_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign_variants.id"))
+    quantity: Mapped[int]
+    #: Computed on the server: unit price × quantity, in the campaign's currency.
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    state: Mapped[PledgeState] = mapped_column(
+        enum_column(PledgeState), default=PledgeState.PENDING_CARD
+    )
+    idempotency_key: Mapped[str] = mapped_column(sa.String(64))
+    #: The saved card (a Stripe PaymentMethod id) that settlement charges off-session.
+    payment_method_id: Mapped[str | None] = mapped_column(sa.String(64))
+    card_summary: Mapped[str | None] = mapped_column(sa.String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    campaign: Mapped[Campaign] = relationship()
+    backer: Mapped[User] = relationship()
+    variant: Mapped[CampaignVariant] = relationship()
+
+    @property
+    def counts(self) -> bool:
+        return self.state in COUNTED_PLEDGE_STATES
+
+
+class CampaignUpdate(db.Model):
+    __tablename__ = "campaign_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id"), index=True)
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    title: Mapped[str] = mapped_column(sa.String(120))
+    body: Mapped[str] = mapped_column(sa.Text)
+    #: Backers-only updates are shown to (and mailed to) people with a counted pledge.
+    backers_only: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The highest backer id already mailed: the mailing job resumes after it.
+    mailed_up_to: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    author: Mapped[User] = relationship()

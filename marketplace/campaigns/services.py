@@ -1,0 +1,711 @@
+"""The rules of campaigns and pledges (without their money side).
+
+Functions flush and never commit. Every state change goes through CAMPAIGN_MACHINE or
+PLEDGE_MACHINE and lands in the audit log. Units of limited variants are reserved by one
+conditional UPDATE each, so concurrent pledges can never oversell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+
+import sqlalchemy as sa
+from flask import current_app
+
+from designs import services as design_services
+from designs.models import Design, DesignState
+from marketplace.dbtypes import utcnow
+from marketplace.extensions import db
+from marketplace.mail import queue_mail
+from marketplace.models import User
+from marketplace.queues import enqueue_after_commit
+from marketplace.services import record
+from marketplace.urls import external_url
+
+from .models import (
+    CAMPAIGN_MACHINE,
+    COUNTED_PLEDGE_STATES,
+    CURRENCIES,
+    MAX_UNITS_PER_PLEDGE,
+    PLEDGE_MACHINE,
+    Campaign,
+    CampaignState,
+    CampaignUpdate,
+    CampaignVariant,
+    Pledge,
+    PledgeState,
+)
+
+MIN_DAYS, MAX_DAYS = 1, 60
+MAX_VARIANTS = 20
+_MONEY_RE = re.compile(r"^\d{1,7}([.,]\d{1,2})?$")
+
+
+class CampaignError(Exception):
+    """A broken rule; the message is safe to show. ``status`` is the HTTP status to answer."""
+
+    status = 422
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class SoldOut(CampaignError):
+    status = 409
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def parse_money(text: str) -> int:
+    """'25', '25.5' or '25,50' -> 2550 minor units; never through a float."""
+    text = (text or "").strip().replace(" ", "")
+    if not _MONEY_RE.match(text):
+        raise CampaignError(f"“{text}” is not an amount: write it like 25.00.")
+    try:
+        cents = int((Decimal(text.replace(",", ".")) * 100).to_integral_exact())
+    except InvalidOperation:
+        raise CampaignError(f"“{text}” is not an amount: write it like 25.00.") from None
+    return cents
+
+
+def parse_variants(text: str) -> list[tuple[str, int | None]]:
+    """One variant per line (or comma): ``M`` for unlimited, ``M: 50`` for 50 units at most."""
+    variants: list[tuple[str, int | None]] = []
+    for raw in re.split(r"[\n,]", text or ""):
+        raw = raw.strip()
+        if not raw:
+            continue
+        label, _, limit_text = raw.partition(":")
+        label = " ".join(label.split())
+        if not label or len(label) > 40:
+            raise CampaignError(f"“{raw}”: a variant label has 1 to 40 characters.")
+        limit = None
+        if limit_text.strip():
+            if not limit_text.strip().isdigit() or int(limit_text) < 1:
+                raise CampaignError(f"“{raw}”: the limit after the colon is a whole number ≥ 1.")
+            limit = int(limit_text)
+        if label.lower() in (v.lower() for v, _ in variants):
+            raise CampaignError(f"The variant “{label}” is listed twice.")
+        variants.append((label, limit))
+    if not variants:
+        raise CampaignError("List at least one variant (a size, a colour, or “One size”).")
+    if len(variants) > MAX_VARIANTS:
+        raise CampaignError(f"Offer at most {MAX_VARIANTS} variants.")
+    return variants
+
+
+# --- state machines ---------------------------------------------------------------------------
+
+
+def transition(
+    campaign: Campaign, event: str, actor: User | None, reason: str | None = None, **data
+) -> bool:
+    move = CAMPAIGN_MACHINE.next(campaign.state, event)
+    if not move.changed:
+        return False
+    campaign.state = move.target
+    record(
+        f"campaign.{event}",
+        actor=actor,
+        subject_type="campaign",
+        subject_id=campaign.id,
+        from_state=move.source.value,
+        to_state=move.target.value,
+        reason=reason,
+        **data,
+    )
+    return True
+
+
+def pledge_transition(
+    pledge: Pledge, event: str, actor: User | None, reason: str | None = None, **data
+) -> bool:
+    move = PLEDGE_MACHINE.next(pledge.state, event)
+    if not move.changed:
+        return False
+    pledge.state = move.target
+    record(
+        f"pledge.{event}",
+        actor=actor,
+        subject_type="pledge",
+        subject_id=pledge.id,
+        from_state=move.source.value,
+        to_state=move.target.value,
+        reason=reason,
+        campaign_id=pledge.campaign_id,
+        **data,
+    )
+    return True
+
+
+def lock_campaign(campaign_id: int) -> Campaign | None:
+    return db.session.scalar(
+        sa.select(Campaign)
+        .where(Campaign.id == campaign_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def lock_pledge(pledge_id: int) -> Pledge | None:
+    return db.session.scalar(
+        sa.select(Pledge)
+        .where(Pledge.id == pledge_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+# --- scheduling -------------------------------------------------------------------------------
+
+
+def _schedule(job: str, campaign: Campaign, at: dt.datetime) -> None:
+    """Schedule a campaign's start or close under a fixed job id, replacing any earlier one:
+    moving the deadline moves the job. The job itself re-checks the time, so a stale copy
+    that still fires does nothing."""
+    enqueue_after_commit(
+        "settlement",
+        f"marketplace.campaigns.jobs.{job}_campaign",
+        campaign.id,
+        at=at,
+        job_id=f"{job}-campaign-{campaign.id}",
+    )
+
+
+# --- opening ----------------------------------------------------------------------------------
+
+
+def open_campaign(
+    design_id: int,
+    operator: User,
+    *,
+    product_name: str,
+    unit_price_cents: int,
+    currency: str,
+    goal_units: int,
+    variants: list[tuple[str, int | None]],
+    starts_at: dt.datetime,
+    deadline: dt.datetime,
+    production_cost_cents: int,
+    royalty_cents: int,
+    platform_cents: int,
+    now: dt.datetime | None = None,
+) -> Campaign:
+    now = now or utcnow()
+    design = db.session.scalar(sa.select(Design).where(Design.id == design_id).with_for_update())
+    if design is None:
+        raise CampaignError("No such design.", 404)
+    if design.state != DesignState.SELECTED:
+        raise CampaignError(
+            f"This design is {design.state.label}: only selected designs open a campaign.", 409
+        )
+    product_name = " ".join((product_name or "").split())
+    if not 3 <= len(product_name) <= 80:
+        raise CampaignError("The product name needs 3 to 80 characters.")
+    if currency not in CURRENCIES:
+        raise CampaignError(f"Choose a currency among {', '.join(CURRENCIES)}.")
+    if unit_price_cents <= 0:
+        raise CampaignError("The unit price must be more than zero.")
+    if not 1 <= goal_units <= 100_000:
+        raise CampaignError("The goal is between 1 and 100,000 units.")
+    if min(production_cost_cents, royalty_cents, platform_cents) < 0:
+        raise CampaignError("The parts of the price cannot be negative.")
+    if production_cost_cents + royalty_cents + platform_cents != unit_price_cents:
+        raise CampaignError(
+            "Production cost, designer royalty and platform share must add up to the unit price."
+        )
+    if starts_at < now - dt.timedelta(minutes=5):
+        raise CampaignError("The start cannot be in the past.")
+    _check_duration(starts_at, deadline)
+    for label, limit in variants:
+        if limit is not None and limit < 1:
+            raise CampaignError(f"The limit of {label} must be at least 1.")
+    campaign = Campaign(
+        design=design,
+        product_name=product_name,
+        unit_price_cents=unit_price_cents,
+        currency=currency,
+        goal_units=goal_units,
+        production_cost_cents=production_cost_cents,
+        royalty_cents=royalty_cents,
+        platform_cents=platform_cents,
+        starts_at=starts_at,
+        deadline=deadline,
+        created_by_id=operator.id,
+        variants=[
+            CampaignVariant(label=label, unit_limit=limit, position=i)
+            for i, (label, limit) in enumerate(variants)
+        ],
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    record(
+        "campaign.opened",
+        actor=operator,
+        subject_type="campaign",
+        subject_id=campaign.id,
+        to_state=CampaignState.SCHEDULED.value,
+        design_id=design.id,
+    )
+    design_services.transition(design, "open_campaign", operator, campaign_id=campaign.id)
+    if starts_at <= now:
+        transition(campaign, "start", operator)
+    else:
+        _schedule("start", campaign, starts_at)
+    _schedule("close", campaign, deadline)
+    queue_mail(
+        design.designer,
+        "campaign_opened",
+        campaign=campaign,
+        link=external_url("campaigns.show", campaign_id=campaign.id),
+    )
+    return campaign
+
+
+def _check_duration(starts_at: dt.datetime, deadline: dt.datetime) -> None:
+    length = deadline - starts_at
+    if not dt.timedelta(days=MIN_DAYS) <= length <= dt.timedelta(days=MAX_DAYS):
+        raise CampaignError(f"A campaign lasts {MIN_DAYS} to {MAX_DAYS} days from its start.")
+
+
+def move_deadline(
+    campaign_id: int, operator: User, deadline: dt.datetime, now: dt.datetime | None = None
+) -> Campaign:
+    now = now or utcnow()
+    campaign = lock_campaign(campaign_id)
+    if campaign is None:
+        raise CampaignError("No such campaign.", 404)
+    if campaign.state not in (CampaignState.SCHEDULED, CampaignState.LIVE):
+        raise CampaignError(f"This campaign is {campaign.state.label}: its deadline is final.", 409)
+    if deadline <= now:
+        raise CampaignError("The new deadline must be in the future.")
+    _check_duration(campaign.starts_at, deadline)
+    previous = campaign.deadline
+    campaign.deadline = deadline
+    record(
+        "campaign.deadline_moved",
+        actor=operator,
+        subject_type="campaign",
+        subject_id=campaign.id,
+        previous=previous.isoformat(),
+        deadline=deadline.isoformat(),
+    )
+    _schedule("close", campaign, deadline)
+    return campaign
+
+
+def start_due(campaign_id: int, now: dt.datetime | None = None) -> bool:
+    now = now or utcnow()
+    campaign = lock_campaign(campaign_id)
+    if campaign is None or campaign.state != CampaignState.SCHEDULED or now < campaign.starts_at:
+        return False
+    return transition(campaign, "start", None)
+
+
+def close_due(campaign_id: int, now: dt.datetime | None = None) -> CampaignState | None:
+    """At the deadline: funded when the counted units reach the goal, else failed and every
+    pledge released. Returns the new state, or None when there was nothing to do. Charging
+    a funded campaign is the settlement's work."""
+    now = now or utcnow()
+    campaign = lock_campaign(campaign_id)
+    if campaign is None or campaign.state != CampaignState.LIVE or now < campaign.deadline:
+        return None
+    campaign.closed_at = now
+    units = campaign.pledged_units
+    if units >= campaign.goal_units:
+        transition(campaign, "fund", None, units=units, goal=campaign.goal_units)
+        _mail_everyone(campaign, "campaign_funded")
+        return campaign.state
+    transition(campaign, "fail", None, units=units, goal=campaign.goal_units)
+    _release_all(campaign, None, "The campaign did not reach its goal: nobody is charged.")
+    _mail_everyone(campaign, "campaign_failed")
+    return campaign.state
+
+
+def cancel_campaign(campaign_id: int, operator: User, reason: str) -> Campaign:
+    reason = (reason or "").strip()
+    if len(reason) < 10:
+        raise CampaignError("Give backers a reason of at least 10 characters: it is public.")
+    campaign = lock_campaign(campaign_id)
+    if campaign is None:
+        raise CampaignError("No such campaign.", 404)
+    if campaign.state not in (CampaignState.SCHEDULED, CampaignState.LIVE):
+        raise CampaignError(
+            f"This campaign is {campaign.state.label}; once money is collected, cancelling "
+            "goes through refunds.",
+            409,
+        )
+    campaign.cancel_reason = reason
+    transition(campaign, "cancel", operator, reason=reason)
+    _release_all(campaign, operator, f"Campaign cancelled: {reason}")
+    _mail_everyone(campaign, "campaign_cancelled")
+    return campaign
+
+
+def _release_all(campaign: Campaign, actor: User | None, reason: str) -> None:
+    """Cancel every pledge not yet charged and give back its units."""
+    for pledge in _pledges(campaign.id, (PledgeState.PENDING_CARD, PledgeState.ACTIVE)):
+        _cancel(pledge, actor, reason)
+
+
+def _pledges(campaign_id: int, states, batch: int = 500) -> Iterator[Pledge]:
+    """Stream a campaign's pledges in id order, ``batch`` rows at a time."""
+    last_id = 0
+    while True:
+        rows = db.session.scalars(
+            sa.select(Pledge)
+            .where(Pledge.campaign_id == campaign_id, Pledge.state.in_(states), Pledge.id > last_id)
+            .order_by(Pledge.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1].id
+
+
+def _mail_everyone(campaign: Campaign, kind: str) -> None:
+    """The designer, and each backer once, in the same transaction as the change."""
+    link = external_url("campaigns.show", campaign_id=campaign.id)
+    queue_mail(campaign.design.designer, kind, campaign=campaign, link=link, role="designer")
+    backer_ids = db.session.scalars(
+        sa.select(Pledge.backer_id).where(Pledge.campaign_id == campaign.id).distinct()
+    ).all()
+    for backer_id in backer_ids:
+        queue_mail(
+            db.session.get(User, backer_id), kind, campaign=campaign, link=link, role="backer"
+        )
+
+
+# --- pledges ----------------------------------------------------------------------------------
+
+
+def _open_for_pledges(campaign: Campaign, now: dt.datetime | None = None) -> None:
+    now = now or utcnow()
+    if campaign.state != CampaignState.LIVE or now >= campaign.deadline:
+        raise CampaignError("This campaign is not taking pledges.", 409)
+
+
+def _variant_of(campaign: Campaign, variant_id: int) -> CampaignVariant:
+    variant = next((v for v in campaign.variants if v.id == variant_id), None)
+    if variant is None:
+        raise CampaignError("Choose one of this campaign's variants.")
+    return variant
+
+
+def _check_quantity(quantity: int) -> None:
+    if not 1 <= quantity <= MAX_UNITS_PER_PLEDGE:
+        raise CampaignError(f"Pledge for 1 to {MAX_UNITS_PER_PLEDGE} units.")
+
+
+def create_pledge(
+    campaign_id: int, backer: User, variant_id: int, quantity: int, idempotency_key: str
+) -> tuple[Pledge, bool]:
+    """A pledge waiting for its card. The same form submitted twice (same key) gives back the
+    first pledge: returns (pledge, created)."""
+    if not backer.is_verified:
+        raise CampaignError("Confirm your email address before pledging.", 403)
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", idempotency_key or ""):
+        raise CampaignError("This form is out of date: reload the page and try again.", 400)
+    existing = db.session.scalar(
+        sa.select(Pledge).where(
+            Pledge.backer_id == backer.id, Pledge.idempotency_key == idempotency_key
+        )
+    )
+    if existing is not None:
+        return existing, False
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise CampaignError("No such campaign.", 404)
+    _open_for_pledges(campaign)
+    _check_quantity(quantity)
+    variant = _variant_of(campaign, variant_id)
+    if variant.units_left is not None and variant.units_left < quantity:
+        raise SoldOut(_sold_out_message(variant))
+    pledge = Pledge(
+        campaign_id=campaign.id,
+        backer_id=backer.id,
+        variant_id=variant.id,
+        quantity=quantity,
+        amount_cents=campaign.unit_price_cents * quantity,
+        currency=campaign.currency,
+        idempotency_key=idempotency_key,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(pledge)
+    except sa.exc.IntegrityError:
+        # The same form, submitted twice at the same moment: the other request won.
+        return db.session.scalar(
+            sa.select(Pledge).where(
+                Pledge.backer_id == backer.id, Pledge.idempotency_key == idempotency_key
+            )
+        ), False
+    record(
+        "pledge.created",
+        actor=backer,
+        subject_type="pledge",
+        subject_id=pledge.id,
+        to_state=PledgeState.PENDING_CARD.value,
+        campaign_id=campaign.id,
+    )
+    return pledge, True
+
+
+def _sold_out_message(variant: CampaignVariant) -> str:
+    left = variant.units_left or 0
+    return f"Only {left} of {variant.label} left." if left else f"{variant.label} is sold out."
+
+
+def _reserve(variant_id: int, quantity: int) -> bool:
+    """Take ``quantity`` units if they are left, in one statement: under concurrency the
+    database serialises the updates of the row and re-checks the condition for each."""
+    result = db.session.execute(
+        sa.update(CampaignVariant)
+        .where(
+            CampaignVariant.id == variant_id,
+            sa.or_(
+                CampaignVariant.unit_limit.is_(None),
+                CampaignVariant.reserved_units + quantity <= CampaignVariant.unit_limit,
+            ),
+        )
+        .values(reserved_units=CampaignVariant.reserved_units + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _release(variant_id: int, quantity: int) -> None:
+    db.session.execute(
+        sa.update(CampaignVariant)
+        .where(CampaignVariant.id == variant_id)
+        .values(reserved_units=CampaignVariant.reserved_units - quantity)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def activate_pledge(pledge: Pledge, actor: User, payment_method_id: str, card_summary: str) -> None:
+    """The card is saved (the caller checked it with Stripe): count the pledge, if its units
+    are still there."""
+    campaign = db.session.get(Campaign, pledge.campaign_id)
+    _open_for_pledges(campaign)
+    if pledge.state == PledgeState.ACTIVE:
+        pledge.payment_method_id, pledge.card_summary = payment_method_id, card_summary
+        record("pledge.card_replaced", actor=actor, subject_type="pledge", subject_id=pledge.id)
+        return
+    if pledge.state != PledgeState.PENDING_CARD:
+        raise CampaignError(f"This pledge is {pledge.state.label}.", 409)
+    if not _reserve(pledge.variant_id, pledge.quantity):
+        variant = db.session.get(CampaignVariant, pledge.variant_id)
+        db.session.refresh(variant)
+        raise SoldOut(_sold_out_message(variant) + " Choose another variant or fewer units.")
+    pledge.payment_method_id, pledge.card_summary = payment_method_id, card_summary
+    pledge_transition(pledge, "card_saved", actor)
+    _expire_variants(campaign)
+    queue_mail(
+        pledge.backer,
+        "pledge_confirmed",
+        pledge=pledge,
+        campaign=campaign,
+        link=external_url("campaigns.my_pledges"),
+    )
+
+
+def _expire_variants(campaign: Campaign) -> None:
+    for variant in campaign.variants:
+        db.session.expire(variant, ["reserved_units"])
+
+
+def change_pledge(pledge_id: int, actor: User, variant_id: int, quantity: int) -> Pledge:
+    pledge = lock_pledge(pledge_id)
+    if pledge is None or pledge.backer_id != actor.id:
+        raise CampaignError("No such pledge.", 404)
+    campaign = db.session.get(Campaign, pledge.campaign_id)
+    _open_for_pledges(campaign)
+    if pledge.state not in (PledgeState.PENDING_CARD, PledgeState.ACTIVE):
+        raise CampaignError(f"This pledge is {pledge.state.label}: it can no longer change.", 409)
+    _check_quantity(quantity)
+    variant = _variant_of(campaign, variant_id)
+    if pledge.state == PledgeState.ACTIVE:
+        # Give back the old units and take the new ones together, or neither.
+        savepoint = db.session.begin_nested()
+        _release(pledge.variant_id, pledge.quantity)
+        if not _reserve(variant.id, quantity):
+            savepoint.rollback()
+            db.session.refresh(variant)
+            raise SoldOut(_sold_out_message(variant))
+        savepoint.commit()
+    previous = f"{pledge.quantity} × {pledge.variant.label}"
+    pledge.variant_id, pledge.quantity = variant.id, quantity
+    pledge.amount_cents = campaign.unit_price_cents * quantity
+    record(
+        "pledge.changed",
+        actor=actor,
+        subject_type="pledge",
+        subject_id=pledge.id,
+        previous=previous,
+        now=f"{quantity} × {variant.label}",
+    )
+    _expire_variants(campaign)
+    db.session.expire(pledge, ["variant"])
+    return pledge
+
+
+def _cancel(pledge: Pledge, actor: User | None, reason: str) -> None:
+    if pledge.state == PledgeState.ACTIVE:
+        _release(pledge.variant_id, pledge.quantity)
+    pledge_transition(pledge, "cancel", actor, reason=reason)
+
+
+def cancel_pledge(pledge_id: int, actor: User) -> Pledge:
+    pledge = lock_pledge(pledge_id)
+    if pledge is None or pledge.backer_id != actor.id:
+        raise CampaignError("No such pledge.", 404)
+    if pledge.state == PledgeState.CANCELLED:
+        return pledge
+    campaign = db.session.get(Campaign, pledge.campaign_id)
+    _open_for_pledges(campaign)
+    if pledge.state not in (PledgeState.PENDING_CARD, PledgeState.ACTIVE):
+        raise CampaignError(
+            f"This pledge is {pledge.state.label}: it can no longer be cancelled.", 409
+        )
+    _cancel(pledge, actor, "Cancelled by the backer before the deadline")
+    _expire_variants(campaign)
+    return pledge
+
+
+def backer_ids(campaign_id: int) -> list[int]:
+    return db.session.scalars(
+        sa.select(Pledge.backer_id)
+        .where(Pledge.campaign_id == campaign_id, Pledge.state.in_(COUNTED_PLEDGE_STATES))
+        .distinct()
+    ).all()
+
+
+def backer_count(campaign_id: int) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(Pledge.backer_id))).where(
+            Pledge.campaign_id == campaign_id, Pledge.state.in_(COUNTED_PLEDGE_STATES)
+        )
+    )
+
+
+def is_backer(campaign_id: int, user) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    return bool(
+        db.session.scalar(
+            sa.select(Pledge.id)
+            .where(
+                Pledge.campaign_id == campaign_id,
+                Pledge.backer_id == user.id,
+                Pledge.state.in_(COUNTED_PLEDGE_STATES),
+            )
+            .limit(1)
+        )
+    )
+
+
+# --- updates ----------------------------------------------------------------------------------
+
+
+def can_post_update(campaign: Campaign, user) -> bool:
+    return bool(
+        user
+        and user.is_authenticated
+        and (user.is_operator or user.id == campaign.design.designer_id)
+    )
+
+
+def post_update(
+    campaign_id: int, author: User, title: str, body: str, backers_only: bool
+) -> CampaignUpdate:
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise CampaignError("No such campaign.", 404)
+    if not can_post_update(campaign, author):
+        raise CampaignError("Only the designer and our team post updates.", 403)
+    title = " ".join((title or "").split())
+    body = (body or "").replace("\r\n", "\n").strip()
+    if not 3 <= len(title) <= 120 or not body or len(body) > 5000:
+        raise CampaignError("An update needs a title (3-120 characters) and a text (up to 5,000).")
+    update = CampaignUpdate(
+        campaign_id=campaign.id,
+        author_id=author.id,
+        title=title,
+        body=body,
+        backers_only=backers_only,
+    )
+    db.session.add(update)
+    db.session.flush()
+    record(
+        "campaign.update_posted",
+        actor=author,
+        subject_type="campaign",
+        subject_id=campaign.id,
+        update_id=update.id,
+    )
+    # Thousands of backers: the mails are written by a job, not in this request.
+    enqueue_after_commit("mail", "marketplace.campaigns.jobs.mail_update", update.id)
+    return update
+
+
+def mail_update(update_id: int, batch: int = 200) -> int:
+    """Write one outbox mail per backer, batch by batch, each batch committed with the cursor
+    (the last backer id mailed): a job run twice, or resumed after a crash, mails nobody twice.
+    Returns how many mails this run wrote."""
+    update = db.session.get(CampaignUpdate, update_id)
+    campaign = db.session.get(Campaign, update.campaign_id)
+    link = external_url("campaigns.show", campaign_id=campaign.id) + f"#update-{update.id}"
+    sent = 0
+    while True:
+        ids = db.session.scalars(
+            sa.select(Pledge.backer_id)
+            .where(
+                Pledge.campaign_id == campaign.id,
+                Pledge.state.in_(COUNTED_PLEDGE_STATES),
+                Pledge.backer_id > update.mailed_up_to,
+            )
+            .distinct()
+            .order_by(Pledge.backer_id)
+            .limit(batch)
+        ).all()
+        if not ids:
+            return sent
+        for user_id in ids:
+            queue_mail(
+                db.session.get(User, user_id),
+                "campaign_update",
+                update=update,
+                campaign=campaign,
+                link=link,
+            )
+        update.mailed_up_to = ids[-1]
+        sent += len(ids)
+        db.session.commit()
+
+
+def due_campaigns(now: dt.datetime | None = None) -> tuple[list[int], list[int]]:
+    """(scheduled ones due to start, live ones due to close): the cron sweep's work list."""
+    now = now or utcnow()
+    to_start = db.session.scalars(
+        sa.select(Campaign.id).where(
+            Campaign.state == CampaignState.SCHEDULED, Campaign.starts_at <= now
+        )
+    ).all()
+    to_close = db.session.scalars(
+        sa.select(Campaign.id).where(Campaign.state == CampaignState.LIVE, Campaign.deadline <= now)
+    ).all()
+    return list(to_start), list(to_close)
+
+
+def default_deadline(now: dt.datetime | None = None) -> dt.datetime:
+    days = current_app.config.get("CAMPAIGN_DEFAULT_DAYS", 30)
+    return (now or utcnow()) + dt.timedelta(days=days)

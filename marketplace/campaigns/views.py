@@ -1,0 +1,342 @@
+"""Campaign pages, "My pledges", updates, and the operators' campaign console."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload, selectinload
+from wtforms import SelectChoice
+
+from designs.models import Design, DesignState
+from marketplace.authz import operator_required, verified_required
+from marketplace.dbtypes import utcnow
+from marketplace.extensions import db
+from marketplace.forms import ButtonForm
+from marketplace.models import AuditEvent
+
+from . import services
+from .forms import (
+    CampaignForm,
+    CancelCampaignForm,
+    ChangePledgeForm,
+    DeadlineForm,
+    PledgeForm,
+    UpdateForm,
+)
+from .models import Campaign, CampaignState, CampaignUpdate, CampaignVariant, Pledge, PledgeState
+
+bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+pledges_bp = Blueprint("pledges", __name__, url_prefix="/pledges")
+operator_bp = Blueprint("campaigns_operator", __name__, url_prefix="/operator/campaigns")
+
+SORTS = {"ending": "Ending soon", "funded": "Most funded", "new": "New"}
+RESULT_STATES = tuple(
+    s for s in CampaignState if s not in (CampaignState.SCHEDULED, CampaignState.LIVE)
+)
+
+
+def _campaign_options():
+    return (
+        joinedload(Campaign.design).joinedload(Design.designer),
+        selectinload(Campaign.variants),
+    )
+
+
+def _variant_choices(campaign: Campaign) -> list[SelectChoice]:
+    choices = []
+    for v in campaign.variants:
+        left = v.units_left
+        label = v.label if left is None else f"{v.label} ({left} left)"
+        choices.append(SelectChoice(v.id, label, render_kw={"disabled": True} if left == 0 else {}))
+    return choices
+
+
+@bp.get("/")
+def index():
+    sort = request.args.get("sort", "ending")
+    if sort not in SORTS:
+        sort = "ending"
+    units = (
+        sa.select(sa.func.coalesce(sa.func.sum(CampaignVariant.reserved_units), 0))
+        .where(CampaignVariant.campaign_id == Campaign.id)
+        .scalar_subquery()
+    )
+    stmt = sa.select(Campaign).where(Campaign.state == CampaignState.LIVE)
+    if sort == "funded":
+        stmt = stmt.order_by((units * 1.0 / Campaign.goal_units).desc(), Campaign.id)
+    elif sort == "new":
+        stmt = stmt.order_by(Campaign.starts_at.desc(), Campaign.id.desc())
+    else:
+        stmt = stmt.order_by(Campaign.deadline, Campaign.id)
+    live = db.session.scalars(stmt.options(*_campaign_options()).limit(60)).all()
+    results = db.session.scalars(
+        sa.select(Campaign)
+        .where(Campaign.state.in_(RESULT_STATES))
+        .options(*_campaign_options())
+        .order_by(Campaign.closed_at.desc().nulls_last(), Campaign.id.desc())
+        .limit(12)
+    ).all()
+    upcoming = db.session.scalars(
+        sa.select(Campaign)
+        .where(Campaign.state == CampaignState.SCHEDULED)
+        .options(*_campaign_options())
+        .order_by(Campaign.starts_at)
+        .limit(12)
+    ).all()
+    return render_template(
+        "campaigns/index.html",
+        live=live,
+        results=results,
+        upcoming=upcoming,
+        sort=sort,
+        sorts=SORTS,
+    )
+
+
+@bp.get("/<int:campaign_id>")
+def show(campaign_id: int):
+    campaign = db.session.scalar(
+        sa.select(Campaign).where(Campaign.id == campaign_id).options(*_campaign_options())
+    )
+    if campaign is None:
+        abort(404)
+    is_backer = services.is_backer(campaign.id, current_user)
+    can_post = services.can_post_update(campaign, current_user)
+    updates_stmt = sa.select(CampaignUpdate).where(CampaignUpdate.campaign_id == campaign.id)
+    if not (is_backer or can_post):
+        updates_stmt = updates_stmt.where(sa.not_(CampaignUpdate.backers_only))
+    updates = db.session.scalars(
+        updates_stmt.options(joinedload(CampaignUpdate.author)).order_by(CampaignUpdate.id.desc())
+    ).all()
+    my_pledges = []
+    if current_user.is_authenticated:
+        my_pledges = db.session.scalars(
+            sa.select(Pledge)
+            .where(Pledge.campaign_id == campaign.id, Pledge.backer_id == current_user.id)
+            .options(joinedload(Pledge.variant))
+            .order_by(Pledge.id)
+        ).all()
+    pledge_form = PledgeForm(formdata=None, idempotency_key=secrets.token_urlsafe(24))
+    pledge_form.variant_id.choices = _variant_choices(campaign)
+    timeline = db.session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.subject_type == "campaign", AuditEvent.subject_id == campaign.id)
+        .order_by(AuditEvent.id)
+    ).all()
+    return render_template(
+        "campaigns/show.html",
+        campaign=campaign,
+        backers=services.backer_count(campaign.id),
+        updates=updates,
+        my_pledges=my_pledges,
+        pledge_form=pledge_form,
+        update_form=UpdateForm(formdata=None) if can_post else None,
+        timeline=timeline,
+        now=utcnow(),
+    )
+
+
+@bp.post("/<int:campaign_id>/updates")
+@login_required
+def post_update(campaign_id: int):
+    form = UpdateForm()
+    if not form.validate_on_submit():
+        abort(422, description="An update needs a title (3-120 characters) and a text.")
+    try:
+        services.post_update(
+            campaign_id, current_user, form.title.data, form.body.data, bool(form.backers_only.data)
+        )
+    except services.CampaignError as exc:
+        abort(exc.status, description=exc.message)
+    db.session.commit()
+    flash("Update posted; backers are being mailed.", "success")
+    return redirect(url_for("campaigns.show", campaign_id=campaign_id))
+
+
+# --- my pledges -------------------------------------------------------------------------------
+
+
+@pledges_bp.get("/")
+@login_required
+def mine():
+    pledges = db.session.scalars(
+        sa.select(Pledge)
+        .where(Pledge.backer_id == current_user.id)
+        .options(
+            joinedload(Pledge.variant),
+            joinedload(Pledge.campaign).joinedload(Campaign.design),
+            joinedload(Pledge.campaign).selectinload(Campaign.variants),
+        )
+        .order_by(Pledge.id.desc())
+    ).all()
+    forms = {}
+    for pledge in pledges:
+        if pledge.campaign.is_open_for_pledges and pledge.state in (
+            PledgeState.PENDING_CARD,
+            PledgeState.ACTIVE,
+        ):
+            form = ChangePledgeForm(
+                formdata=None, variant_id=pledge.variant_id, quantity=pledge.quantity
+            )
+            form.variant_id.choices = _variant_choices(pledge.campaign)
+            forms[pledge.id] = form
+    return render_template(
+        "campaigns/my_pledges.html", pledges=pledges, forms=forms, button=ButtonForm(formdata=None)
+    )
+
+
+@pledges_bp.post("/<int:pledge_id>/change")
+@verified_required
+def change(pledge_id: int):
+    form = ChangePledgeForm()
+    if not form.validate_on_submit():
+        abort(422, description="Choose a variant and a quantity from 1 to 10.")
+    try:
+        services.change_pledge(pledge_id, current_user, form.variant_id.data, form.quantity.data)
+    except services.CampaignError as exc:
+        db.session.rollback()
+        abort(exc.status, description=exc.message)
+    db.session.commit()
+    flash("Pledge changed.", "success")
+    return redirect(url_for("pledges.mine"))
+
+
+@pledges_bp.post("/<int:pledge_id>/cancel")
+@verified_required
+def cancel(pledge_id: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        services.cancel_pledge(pledge_id, current_user)
+    except services.CampaignError as exc:
+        db.session.rollback()
+        abort(exc.status, description=exc.message)
+    db.session.commit()
+    flash("Pledge cancelled. Nothing was charged, and nothing will be.", "info")
+    return redirect(url_for("pledges.mine"))
+
+
+# --- operators --------------------------------------------------------------------------------
+
+
+@operator_bp.get("/")
+@operator_required
+def console():
+    campaigns = db.session.scalars(
+        sa.select(Campaign).options(*_campaign_options()).order_by(Campaign.id.desc()).limit(200)
+    ).all()
+    waiting = db.session.scalars(
+        sa.select(Design)
+        .where(Design.state == DesignState.SELECTED)
+        .options(joinedload(Design.designer))
+        .order_by(Design.id)
+    ).all()
+    return render_template(
+        "operator/campaigns.html",
+        campaigns=campaigns,
+        waiting=waiting,
+        cancel_form=CancelCampaignForm(formdata=None),
+        deadline_form=DeadlineForm(formdata=None),
+    )
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    return value.replace(tzinfo=dt.UTC) if value is not None else None
+
+
+@operator_bp.route("/new/<int:design_id>", methods=["GET", "POST"])
+@operator_required
+def new(design_id: int):
+    design = db.session.get(Design, design_id)
+    if design is None:
+        abort(404)
+    now = utcnow().replace(second=0, microsecond=0)
+    form = CampaignForm(
+        product_name=f"{design.title} {design.product.name}",
+        variants="\n".join(v.label for v in design.variants) or "One size",
+        starts_at=now.replace(tzinfo=None),
+        deadline=(now + dt.timedelta(days=30)).replace(tzinfo=None),
+    )
+    status = 200
+    if form.validate_on_submit():
+        try:
+            campaign = services.open_campaign(
+                design_id,
+                current_user,
+                product_name=form.product_name.data,
+                unit_price_cents=services.parse_money(form.unit_price.data),
+                currency=form.currency.data,
+                goal_units=form.goal_units.data,
+                variants=services.parse_variants(form.variants.data),
+                starts_at=_utc(form.starts_at.data),
+                deadline=_utc(form.deadline.data),
+                production_cost_cents=services.parse_money(form.production_cost.data),
+                royalty_cents=services.parse_money(form.royalty.data),
+                platform_cents=services.parse_money(form.platform.data),
+            )
+        except services.CampaignError as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+            status = exc.status
+        else:
+            db.session.commit()
+            flash("Campaign opened.", "success")
+            return redirect(url_for("campaigns.show", campaign_id=campaign.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template("operator/campaign_form.html", form=form, design=design), status
+
+
+@operator_bp.post("/<int:campaign_id>/cancel")
+@operator_required
+def cancel_campaign(campaign_id: int):
+    form = CancelCampaignForm()
+    if not form.validate_on_submit():
+        abort(422, description="Give a public reason of at least 10 characters.")
+    try:
+        services.cancel_campaign(campaign_id, current_user, form.reason.data)
+    except services.CampaignError as exc:
+        db.session.rollback()
+        abort(exc.status, description=exc.message)
+    db.session.commit()
+    flash("Campaign cancelled: every pledge is released and backers are mailed.", "info")
+    return redirect(url_for("campaigns.show", campaign_id=campaign_id))
+
+
+@operator_bp.post("/<int:campaign_id>/deadline")
+@operator_required
+def move_deadline(campaign_id: int):
+    form = DeadlineForm()
+    if not form.validate_on_submit():
+        abort(422, description="Give the new deadline as a date and time.")
+    try:
+        services.move_deadline(campaign_id, current_user, _utc(form.deadline.data))
+    except services.CampaignError as exc:
+        db.session.rollback()
+        abort(exc.status, description=exc.message)
+    db.session.commit()
+    flash("Deadline moved; the closing job moved with it.", "success")
+    return redirect(url_for("campaigns_operator.console"))
+
+
+def operator_queue_counts() -> list[tuple[str, int, str]]:
+    counts = dict(
+        db.session.execute(
+            sa.select(Campaign.state, sa.func.count())
+            .where(Campaign.state.in_((CampaignState.LIVE, CampaignState.FUNDED)))
+            .group_by(Campaign.state)
+        ).all()
+    )
+    ready = db.session.scalar(
+        sa.select(sa.func.count()).where(Design.state == DesignState.SELECTED)
+    )
+    link = url_for("campaigns_operator.console")
+    return [
+        ("designs ready for a campaign", ready, link),
+        ("live campaigns", counts.get(CampaignState.LIVE, 0), link),
+        ("funded, to settle", counts.get(CampaignState.FUNDED, 0), link),
+    ]

@@ -1,0 +1,111 @@
+"""The money side of pledging: a Stripe Customer per account, and cards saved through
+SetupIntents that the server checks with Stripe itself. Nothing here charges anyone.
+
+Functions flush and never commit; Stripe calls happen before the caller's commit, and every
+object they create is recorded (customer, SetupIntent) so that a retry reuses it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from marketplace.campaigns import services as campaigns
+from marketplace.campaigns.models import Pledge, PledgeState
+from marketplace.dbtypes import utcnow
+from marketplace.extensions import db
+from marketplace.models import User
+
+from . import gateway
+from .models import CardSetup, StripeCustomer
+
+
+class CardError(Exception):
+    """The card could not be saved; the message is safe to show."""
+
+    status = 422
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+def customer_for(user: User) -> str:
+    """The account's Stripe Customer, created at its first pledge.
+
+    The user's row is locked first, so two first pledges at the same moment create one
+    Customer between them.
+    """
+    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
+    existing = db.session.scalar(
+        sa.select(StripeCustomer.customer_id).where(StripeCustomer.user_id == user.id)
+    )
+    if existing:
+        return existing
+    customer_id = gateway.create_customer(user.email, user.id)
+    db.session.add(StripeCustomer(user_id=user.id, customer_id=customer_id))
+    db.session.flush()
+    return customer_id
+
+
+def open_card_setup(pledge: Pledge, user: User) -> CardSetup:
+    """The SetupIntent the card form confirms: the pledge's unused one, or a new one."""
+    if pledge.backer_id != user.id:
+        raise CardError("No such pledge.", 404)
+    if pledge.state not in (PledgeState.PENDING_CARD, PledgeState.ACTIVE):
+        raise CardError(f"This pledge is {pledge.state.label}: its card can no longer change.", 409)
+    unused = db.session.scalar(
+        sa.select(CardSetup)
+        .where(CardSetup.pledge_id == pledge.id, CardSetup.used_at.is_(None))
+        .order_by(CardSetup.id.desc())
+    )
+    if unused is not None:
+        return unused
+    info = gateway.create_setup_intent(customer_for(user), pledge.id)
+    setup = CardSetup(
+        pledge_id=pledge.id, setup_intent_id=info.id, client_secret=info.client_secret
+    )
+    db.session.add(setup)
+    db.session.flush()
+    return setup
+
+
+def confirm_card(pledge_id: int, user: User, setup_intent_id: str) -> Pledge:
+    """Activate a pledge (or replace its card) once Stripe says its SetupIntent succeeded.
+
+    The browser only says which SetupIntent it confirmed; everything that matters is asked
+    of Stripe: the SetupIntent must be one we made for this very pledge, belong to this
+    account's Customer, have succeeded, and not have been used already.
+    """
+    pledge = campaigns.lock_pledge(pledge_id)
+    if pledge is None or pledge.backer_id != user.id:
+        raise CardError("No such pledge.", 404)
+    setup = db.session.scalar(
+        sa.select(CardSetup).where(CardSetup.setup_intent_id == setup_intent_id).with_for_update()
+    )
+    if setup is None or setup.pledge_id != pledge.id:
+        raise CardError("This card confirmation does not belong to this pledge.", 422)
+    if setup.used_at is not None:
+        if pledge.state == PledgeState.ACTIVE:
+            return pledge  # the same confirmation posted twice
+        raise CardError("This card confirmation was already used.", 409)
+    customer_id = db.session.scalar(
+        sa.select(StripeCustomer.customer_id).where(StripeCustomer.user_id == user.id)
+    )
+    info = gateway.retrieve_setup_intent(setup.setup_intent_id)
+    if info.customer != customer_id or info.metadata.get("pledge_id") != str(pledge.id):
+        raise CardError("This card confirmation does not belong to your account.", 422)
+    if info.status != "succeeded" or not info.payment_method:
+        raise CardError(
+            "Your card is not saved yet: finish the confirmation (or authentication) in the "
+            "card form, or try another card.",
+            422,
+        )
+    setup.used_at = utcnow()
+    summary = gateway.card_summary(info.payment_method)
+    try:
+        campaigns.activate_pledge(pledge, user, info.payment_method, summary)
+    except campaigns.CampaignError as exc:
+        raise CardError(exc.message, exc.status) from exc
+    return pledge
