@@ -32,5 +32,9 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Seed 100,000 designs and 1,000,000 votes into PostgreSQL, then measure the pages under gunicorn.
+bench: install
+	$(BIN)/python -m bench.run
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

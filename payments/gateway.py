@@ -77,7 +77,7 @@ def _info(si) -> SetupIntentInfo:
         status=si.status,
         customer=si.customer,
         payment_method=si.payment_method,
-        metadata=dict(si.metadata or {}),
+        metadata=si.metadata.to_dict() if si.metadata else {},
     )
 
 

@@ -10,6 +10,8 @@ afterwards.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import io
 import os
 import re
 import shutil
@@ -27,7 +29,11 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from werkzeug.serving import make_server
 
 from config import TestConfig
+from designs import images
+from designs.models import Design, DesignState, DesignTag, DesignVariant, Product, Vote
 from marketplace import create_app
+from marketplace.campaigns.models import Campaign, CampaignState, CampaignVariant
+from marketplace.dbtypes import utcnow
 from marketplace.devservices import (
     flush_localstripe,
     free_port,
@@ -37,6 +43,7 @@ from marketplace.devservices import (
 )
 from marketplace.extensions import db
 from marketplace.queues import QUEUE_NAMES, make_worker, redis_connection
+from tests.helpers import files_under, png_bytes
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -329,6 +336,124 @@ class Auth:
 @pytest.fixture
 def auth(client) -> Auth:
     return Auth(client)
+
+
+# --- designs and campaigns -------------------------------------------------------------------
+
+
+@pytest.fixture
+def upload_dir(app):
+    """The app's upload folder, emptied for this test."""
+    path = app.config["UPLOAD_DIR"]
+    for file in files_under(path):
+        os.remove(file)
+    return path
+
+
+@pytest.fixture
+def product_id(app, ctx) -> int:
+    with ctx():
+        return db.session.scalar(sa.select(Product.id).where(Product.name == "T-shirt"))
+
+
+@pytest.fixture
+def make_design(app, ctx, make_user, product_id, upload_dir):
+    """Create a design in any state; returns its id."""
+    counter = iter(range(1, 100_000))
+    artwork = png_bytes()
+
+    def make(
+        designer_id: int | None = None,
+        *,
+        state: DesignState = DesignState.VOTING,
+        title: str | None = None,
+        tags: tuple[str, ...] = (),
+        variants: tuple[str, ...] = ("S", "M", "L"),
+        closes_in: dt.timedelta = dt.timedelta(days=7),
+        votes: tuple[tuple[int, int, bool], ...] = (),
+        rank_score: float | None = None,
+    ) -> int:
+        n = next(counter)
+        if designer_id is None:
+            designer_id = make_user(f"designer{n}@example.com", designer=True, name=f"Designer {n}")
+        stored = images.store_artwork(io.BytesIO(artwork), upload_dir)
+        with ctx():
+            now = utcnow()
+            design = Design(
+                designer_id=designer_id,
+                product_id=product_id,
+                title=title or f"Design number {n}",
+                description="Line one\nLine two",
+                state=state,
+                artwork_key=stored.key,
+                artwork_width=stored.width,
+                artwork_height=stored.height,
+                artwork_format=stored.format,
+                tags=[DesignTag(tag=t) for t in tags],
+                variants=[DesignVariant(label=v, position=i) for i, v in enumerate(variants)],
+                rank_score=rank_score,
+            )
+            if state != DesignState.DRAFT:
+                design.terms_version = app.config["DESIGNER_TERMS_VERSION"]
+                design.submitted_at = now
+            if state not in (DesignState.DRAFT, DesignState.SUBMITTED, DesignState.DECLINED):
+                design.voting_opens_at = now - dt.timedelta(days=1)
+                design.voting_closes_at = now + closes_in
+            db.session.add(design)
+            db.session.flush()
+            for user_id, score, would_buy in votes:
+                db.session.add(
+                    Vote(design_id=design.id, user_id=user_id, score=score, would_buy=would_buy)
+                )
+                design.vote_count += 1
+                design.score_sum += score
+                design.buy_count += int(would_buy)
+            db.session.commit()
+            return design.id
+
+    return make
+
+
+@pytest.fixture
+def make_campaign(app, ctx, make_user, make_design):
+    """A campaign in any state on a fresh selected design; returns its id."""
+
+    def make(
+        *,
+        state: CampaignState = CampaignState.LIVE,
+        goal: int = 10,
+        price: int = 2500,
+        variants: tuple[tuple[str, int | None], ...] = (("S", None), ("M", None), ("L", 5)),
+        deadline_in: dt.timedelta = dt.timedelta(days=20),
+        designer_id: int | None = None,
+    ) -> int:
+        operator_id = make_user(f"op{utcnow().timestamp()}@example.com", operator=True)
+        design_id = make_design(designer_id, state=DesignState.CAMPAIGN)
+        with ctx():
+            now = utcnow()
+            campaign = Campaign(
+                design_id=design_id,
+                product_name="Test tee",
+                state=state,
+                unit_price_cents=price,
+                currency="EUR",
+                goal_units=goal,
+                production_cost_cents=price - 500,
+                royalty_cents=300,
+                platform_cents=200,
+                starts_at=now - dt.timedelta(days=1),
+                deadline=now + deadline_in,
+                created_by_id=operator_id,
+                variants=[
+                    CampaignVariant(label=label, unit_limit=limit, position=i)
+                    for i, (label, limit) in enumerate(variants)
+                ],
+            )
+            db.session.add(campaign)
+            db.session.commit()
+            return campaign.id
+
+    return make
 
 
 # --- browser ----------------------------------------------------------------------------------

@@ -514,7 +514,7 @@ def activate_pledge(pledge: Pledge, actor: User, payment_method_id: str, card_su
         "pledge_confirmed",
         pledge=pledge,
         campaign=campaign,
-        link=external_url("campaigns.my_pledges"),
+        link=external_url("pledges.mine"),
     )
 
 

@@ -10,7 +10,7 @@ from designs.models import Design, DesignState
 from marketplace.dbtypes import utcnow
 from marketplace.extensions import db
 from marketplace.queues import get_queue
-from tests.designs.conftest import png_bytes
+from tests.helpers import png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.live_db]
 PASSWORD = "correct horse battery"

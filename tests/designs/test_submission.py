@@ -10,7 +10,7 @@ from designs.models import Design, DesignState
 from marketplace.extensions import db
 from marketplace.models import AuditEvent
 from tests.conftest import csrf_token
-from tests.designs.conftest import files_under, png_bytes
+from tests.helpers import files_under, png_bytes
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -1,0 +1,649 @@
+"""``make bench``: requests/s of the gallery, the design page and the vote POST, side by side
+with a minimal Flask endpoint served by gunicorn the same way, on a seeded PostgreSQL.
+
+The machine is shared and noisy, so absolute numbers mean little; the ratios to the minimal
+endpoint, measured in the same run, are what the targets are about.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from random import Random
+
+import psycopg
+import redis
+import requests
+
+from bench import seed as seeding
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+#: Identical for both servers. gthread keeps wrk's connections alive (sync workers would close
+#: each one); 4 x 4 gives one thread per connection, and threads let a worker overlap its
+#: database waits.
+GUNICORN_SETTINGS = [
+    "--workers",
+    "4",
+    "--worker-class",
+    "gthread",
+    "--threads",
+    "4",
+    "--log-level",
+    "warning",
+]
+LOAD_THREADS = 2
+CONNECTIONS = 16
+WARMUP_SECONDS = 3
+SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
+#: Fixed, because Flask-Login's session protection hashes the User-Agent into the session.
+USER_AGENT = "cocrea-bench/1"
+SAMPLE_IDS = 1000
+
+TARGETS = {"gallery": 35.0, "design": 35.0, "vote": 25.0}
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+class BenchError(Exception):
+    """Something broke (not a missed target): the run exits non-zero."""
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A gunicorn master in its own session, so Ctrl-C reaches it only through ``stop``."""
+
+    def __init__(self, name: str, app: str, env: dict[str, str], logdir: Path, port: int):
+        self.name = name
+        self.app = app
+        self.env = env
+        self.port = port
+        self.log_path = logdir / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            *GUNICORN_SETTINGS,
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            self.app,
+        ]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, path: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.proc is None or self.proc.poll() is not None:
+                raise BenchError(f"{self.name} server exited at start:\n{self.log_tail()}")
+            try:
+                response = requests.get(self.base + path, timeout=2)
+            except requests.RequestException as exc:
+                last = type(exc).__name__
+            else:
+                if response.status_code == 200:
+                    return
+                last = f"HTTP {response.status_code}: {response.text[:200]}"
+            time.sleep(0.3)
+        raise BenchError(f"{self.name} server not ready after {timeout:.0f} s ({last})")
+
+    def _cpu_seconds(self) -> float | None:
+        """CPU time used so far by the master and its workers (Linux /proc)."""
+        if self.proc is None:
+            return None
+        ticks = os.sysconf("SC_CLK_TCK")
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+            total = 0
+            for pid in [self.proc.pid, *map(int, children.split())]:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, ValueError, IndexError):
+            return None
+        return total / ticks
+
+    def wait_settled(self, timeout: float = 30) -> None:
+        """Wait until every worker has booted: /healthz answers as soon as one has, and the
+        others importing the app meanwhile would steal CPU from the first measurement."""
+        deadline = time.monotonic() + timeout
+        previous = self._cpu_seconds()
+        if previous is None:
+            time.sleep(3)
+            return
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            current = self._cpu_seconds()
+            if current is None or current - previous < 0.1:
+                return
+            previous = current
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()  # gunicorn's graceful shutdown, which also ends its workers
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            # The master is stuck: end the whole group this script created for it.
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+
+# --- load generators --------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    """What to send: a fixed GET, GETs over rotating ids, or vote POSTs over rotating ids."""
+
+    path: str
+    ids: list[int] = field(default_factory=list)
+    cookie: str | None = None
+    csrf_token: str | None = None
+
+    @property
+    def is_vote(self) -> bool:
+        return self.csrf_token is not None
+
+
+@dataclass
+class Result:
+    ok: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        """Successful responses per second: errors never inflate the throughput."""
+        return self.ok / self.seconds if self.seconds else 0.0
+
+
+def _lua_str(value: str) -> str:
+    return json.dumps(value)  # a JSON string literal is a valid Lua string literal
+
+
+_LUA_COMMON = """
+local threads = {}
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+function init(args)
+  math.randomseed(os.time() * 100 + tid)
+  bad = 0
+end
+function done(summary, latency, requests)
+  local bad = 0
+  for _, t in ipairs(threads) do bad = bad + (t:get("bad") or 0) end
+  local e = summary.errors
+  -- summary.requests counts responses, bad statuses included; socket errors are apart.
+  io.write(string.format(
+    'BENCH_RESULT {"responses": %.0f, "bad_responses": %.0f, "socket_errors": %.0f, ' ..
+    '"duration_us": %.0f, "p50_us": %.0f, "p99_us": %.0f}\\n',
+    summary.requests, e.status + bad, e.connect + e.read + e.write + e.timeout,
+    summary.duration, latency:percentile(50), latency:percentile(99)))
+end
+wrk.headers["User-Agent"] = USER_AGENT
+"""
+
+
+def lua_script(load: Load) -> str:
+    parts = [f"local USER_AGENT = {_lua_str(USER_AGENT)}", _LUA_COMMON]
+    if load.ids:
+        parts.append("local ids = {" + ",".join(str(i) for i in load.ids) + "}")
+    if load.is_vote:
+        parts.append(
+            f"""
+wrk.headers["Cookie"] = {_lua_str(load.cookie or "")}
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+local token = {_lua_str(urllib.parse.quote(load.csrf_token or "", safe=""))}
+request = function()
+  local body = "csrf_token=" .. token .. "&score=" .. math.random(0, 5)
+  if math.random() < 0.4 then body = body .. "&would_buy=y" end
+  return wrk.format("POST", "/designs/" .. ids[math.random(#ids)] .. "/vote", nil, body)
+end
+-- Success is the redirect back to the design; a redirect to the login page is a failure.
+-- wrk counts statuses above 399 itself, so only the others are checked here.
+response = function(status, headers, body)
+  local location = headers["Location"] or headers["location"] or ""
+  if status < 400 and (status ~= 302 or not string.find(location, "/designs/", 1, true)) then
+    bad = bad + 1
+  end
+end
+"""
+        )
+    elif load.ids:
+        parts.append(
+            f"""
+local prefix = {_lua_str(load.path)}
+request = function()
+  return wrk.format("GET", prefix .. ids[math.random(#ids)])
+end
+"""
+        )
+    return "\n".join(parts)
+
+
+class Wrk:
+    name = "wrk"
+
+    def __init__(self, binary: str, workdir: Path):
+        self.binary = binary
+        self.workdir = workdir
+
+    def describe(self) -> str:
+        return f"wrk -t{LOAD_THREADS} -c{CONNECTIONS} --latency --timeout 10s"
+
+    def run(self, base: str, load: Load, seconds: int) -> Result:
+        script = self.workdir / "load.lua"
+        script.write_text(lua_script(load))
+        url = base + (load.path if not load.ids else "/")
+        cmd = [
+            self.binary,
+            f"-t{LOAD_THREADS}",
+            f"-c{CONNECTIONS}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+        match = re.search(r"^BENCH_RESULT (\{.*\})$", done.stdout, re.MULTILINE)
+        if done.returncode != 0 or not match:
+            raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        data = json.loads(match.group(1))
+        bad = int(data["bad_responses"])
+        return Result(
+            ok=int(data["responses"]) - bad,
+            errors=bad + int(data["socket_errors"]),
+            seconds=data["duration_us"] / 1e6,
+            p50_ms=data["p50_us"] / 1000,
+            p99_ms=data["p99_us"] / 1000,
+        )
+
+
+class PythonLoad:
+    """Keep-alive connections, one thread each: only a fallback, since the GIL caps it well
+    below what wrk can send."""
+
+    name = "python (http.client threads; wrk unavailable)"
+
+    def describe(self) -> str:
+        return f"python http.client, {CONNECTIONS} keep-alive connections"
+
+    def run(self, base: str, load: Load, seconds: int) -> Result:
+        port = int(base.rsplit(":", 1)[1])
+        deadline = time.monotonic() + seconds
+        latencies: list[list[float]] = [[] for _ in range(CONNECTIONS)]
+        bad = [0] * CONNECTIONS
+        socket_errors = [0] * CONNECTIONS
+
+        def worker(n: int) -> None:
+            rng = Random(n)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            while time.monotonic() < deadline:
+                method, path, body, headers = self._request(load, rng)
+                started = time.perf_counter()
+                try:
+                    conn.request(method, path, body=body, headers=headers)
+                    response = conn.getresponse()
+                    response.read()
+                except (OSError, http.client.HTTPException):
+                    socket_errors[n] += 1
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                    continue
+                latencies[n].append(time.perf_counter() - started)
+                if not self._ok(load, response):
+                    bad[n] += 1
+            conn.close()
+
+        started = time.monotonic()
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(CONNECTIONS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - started
+        merged = sorted(x for per_thread in latencies for x in per_thread)
+
+        def pct(p: float) -> float:
+            return merged[min(len(merged) - 1, int(len(merged) * p))] * 1000 if merged else 0.0
+
+        return Result(
+            ok=len(merged) - sum(bad),
+            errors=sum(bad) + sum(socket_errors),
+            seconds=elapsed,
+            p50_ms=pct(0.50),
+            p99_ms=pct(0.99),
+        )
+
+    @staticmethod
+    def _request(load: Load, rng: Random):
+        headers = {"User-Agent": USER_AGENT}
+        if not load.ids:
+            return "GET", load.path, None, headers
+        target = rng.choice(load.ids)
+        if not load.is_vote:
+            return "GET", f"{load.path}{target}", None, headers
+        body = {"csrf_token": load.csrf_token, "score": rng.randint(0, 5)}
+        if rng.random() < 0.4:
+            body["would_buy"] = "y"
+        headers["Cookie"] = load.cookie or ""
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return "POST", f"/designs/{target}/vote", urllib.parse.urlencode(body), headers
+
+    @staticmethod
+    def _ok(load: Load, response: http.client.HTTPResponse) -> bool:
+        if load.is_vote:
+            return response.status == 302 and "/designs/" in (response.getheader("Location") or "")
+        return response.status < 400
+
+
+def _apt(*args: str) -> bool:
+    try:
+        done = subprocess.run(
+            ["apt-get", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def load_generator(workdir: Path):
+    """wrk (installed with apt if missing), else the Python fallback."""
+    binary = shutil.which("wrk") or ("/usr/bin/wrk" if os.path.exists("/usr/bin/wrk") else None)
+    if binary is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("bench: wrk is missing; installing it with apt-get")
+        if not _apt("install", "-y", "-qq", "wrk"):
+            _apt("update", "-qq")
+            _apt("install", "-y", "-qq", "wrk")
+        binary = shutil.which("wrk")
+    if binary:
+        return Wrk(binary, workdir)
+    print("bench: wrk could not be installed; falling back to the Python load generator")
+    return PythonLoad()
+
+
+# --- the marketplace side ---------------------------------------------------------------------
+
+
+def sample_ids(url: str) -> tuple[list[int], list[int]]:
+    """Public designs for the design page; designs still open (for the whole run) to vote on."""
+    with psycopg.connect(seeding.conninfo(url)) as conn:
+        public = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM designs WHERE state = ANY(%s) ORDER BY md5(id::text) LIMIT %s",
+                (list(seeding.PUBLIC_STATES), SAMPLE_IDS),
+            )
+        ]
+        voting = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM designs WHERE state = 'voting' AND designer_id <> %s "
+                "AND voting_closes_at > (now() AT TIME ZONE 'UTC') + interval '1 hour' "
+                "ORDER BY md5(id::text) LIMIT %s",
+                (seeding.BENCH_USER_ID, SAMPLE_IDS),
+            )
+        ]
+    if len(public) < SAMPLE_IDS or len(voting) < SAMPLE_IDS:
+        raise BenchError(f"too few designs to sample: {len(public)} public, {len(voting)} open")
+    return public, voting
+
+
+def _csrf(html: str, where: str) -> str:
+    match = CSRF_RE.search(html)
+    if not match:
+        raise BenchError(f"no CSRF token on {where}")
+    return match.group(1)
+
+
+def prepare_vote(base: str, design_ids: list[int]) -> Load:
+    """Log the bench account in through the real form and take its cookie and CSRF token."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    page = session.get(base + "/account/login", timeout=10)
+    login = session.post(
+        base + "/account/login",
+        data={
+            "csrf_token": _csrf(page.text, "the login page"),
+            "email": seeding.BENCH_EMAIL,
+            "password": seeding.BENCH_PASSWORD,
+        },
+        allow_redirects=False,
+        timeout=30,
+    )
+    if login.status_code != 302:
+        raise BenchError(f"bench login failed: HTTP {login.status_code}")
+    design = session.get(f"{base}/designs/{design_ids[0]}", timeout=10)
+    if f'action="/designs/{design_ids[0]}/vote"' not in design.text:
+        raise BenchError("the design page shows no vote form to the bench account")
+    token = _csrf(design.text, "the design page")
+    # The cookie as it is now, before a vote adds a flash message to it.
+    cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+    probe = session.post(
+        f"{base}/designs/{design_ids[0]}/vote",
+        data={"csrf_token": token, "score": "3"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    if probe.status_code != 302 or "/designs/" not in probe.headers.get("Location", ""):
+        raise BenchError(f"a test vote failed: HTTP {probe.status_code} {probe.text[:300]}")
+    return Load(path="/designs/", ids=design_ids, cookie=cookie, csrf_token=token)
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    endpoint: str
+    kind: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    ok: int
+    errors: int
+    ratio_pct: float | None = None
+    target_pct: float | None = None
+    verdict: str = ""
+
+
+def measure(generator, base: str, load: Load, label: str, kind: str) -> Row:
+    print(f"bench: {label}: warm-up {WARMUP_SECONDS} s, then {SECONDS} s", flush=True)
+    generator.run(base, load, WARMUP_SECONDS)
+    result = generator.run(base, load, SECONDS)
+    if not result.ok:
+        raise BenchError(f"{label}: all requests failed ({result.errors} errors)")
+    return Row(
+        endpoint=label,
+        kind=kind,
+        rps=round(result.rps, 1),
+        p50_ms=round(result.p50_ms, 2),
+        p99_ms=round(result.p99_ms, 2),
+        ok=result.ok,
+        errors=result.errors,
+    )
+
+
+def print_table(rows: list[Row], baseline: float) -> None:
+    header = (
+        f"{'endpoint':<36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+        f"{'ratio':>7} {'target':>7}  result"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        ratio = f"{r.ratio_pct:.1f}%" if r.ratio_pct is not None else "-"
+        target = f"{r.target_pct:.0f}%" if r.target_pct is not None else "-"
+        print(
+            f"{r.endpoint:<36} {r.rps:>9.1f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>7} "
+            f"{ratio:>7} {target:>7}  {r.verdict}"
+        )
+    print(f"\nbaseline = mean of the two minimal runs = {baseline:.1f} req/s")
+
+
+def run() -> int:
+    url = seeding.database_url()
+    print(f"bench: database {url}")
+    seeding.seed(url=url)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    public_ids, voting_ids = sample_ids(url)
+
+    workdir = Path(tempfile.mkdtemp(prefix="cocrea-bench-"))
+    generator = load_generator(workdir)
+    print(f"bench: load generator: {generator.name} ({generator.describe()})")
+    print(f"bench: gunicorn {' '.join(GUNICORN_SETTINGS)} (both servers)")
+
+    app_port = free_port()
+    app_env = {
+        "MARKETPLACE_ENV": "development",
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_URL,
+        "RATELIMIT_ENABLED": "false",
+        "MAIL_BACKEND": "console",
+        "SERVER_BASE_URL": f"http://127.0.0.1:{app_port}",
+    }
+    app = Server("marketplace", "wsgi:app", app_env, workdir, app_port)
+    minimal = Server("minimal", "bench.minimal:app", {}, workdir, free_port())
+    servers = [app, minimal]
+    try:
+        for server in servers:
+            server.start()
+        app.wait_ready("/healthz")
+        minimal.wait_ready("/ping")
+        for server in servers:
+            server.wait_settled()
+        for path in ("/designs/", f"/designs/{public_ids[0]}"):
+            check = requests.get(app.base + path, timeout=30)
+            if check.status_code != 200:
+                raise BenchError(f"GET {path}: HTTP {check.status_code}")
+        vote_load = prepare_vote(app.base, voting_ids)
+
+        ping = Load(path="/ping")
+        rows = [measure(generator, minimal.base, ping, "minimal /ping (before)", "baseline")]
+        plan = [
+            (Load(path="/designs/"), "gallery /designs/", "gallery"),
+            (
+                Load(path="/designs/?status=closed&sort=top"),
+                "gallery ?status=closed&sort=top",
+                "gallery",
+            ),
+            (Load(path="/designs/", ids=public_ids), "design page /designs/<id>", "design"),
+            (vote_load, "vote POST /designs/<id>/vote", "vote"),
+        ]
+        for load, label, kind in plan:
+            rows.append(measure(generator, app.base, load, label, kind))
+        rows.append(measure(generator, minimal.base, ping, "minimal /ping (after)", "baseline"))
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    baseline_runs = [r.rps for r in rows if r.kind == "baseline"]
+    baseline = sum(baseline_runs) / len(baseline_runs)
+    for r in rows:
+        if r.kind == "baseline":
+            r.verdict = "baseline"
+            continue
+        r.ratio_pct = round(100 * r.rps / baseline, 1) if baseline else 0.0
+        r.target_pct = TARGETS[r.kind]
+        r.verdict = "PASS" if r.ratio_pct >= r.target_pct else "BELOW"
+    print_table(rows, baseline)
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    gitignore = RESULTS_DIR / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text("*\n!.gitignore\n")
+    report = {
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "database": url,
+        "seconds": SECONDS,
+        "warmup_seconds": WARMUP_SECONDS,
+        "load_generator": generator.describe(),
+        "gunicorn": GUNICORN_SETTINGS,
+        "cpu_count": os.cpu_count(),
+        "baseline_runs_rps": baseline_runs,
+        "baseline_rps": round(baseline, 1),
+        "rows": [asdict(r) for r in rows],
+    }
+    out = RESULTS_DIR / "latest.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"bench: results written to {out.relative_to(ROOT)}")
+    return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # so that `finally` stops the servers on SIGTERM / SIGHUP too
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    try:
+        return run()
+    except BenchError as exc:
+        print(f"bench: FAILED: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nbench: interrupted; servers stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
