@@ -115,6 +115,8 @@ class Config:
     #: Bumped when the designer licence text changes, so acceptances name the text they saw.
     DESIGNER_TERMS_VERSION = "2026-11"
 
+    #: How long anonymous visitors' public pages are cached (0 turns the cache off).
+    PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 10)
     #: Length of a design's scoring window.
     VOTING_DAYS = env_int("VOTING_DAYS", 7)
     #: Bayesian prior weight: how many "average" votes every design starts with.
@@ -149,6 +151,8 @@ class TestConfig(Config):
     MAIL_USE_TLS = False
     MAIL_USERNAME = None
     MAIL_PASSWORD = None
+    # Tests read their own writes at once; the page cache has tests of its own.
+    PAGE_CACHE_SECONDS = 0
     # A cheap scrypt keeps a suite that creates hundreds of accounts fast; same algorithm.
     PASSWORD_HASH_METHOD = "scrypt:1024:8:1"
     SERVER_BASE_URL = "http://localhost"

@@ -102,7 +102,14 @@ class Design(db.Model):
         ),
         sa.Index("ix_designs_state_created_at", "state", "created_at"),
         sa.Index("ix_designs_state_voting_closes_at", "state", "voting_closes_at"),
-        sa.Index("ix_designs_state_rank_score", "state", "rank_score"),
+        # "Top ranked" lists closed designs across several states; only closed designs have a
+        # rank score, so one index in rank order serves every such filter. (The migration
+        # makes SQLite's without NULLS LAST, which SQLite's DESC order gives anyway.)
+        sa.Index(
+            "ix_designs_rank_score_id",
+            sa.text("rank_score DESC NULLS LAST"),
+            sa.text("id DESC"),
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -23,6 +23,7 @@ from marketplace.authz import operator_required, verified_required
 from marketplace.extensions import db
 from marketplace.forms import ButtonForm
 from marketplace.models import User
+from marketplace.pagecache import cached_for_anonymous
 
 from . import images, services
 from .forms import (
@@ -74,6 +75,7 @@ def _card_options():
 
 
 @bp.get("/")
+@cached_for_anonymous
 def index():
     status = request.args.get("status", "voting")
     if status not in STATUS_FILTERS:
@@ -131,6 +133,7 @@ def index():
 
 
 @bp.get("/<int:design_id>")
+@cached_for_anonymous
 def show(design_id: int):
     design = _design_or_404(design_id, *_card_options(), selectinload(Design.variants))
     vote = services.vote_of(design.id, current_user)
@@ -147,13 +150,23 @@ def show(design_id: int):
         comments_stmt = comments_stmt.where(sa.not_(Comment.hidden))
     comments = db.session.scalars(comments_stmt).all()
 
-    vote_form = VoteForm(formdata=None, obj=vote)
-    vote_form.variant_id.choices = [SelectChoice(0, "Any / not sure")] + [
-        SelectChoice(v.id, v.label) for v in design.variants
-    ]
-    if vote and vote.variant_id:
-        vote_form.variant_id.data = vote.variant_id
     is_owner = current_user.is_authenticated and current_user.id == design.designer_id
+    forms = {"vote_form": None, "comment_form": None, "submit_form": None, "button": None}
+    # Forms carry CSRF tokens, which live in a session: anonymous visitors get none, so
+    # their pages stay the same for everyone (and cacheable).
+    if current_user.is_authenticated:
+        vote_form = VoteForm(formdata=None, obj=vote)
+        vote_form.variant_id.choices = [SelectChoice(0, "Any / not sure")] + [
+            SelectChoice(v.id, v.label) for v in design.variants
+        ]
+        if vote and vote.variant_id:
+            vote_form.variant_id.data = vote.variant_id
+        forms = {
+            "vote_form": vote_form,
+            "comment_form": CommentForm(formdata=None),
+            "submit_form": SubmitDesignForm(formdata=None) if is_owner else None,
+            "button": ButtonForm(formdata=None),
+        }
     return render_template(
         "designs/show.html",
         design=design,
@@ -161,10 +174,7 @@ def show(design_id: int):
         show_scores=show_scores,
         comments=comments,
         timeline=services.design_timeline(design.id),
-        vote_form=vote_form,
-        comment_form=CommentForm(formdata=None),
-        submit_form=SubmitDesignForm(formdata=None) if is_owner else None,
-        button=ButtonForm(formdata=None),
+        **forms,
         is_owner=is_owner,
         is_operator=is_operator,
         voting_open=design.state == DesignState.VOTING,
@@ -187,6 +197,7 @@ def artwork(design_id: int, size: str):
 
 
 @bp.get("/by/<int:user_id>")
+@cached_for_anonymous
 def designer(user_id: int):
     person = db.session.get(User, user_id)
     if person is None or not person.is_designer:
@@ -396,6 +407,7 @@ def report(comment_id: int):
 
 
 @scoring_bp.get("/about/scoring")
+@cached_for_anonymous
 def how_scoring_works():
     cfg = current_app.config
     return render_template(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask, has_request_context, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -252,10 +253,12 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def inject():
-        if not has_request_context():
-            return {}  # mail rendered by a worker: no page, no session
-        # Every page's header has the log-out button, which needs a CSRF token. formdata=None:
-        # an error page for an oversized body must not read that body again.
+        # Mail rendered by a worker has no page; anonymous visitors have no log-out button,
+        # and making them a CSRF token would give each a session cookie, which stops every
+        # cache (ours, a proxy's) from sharing their pages.
+        if not has_request_context() or not current_user.is_authenticated:
+            return {}
+        # formdata=None: an error page for an oversized body must not read that body again.
         return {"nav_form": ButtonForm(formdata=None)}
 
     @app.template_filter("money")

@@ -15,6 +15,8 @@ from typing import Any
 from flask import Flask, current_app
 from flask_sqlalchemy.session import Session as FlaskSession
 from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from rq import Queue, SimpleWorker, Worker
 from sqlalchemy import event
 
@@ -33,9 +35,20 @@ def redis_connection(app: Flask | None = None) -> Redis:
     app = app or current_app
     conn = app.extensions.get("redis")
     if conn is None:
-        conn = Redis.from_url(app.config["REDIS_URL"], socket_timeout=10, socket_connect_timeout=5)
+        conn = make_redis(app.config["REDIS_URL"])
         app.extensions["redis"] = conn
     return conn
+
+
+def make_redis(url: str) -> Redis:
+    """A client that gives up quickly: with Redis down, a page that only uses it as a cache
+    must stay fast, and redis-py's default retries with backoff would hold it for seconds."""
+    return Redis.from_url(
+        url,
+        socket_timeout=5,
+        socket_connect_timeout=2,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1),
+    )
 
 
 def get_queue(name: str, app: Flask | None = None) -> Queue:

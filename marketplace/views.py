@@ -31,6 +31,7 @@ from .forms import (
     ResetPasswordForm,
 )
 from .models import AuditEvent, MailStatus, OutboxMail, User
+from .pagecache import cached_for_anonymous
 from .queues import redis_connection
 
 main = Blueprint("main", __name__)
@@ -50,6 +51,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @main.get("/")
+@cached_for_anonymous
 def home():
     return render_template("marketplace/home.html")
 

@@ -16,6 +16,19 @@ logger = logging.getLogger("alembic.env")
 db = current_app.extensions["migrate"].db
 
 
+#: Indexes on expressions, written by hand in their migration: autogenerate cannot compare
+#: them, and must not propose to drop them.
+EXPRESSION_INDEXES = {"ix_designs_rank_score_id"}
+
+
+def include_name(name, type_, parent_names):
+    return not (type_ == "index" and name in EXPRESSION_INDEXES)
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    return include_name(name, type_, None)
+
+
 def render_item(type_, obj, autogen_context):
     """Write our column types as the plain SQL types they store, so migrations never
     import application code that may change after them."""
@@ -45,6 +58,8 @@ def run_migrations_online():
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     conf_args.setdefault("compare_type", True)
+    conf_args.setdefault("include_name", include_name)
+    conf_args.setdefault("include_object", include_object)
     with db.engine.connect() as connection:
         context.configure(
             connection=connection,

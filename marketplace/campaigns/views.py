@@ -17,6 +17,7 @@ from marketplace.dbtypes import utcnow
 from marketplace.extensions import db
 from marketplace.forms import ButtonForm
 from marketplace.models import AuditEvent
+from marketplace.pagecache import cached_for_anonymous
 
 from . import services
 from .forms import (
@@ -56,6 +57,7 @@ def _variant_choices(campaign: Campaign) -> list[SelectChoice]:
 
 
 @bp.get("/")
+@cached_for_anonymous
 def index():
     sort = request.args.get("sort", "ending")
     if sort not in SORTS:
@@ -98,6 +100,7 @@ def index():
 
 
 @bp.get("/<int:campaign_id>")
+@cached_for_anonymous
 def show(campaign_id: int):
     campaign = db.session.scalar(
         sa.select(Campaign).where(Campaign.id == campaign_id).options(*_campaign_options())
@@ -120,8 +123,10 @@ def show(campaign_id: int):
             .options(joinedload(Pledge.variant))
             .order_by(Pledge.id)
         ).all()
-    pledge_form = PledgeForm(formdata=None, idempotency_key=secrets.token_urlsafe(24))
-    pledge_form.variant_id.choices = _variant_choices(campaign)
+    pledge_form = None
+    if current_user.is_authenticated:  # a CSRF token means a session: members only
+        pledge_form = PledgeForm(formdata=None, idempotency_key=secrets.token_urlsafe(24))
+        pledge_form.variant_id.choices = _variant_choices(campaign)
     timeline = db.session.scalars(
         sa.select(AuditEvent)
         .where(AuditEvent.subject_type == "campaign", AuditEvent.subject_id == campaign.id)

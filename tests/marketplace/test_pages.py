@@ -8,11 +8,9 @@ def test_healthz_checks_database_and_redis(client):
 
 
 def test_healthz_reports_503_when_redis_is_down(app, client, monkeypatch):
-    from redis import Redis
+    from marketplace.queues import make_redis
 
-    monkeypatch.setitem(
-        app.extensions, "redis", Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
-    )
+    monkeypatch.setitem(app.extensions, "redis", make_redis("redis://127.0.0.1:1/0"))
     resp = client.get("/healthz")
     assert resp.status_code == 503
     assert resp.get_json()["checks"]["redis"].startswith("error")
