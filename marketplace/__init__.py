@@ -160,6 +160,7 @@ def _register_blueprints(app: Flask) -> None:
     from designs.views import scoring_bp
     from payments.views import bp as payments_bp
 
+    from .campaigns.demo import seed_campaigns
     from .campaigns.jobs import sweep_due_campaigns
     from .campaigns.views import bp as campaigns_bp
     from .campaigns.views import operator_bp as campaigns_operator_bp
@@ -184,7 +185,7 @@ def _register_blueprints(app: Flask) -> None:
     if app.config["MAIL_DEV_VIEWER"]:
         app.register_blueprint(dev)
     app.extensions["operator_queues"] = [design_queues, campaign_queues]
-    app.extensions["demo_seeders"] = [("designs", seed_designs)]
+    app.extensions["demo_seeders"] = [("designs", seed_designs), ("campaigns", seed_campaigns)]
     # (function, queue, seconds between runs) for `flask cron`.
     app.extensions["cron_jobs"] = [
         (close_due_windows, "default", 60),

@@ -290,3 +290,35 @@ def test_create_operator_refuses_a_weak_password(app, ctx):
     )
     assert result.exit_code != 0
     assert "at least 10 characters" in result.output
+
+
+def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx):
+    from designs.models import Design
+    from marketplace.campaigns.models import Campaign
+
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert "operator@example.com" in first.output
+    second = runner.invoke(args=["seed-demo"])
+    assert "designs: already there" in second.output and "campaigns: already there" in second.output
+    with ctx():
+        design_states = set(db.session.scalars(sa.select(Design.state)))
+        campaign_states = set(db.session.scalars(sa.select(Campaign.state)))
+        assert {s.value for s in design_states} >= {
+            "draft",
+            "submitted",
+            "declined",
+            "voting",
+            "shortlisted",
+            "not_selected",
+            "selected",
+            "campaign",
+        }
+        assert {s.value for s in campaign_states} == {"live", "funded", "failed"}
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count()).select_from(User).where(User.email == "ada@example.com")
+            )
+            == 1
+        )

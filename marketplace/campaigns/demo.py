@@ -1,0 +1,79 @@
+"""Demo campaigns: one live, one funded, one failed, on the demo's selected designs, made
+through the services with the clock set back where the story needs it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from designs.models import Design, DesignState
+from marketplace.dbtypes import utcnow
+from marketplace.extensions import db
+from marketplace.models import User
+
+from . import services
+from .models import Campaign, Pledge
+
+# (design title, product name, goal, days before now it started, length in days, units pledged)
+STORIES = [
+    ("Analytical engine", "Analytical engine poster", 30, 3, 20, 18),
+    ("Paper cranes", "Paper cranes tee", 12, 25, 20, 15),
+    ("Solar sails", "Solar sails hoodie", 40, 30, 21, 9),
+]
+
+
+def seed_campaigns() -> int:
+    if db.session.scalar(sa.select(Campaign.id).limit(1)):
+        return 0
+    operator = db.session.scalar(sa.select(User).where(User.is_operator).order_by(User.id))
+    backers = db.session.scalars(
+        sa.select(User).where(User.email.like("member%@example.com")).order_by(User.id)
+    ).all()
+    now = utcnow().replace(microsecond=0)
+    created = 0
+    for title, product, goal, started_days_ago, days, units in STORIES:
+        design = db.session.scalar(
+            sa.select(Design).where(Design.title == title, Design.state == DesignState.SELECTED)
+        )
+        if design is None:
+            continue
+        start = now - dt.timedelta(days=started_days_ago)
+        campaign = services.open_campaign(
+            design.id,
+            operator,
+            product_name=product,
+            unit_price_cents=2800,
+            currency="EUR",
+            goal_units=goal,
+            variants=[(v.label, 40 if i == 0 else None) for i, v in enumerate(design.variants)],
+            starts_at=start,
+            deadline=start + dt.timedelta(days=days),
+            production_cost_cents=1900,
+            royalty_cents=400,
+            platform_cents=500,
+            now=start,
+        )
+        for n in range(units):
+            backer = backers[n % len(backers)]
+            variant = campaign.variants[n % len(campaign.variants)]
+            pledge = Pledge(
+                campaign_id=campaign.id,
+                backer_id=backer.id,
+                variant_id=variant.id,
+                quantity=1,
+                amount_cents=campaign.unit_price_cents,
+                currency=campaign.currency,
+                idempotency_key=f"demo-pledge-{campaign.id}-{n:04d}",
+                # Stripe's test PaymentMethod, known to localstripe and to Stripe's test mode.
+                payment_method_id="pm_card_visa",
+                card_summary="Visa •••• 4242",
+            )
+            db.session.add(pledge)
+            db.session.flush()
+            services._reserve(variant.id, 1)
+            services.pledge_transition(pledge, "card_saved", backer)
+        db.session.expire(campaign)
+        services.close_due(campaign.id, now=now)  # the past ones close: funded or failed
+        created += 1
+    return created
