@@ -18,7 +18,7 @@ from marketplace.extensions import db
 from marketplace.mail import queue_mail
 from marketplace.models import AuditEvent, User
 from marketplace.queues import enqueue_after_commit
-from marketplace.services import record
+from marketplace.services import ServiceError, apply_transition, record
 from marketplace.urls import external_url
 
 from . import ranking
@@ -45,16 +45,8 @@ REPORTS_TO_HIDE = 3
 _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 \-]{0,29}$")
 
 
-class DesignError(Exception):
-    """A broken rule; the message is safe to show. ``status`` is the HTTP status to answer."""
-
-    status = 422
-
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        if status is not None:
-            self.status = status
+class DesignError(ServiceError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -105,29 +97,12 @@ def parse_variants(text: str) -> list[str]:
 
 
 def transition(
-    design: Design,
-    event: str,
-    actor: User | None,
-    *,
-    reason: str | None = None,
-    **data,
+    design: Design, event: str, actor: User | None, *, reason: str | None = None, **data
 ) -> bool:
     """Apply ``event``; returns False when it was a repeat (no change, nothing recorded)."""
-    move = DESIGN_MACHINE.next(design.state, event)
-    if not move.changed:
-        return False
-    design.state = move.target
-    record(
-        f"design.{event}",
-        actor=actor,
-        subject_type="design",
-        subject_id=design.id,
-        from_state=move.source.value,
-        to_state=move.target.value,
-        reason=reason,
-        **data,
+    return apply_transition(
+        DESIGN_MACHINE, design, event, actor=actor, subject_type="design", reason=reason, **data
     )
-    return True
 
 
 def _notify_designer(design: Design, subject: str, text: str) -> None:

@@ -20,14 +20,28 @@ from .dbtypes import utcnow
 from .extensions import db
 from .mail import queue_mail
 from .models import AuditEvent, User
+from .statemachine import StateMachine
 from .urls import external_url
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128
 
 
-class AccountError(Exception):
-    """A rule of accounts was broken; the message is safe to show to the person."""
+class ServiceError(Exception):
+    """A broken business rule. ``message`` is safe to show to the person; ``status`` is the
+    HTTP status a view answers with."""
+
+    status = 422
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class AccountError(ServiceError):
+    """A rule of accounts was broken."""
 
 
 class EmailTaken(AccountError):
@@ -66,6 +80,35 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def apply_transition(
+    machine: StateMachine,
+    obj,
+    event: str,
+    *,
+    actor: User | None,
+    subject_type: str,
+    reason: str | None = None,
+    **data: Any,
+) -> bool:
+    """Move ``obj.state`` through ``machine`` and record the move in the audit log, in the
+    caller's transaction. A repeated event changes and records nothing: returns False."""
+    move = machine.next(obj.state, event)
+    if not move.changed:
+        return False
+    obj.state = move.target
+    record(
+        f"{subject_type}.{event}",
+        actor=actor,
+        subject_type=subject_type,
+        subject_id=obj.id,
+        from_state=move.source.value,
+        to_state=move.target.value,
+        reason=reason,
+        **data,
+    )
+    return True
 
 
 def hash_password(password: str) -> str:

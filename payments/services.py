@@ -14,21 +14,14 @@ from marketplace.campaigns.models import Pledge, PledgeState
 from marketplace.dbtypes import utcnow
 from marketplace.extensions import db
 from marketplace.models import User
+from marketplace.services import ServiceError
 
 from . import gateway
 from .models import CardSetup, StripeCustomer
 
 
-class CardError(Exception):
-    """The card could not be saved; the message is safe to show."""
-
-    status = 422
-
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        if status is not None:
-            self.status = status
+class CardError(ServiceError):
+    """The card could not be saved."""
 
 
 def customer_for(user: User) -> str:

@@ -22,7 +22,7 @@ from marketplace.extensions import db
 from marketplace.mail import queue_mail
 from marketplace.models import User
 from marketplace.queues import enqueue_after_commit
-from marketplace.services import record
+from marketplace.services import ServiceError, apply_transition, record
 from marketplace.urls import external_url
 
 from .models import (
@@ -44,16 +44,8 @@ MAX_VARIANTS = 20
 _MONEY_RE = re.compile(r"^\d{1,7}([.,]\d{1,2})?$")
 
 
-class CampaignError(Exception):
-    """A broken rule; the message is safe to show. ``status`` is the HTTP status to answer."""
-
-    status = 422
-
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        if status is not None:
-            self.status = status
+class CampaignError(ServiceError):
+    pass
 
 
 class SoldOut(CampaignError):
@@ -107,42 +99,30 @@ def parse_variants(text: str) -> list[tuple[str, int | None]]:
 def transition(
     campaign: Campaign, event: str, actor: User | None, reason: str | None = None, **data
 ) -> bool:
-    move = CAMPAIGN_MACHINE.next(campaign.state, event)
-    if not move.changed:
-        return False
-    campaign.state = move.target
-    record(
-        f"campaign.{event}",
+    return apply_transition(
+        CAMPAIGN_MACHINE,
+        campaign,
+        event,
         actor=actor,
         subject_type="campaign",
-        subject_id=campaign.id,
-        from_state=move.source.value,
-        to_state=move.target.value,
         reason=reason,
         **data,
     )
-    return True
 
 
 def pledge_transition(
     pledge: Pledge, event: str, actor: User | None, reason: str | None = None, **data
 ) -> bool:
-    move = PLEDGE_MACHINE.next(pledge.state, event)
-    if not move.changed:
-        return False
-    pledge.state = move.target
-    record(
-        f"pledge.{event}",
+    return apply_transition(
+        PLEDGE_MACHINE,
+        pledge,
+        event,
         actor=actor,
         subject_type="pledge",
-        subject_id=pledge.id,
-        from_state=move.source.value,
-        to_state=move.target.value,
         reason=reason,
         campaign_id=pledge.campaign_id,
         **data,
     )
-    return True
 
 
 def lock_campaign(campaign_id: int) -> Campaign | None:
