@@ -18,7 +18,7 @@ from marketplace.extensions import db
 from marketplace.mail import queue_mail
 from marketplace.models import AuditEvent, User
 from marketplace.queues import enqueue_after_commit
-from marketplace.services import ServiceError, apply_transition, record
+from marketplace.services import ServiceError, apply_transition, lock_row, record
 from marketplace.urls import external_url
 
 from . import ranking
@@ -204,21 +204,21 @@ def submit(design: Design, actor: User) -> None:
 
 
 def _lock(design_id: int) -> Design | None:
-    """Load a design with its row locked until commit (PostgreSQL; SQLite locks the file)."""
-    return db.session.scalar(
-        sa.select(Design)
-        .where(Design.id == design_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    return lock_row(Design, design_id)
 
 
-def approve(design_id: int, operator: User, now: dt.datetime | None = None) -> Design:
+def _locked_in(design_id: int, state: DesignState, what: str) -> Design:
+    """The design, locked, if it is in ``state``; 404 or 409 otherwise."""
     design = _lock(design_id)
     if design is None:
         raise DesignError("No such design.", 404)
-    if design.state != DesignState.SUBMITTED:
-        raise DesignError(f"This design is {design.state.label}, not waiting for review.", 409)
+    if design.state != state:
+        raise DesignError(f"This design is {design.state.label}, not {what}.", 409)
+    return design
+
+
+def approve(design_id: int, operator: User, now: dt.datetime | None = None) -> Design:
+    design = _locked_in(design_id, DesignState.SUBMITTED, "waiting for review")
     now = now or utcnow()
     design.voting_opens_at = now
     design.voting_closes_at = now + dt.timedelta(days=current_app.config["VOTING_DAYS"])
@@ -238,11 +238,7 @@ def approve(design_id: int, operator: User, now: dt.datetime | None = None) -> D
 def decline(design_id: int, operator: User, reason: str, message: str) -> Design:
     if reason not in DECLINE_REASONS:
         raise DesignError("Choose a reason from the list.")
-    design = _lock(design_id)
-    if design is None:
-        raise DesignError("No such design.", 404)
-    if design.state != DesignState.SUBMITTED:
-        raise DesignError(f"This design is {design.state.label}, not waiting for review.", 409)
+    design = _locked_in(design_id, DesignState.SUBMITTED, "waiting for review")
     design.decision_reason = reason
     design.decision_message = message.strip() or None
     transition(design, "decline", operator, reason=_reason_line(DECLINE_REASONS, reason, message))
@@ -412,11 +408,7 @@ def due_for_close(now: dt.datetime | None = None, limit: int = 500) -> list[int]
 
 
 def select(design_id: int, operator: User) -> Design:
-    design = _lock(design_id)
-    if design is None:
-        raise DesignError("No such design.", 404)
-    if design.state != DesignState.SHORTLISTED:
-        raise DesignError(f"This design is {design.state.label}, not on the shortlist.", 409)
+    design = _locked_in(design_id, DesignState.SHORTLISTED, "on the shortlist")
     transition(design, "select", operator, reason="Selected for a pre-order campaign")
     _notify_designer(
         design,
@@ -430,11 +422,7 @@ def select(design_id: int, operator: User) -> Design:
 def reject(design_id: int, operator: User, reason: str, message: str) -> Design:
     if reason not in NOT_SELECTED_REASONS:
         raise DesignError("Choose a reason from the list.")
-    design = _lock(design_id)
-    if design is None:
-        raise DesignError("No such design.", 404)
-    if design.state != DesignState.SHORTLISTED:
-        raise DesignError(f"This design is {design.state.label}, not on the shortlist.", 409)
+    design = _locked_in(design_id, DesignState.SHORTLISTED, "on the shortlist")
     design.decision_reason = reason
     design.decision_message = message.strip() or None
     line = _reason_line(NOT_SELECTED_REASONS, reason, message)

@@ -82,6 +82,17 @@ def record(
     return event
 
 
+def lock_row(model, row_id: int):
+    """Load a row locked until commit (SELECT ... FOR UPDATE on PostgreSQL; SQLite locks the
+    whole file on write), refreshed from the database even if the session holds it."""
+    return db.session.scalar(
+        sa.select(model)
+        .where(model.id == row_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 def apply_transition(
     machine: StateMachine,
     obj,

@@ -22,7 +22,7 @@ from marketplace.extensions import db
 from marketplace.mail import queue_mail
 from marketplace.models import User
 from marketplace.queues import enqueue_after_commit
-from marketplace.services import ServiceError, apply_transition, record
+from marketplace.services import ServiceError, apply_transition, lock_row, record
 from marketplace.urls import external_url
 
 from .models import (
@@ -126,21 +126,11 @@ def pledge_transition(
 
 
 def lock_campaign(campaign_id: int) -> Campaign | None:
-    return db.session.scalar(
-        sa.select(Campaign)
-        .where(Campaign.id == campaign_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    return lock_row(Campaign, campaign_id)
 
 
 def lock_pledge(pledge_id: int) -> Pledge | None:
-    return db.session.scalar(
-        sa.select(Pledge)
-        .where(Pledge.id == pledge_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    return lock_row(Pledge, pledge_id)
 
 
 # --- scheduling -------------------------------------------------------------------------------
