@@ -335,3 +335,28 @@ def test_my_pledges_lists_every_pledge_with_what_happens_next(
     page = client.get("/pledges/").get_data(as_text=True)
     assert "You will be charged €25.00" in page
     assert "add your card to complete the pledge" in page
+
+
+def test_replacing_the_card_of_an_active_pledge_keeps_its_units(
+    client, ctx, backer, make_campaign, stripe_server
+):
+    campaign_id = make_campaign()
+    pledge_id = activate(client, ctx, campaign_id, "M", quantity=2)
+    with ctx():
+        old_method = db.session.get(Pledge, pledge_id).payment_method_id
+    html, new_si = card_page(client, pledge_id)
+    assert "Replace your card" in html
+    assert browser_confirms(ctx, new_si) == "succeeded"
+    assert confirm(client, pledge_id, new_si).status_code == 302
+    with ctx():
+        pledge = db.session.get(Pledge, pledge_id)
+        assert pledge.state == PledgeState.ACTIVE
+        assert pledge.payment_method_id != old_method
+        assert (
+            db.session.scalar(
+                sa.select(CampaignVariant.reserved_units).where(CampaignVariant.label == "M")
+            )
+            == 2
+        )
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(CardSetup)) == 2
+        assert gateway.list_payment_intents() == []
