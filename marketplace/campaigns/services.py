@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
-from flask import current_app
 
 from designs import services as design_services
 from designs.models import Design, DesignState
@@ -551,14 +550,6 @@ def cancel_pledge(pledge_id: int, actor: User) -> Pledge:
     return pledge
 
 
-def backer_ids(campaign_id: int) -> list[int]:
-    return db.session.scalars(
-        sa.select(Pledge.backer_id)
-        .where(Pledge.campaign_id == campaign_id, Pledge.state.in_(COUNTED_PLEDGE_STATES))
-        .distinct()
-    ).all()
-
-
 def backer_count(campaign_id: int) -> int:
     return db.session.scalar(
         sa.select(sa.func.count(sa.distinct(Pledge.backer_id))).where(
@@ -674,8 +665,3 @@ def due_campaigns(now: dt.datetime | None = None) -> tuple[list[int], list[int]]
         sa.select(Campaign.id).where(Campaign.state == CampaignState.LIVE, Campaign.deadline <= now)
     ).all()
     return list(to_start), list(to_close)
-
-
-def default_deadline(now: dt.datetime | None = None) -> dt.datetime:
-    days = current_app.config.get("CAMPAIGN_DEFAULT_DAYS", 30)
-    return (now or utcnow()) + dt.timedelta(days=days)
