@@ -66,6 +66,20 @@ class Config:
     #: Empty means Stripe's own API; development and tests point it at localstripe.
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None
     STRIPE_JS_URL = os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/")
+    #: Calls per second to Stripe from all workers together (shared in Redis): under the
+    #: 25/s that Stripe allows a test-mode account; live accounts may raise it towards 100.
+    STRIPE_RATE_LIMIT = env_int("STRIPE_RATE_LIMIT", 20)
+    #: Attempts per Stripe call on 429, 5xx and network errors, with jittered backoff.
+    STRIPE_MAX_ATTEMPTS = env_int("STRIPE_MAX_ATTEMPTS", 4)
+    STRIPE_BACKOFF_SECONDS = float(os.environ.get("STRIPE_BACKOFF_SECONDS", "0.5"))
+
+    #: Days after the deadline during which a backer whose charge failed can fix the card.
+    CARD_FIX_DAYS = env_int("CARD_FIX_DAYS", 7)
+    #: Hours between two reminders to fix a card.
+    CARD_FIX_REMINDER_HOURS = env_int("CARD_FIX_REMINDER_HOURS", 48)
+    #: A charge left in "charging" this long (longer than a Stripe call can take) is settled
+    #: by the reconciler asking Stripe what happened.
+    SETTLEMENT_RECONCILE_SECONDS = env_int("SETTLEMENT_RECONCILE_SECONDS", 120)
 
     #: None means "uploads/ in the instance folder".
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or None
@@ -159,6 +173,10 @@ class TestConfig(Config):
     STRIPE_SECRET_KEY = "sk_test_suite"
     STRIPE_PUBLISHABLE_KEY = "pk_test_suite"
     STRIPE_WEBHOOK_SECRET = "whsec_test_suite"
+    # The suite's Stripe is a loopback localstripe: no reason to pace it, and backoff waits
+    # only slow the fault tests down.
+    STRIPE_RATE_LIMIT = 1000
+    STRIPE_BACKOFF_SECONDS = 0.01
 
 
 class ProductionConfig(Config):

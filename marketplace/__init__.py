@@ -158,7 +158,11 @@ def _register_blueprints(app: Flask) -> None:
     from designs.views import operator_bp as designs_operator_bp
     from designs.views import operator_queue_counts as design_queues
     from designs.views import scoring_bp
+    from payments.jobs import sweep_settlements
+    from payments.settlement import start_settlement
     from payments.views import bp as payments_bp
+    from payments.views import operator_bp as payments_operator_bp
+    from payments.views import operator_queue_counts as payment_queues
 
     from .campaigns.demo import seed_campaigns
     from .campaigns.jobs import sweep_due_campaigns
@@ -180,16 +184,19 @@ def _register_blueprints(app: Flask) -> None:
         pledges_bp,
         campaigns_operator_bp,
         payments_bp,
+        payments_operator_bp,
     ):
         app.register_blueprint(blueprint)
     if app.config["MAIL_DEV_VIEWER"]:
         app.register_blueprint(dev)
-    app.extensions["operator_queues"] = [design_queues, campaign_queues]
+    app.extensions["operator_queues"] = [design_queues, campaign_queues, payment_queues]
+    app.extensions["on_campaign_funded"] = [start_settlement]
     app.extensions["demo_seeders"] = [("designs", seed_designs), ("campaigns", seed_campaigns)]
     # (function, queue, seconds between runs) for `flask cron`.
     app.extensions["cron_jobs"] = [
         (close_due_windows, "default", 60),
         (sweep_due_campaigns, "settlement", 60),
+        (sweep_settlements, "settlement", 60),
         (sweep_outbox, "mail", 300),
     ]
 

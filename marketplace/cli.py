@@ -1,5 +1,5 @@
 """Flask CLI commands: ``flask worker``, ``flask create-operator``, ``flask seed-demo``,
-``flask outbox ...``."""
+``flask outbox ...``, ``flask campaigns close``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(outbox_group)
     app.cli.add_command(cron_command)
+    app.cli.add_command(campaigns_group)
 
 
 @click.command("worker")
@@ -102,6 +103,24 @@ def outbox_flush() -> None:
     from .jobs import sweep_outbox
 
     click.echo(f"re-enqueued {sweep_outbox()} mail(s)")
+
+
+campaigns_group = AppGroup("campaigns", help="Close campaigns and look at their settlement.")
+
+
+@campaigns_group.command("close")
+@click.argument("campaign_id", type=int)
+def campaigns_close(campaign_id: int) -> None:
+    """Close a live campaign now: funded (and settlement starts) or failed."""
+    from .campaigns import services
+
+    try:
+        state = services.close_now(campaign_id, None)
+    except services.CampaignError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    db.session.commit()
+    click.echo(f"campaign {campaign_id}: {state.value}")
 
 
 def make_cron(app: Flask):

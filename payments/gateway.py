@@ -1,15 +1,27 @@
 """The one place that talks to Stripe, through the official library.
 
 ``STRIPE_API_BASE`` points it at localstripe in development and tests. Every call has a
-timeout; retries and rate limiting come with settlement.
+timeout, waits for its turn under a rate limit that all processes share in Redis, and is
+retried with jittered exponential backoff when Stripe answers 429 or 5xx or the network
+fails, except where a retry could act twice (see ``create_refund``).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import stripe
 from flask import current_app
+from limits import RateLimitItemPerSecond
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 #: Seconds to connect, seconds to read: a hung Stripe must not hang a worker.
 TIMEOUT = (5, 30)
@@ -17,6 +29,11 @@ TIMEOUT = (5, 30)
 
 class GatewayError(Exception):
     """Stripe could not be reached or refused the call; the message is safe to show."""
+
+
+class OutcomeUnknown(GatewayError):
+    """The call may or may not have acted at Stripe (timeout, dropped connection, 5xx):
+    the caller must find out from Stripe before doing anything that could act twice."""
 
 
 def client() -> stripe.StripeClient:
@@ -29,18 +46,75 @@ def client() -> stripe.StripeClient:
             cfg["STRIPE_SECRET_KEY"],
             base_addresses={"api": base} if base else None,
             http_client=stripe.RequestsClient(timeout=TIMEOUT),
+            # Retries are ours (below): they share the rate limit and know which calls are
+            # safe to repeat.
             max_network_retries=0,
         )
         app.extensions["stripe_client"] = cached
     return cached
 
 
-def _call(what: str, fn, *args, **kwargs):
-    try:
+def _limiter() -> tuple[MovingWindowRateLimiter, RateLimitItemPerSecond]:
+    app = current_app._get_current_object()
+    cached = app.extensions.get("stripe_limiter")
+    if cached is None:
+        storage = RedisStorage(app.config["REDIS_URL"], key_prefix="cocrea-stripe")
+        cached = (
+            MovingWindowRateLimiter(storage),
+            RateLimitItemPerSecond(app.config["STRIPE_RATE_LIMIT"]),
+        )
+        app.extensions["stripe_limiter"] = cached
+    return cached
+
+
+def _wait_for_turn() -> None:
+    """Block until this process may make one more call under the shared per-second limit."""
+    limiter, item = _limiter()
+    while not limiter.hit(item, "calls"):
+        reset = limiter.get_window_stats(item, "calls").reset_time
+        time.sleep(min(1.0, max(0.005, reset - time.time())))
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth another try: Stripe asked us to slow down, failed on its side, or the
+    network did."""
+    if isinstance(exc, (stripe.RateLimitError, stripe.APIConnectionError)):
+        return True
+    status = getattr(exc, "http_status", None)
+    return isinstance(exc, stripe.APIError) and (status is None or status >= 500)
+
+
+def _call(what: str, fn, *args, retry_unknown: bool = True, **kwargs):
+    """Call Stripe under the rate limit, retrying transient failures.
+
+    With ``retry_unknown=False`` only 429s are retried (Stripe did nothing); any other
+    transient failure raises :class:`OutcomeUnknown` at once.
+    """
+    cfg = current_app.config
+
+    def retryable(exc: BaseException) -> bool:
+        if isinstance(exc, stripe.RateLimitError):
+            return True
+        return retry_unknown and _transient(exc)
+
+    def attempt():
+        _wait_for_turn()
         return fn(*args, **kwargs)
+
+    retrying = Retrying(
+        retry=retry_if_exception(retryable),
+        stop=stop_after_attempt(cfg["STRIPE_MAX_ATTEMPTS"]),
+        wait=wait_random_exponential(multiplier=cfg["STRIPE_BACKOFF_SECONDS"], max=20),
+        reraise=True,
+    )
+    try:
+        return retrying(attempt)
+    except stripe.CardError:
+        raise
     except stripe.StripeError as exc:
         current_app.logger.warning("stripe %s failed: %s", what, exc)
-        raise GatewayError(
+        error = OutcomeUnknown if _transient(exc) else GatewayError
+        raise error(
             "Our payment provider did not answer as expected. Nothing was charged; "
             "please try again."
         ) from exc
@@ -110,6 +184,153 @@ def card_summary(payment_method_id: str) -> str:
     if not card:
         return "card"
     return f"{str(card.brand).title()} •••• {card.last4}"
+
+
+@dataclass(frozen=True)
+class PaymentIntentInfo:
+    id: str
+    status: str
+    amount: int
+    amount_received: int
+    currency: str
+    client_secret: str
+    metadata: dict
+    #: Stripe's decline or error code and message from the last failed try, if any.
+    error_code: str | None
+    error_message: str | None
+
+
+def _pi_info(pi) -> PaymentIntentInfo:
+    data = pi.to_dict()
+    error = data.get("last_payment_error") or {}
+    received = data.get("amount_received")
+    if received is None:  # localstripe leaves it out
+        received = pi.amount if pi.status == "succeeded" else 0
+    return PaymentIntentInfo(
+        id=pi.id,
+        status=pi.status,
+        amount=pi.amount,
+        amount_received=received,
+        currency=pi.currency.upper(),
+        client_secret=pi.client_secret,
+        metadata=dict(data.get("metadata") or {}),
+        error_code=error.get("decline_code") or error.get("code"),
+        error_message=error.get("message"),
+    )
+
+
+def create_payment_intent(
+    *,
+    customer_id: str,
+    payment_method_id: str,
+    amount_cents: int,
+    currency: str,
+    metadata: dict[str, str],
+    idempotency_key: str,
+) -> PaymentIntentInfo:
+    """An unconfirmed PaymentIntent: it charges nobody until ``confirm_payment_intent``, so
+    creating it again after a lost answer is harmless (Stripe's idempotency key even gives
+    back the same one; localstripe ignores the key and leaves an unused intent)."""
+    pi = _call(
+        "payment intent create",
+        client().v1.payment_intents.create,
+        params={
+            "amount": amount_cents,
+            "currency": currency.lower(),
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "payment_method_types": ["card"],
+            "metadata": metadata,
+        },
+        options={"idempotency_key": idempotency_key},
+    )
+    return _pi_info(pi)
+
+
+def _off_session() -> dict:
+    # Stripe wants off_session=true when it confirms a charge with nobody present (it then
+    # declines rather than asking for authentication, or applies an exemption). localstripe
+    # refuses the parameter on confirm, so it is only sent to Stripe itself.
+    return {} if current_app.config["STRIPE_API_BASE"] else {"off_session": True}
+
+
+def confirm_payment_intent(payment_intent_id: str) -> PaymentIntentInfo:
+    """Charge the saved card. Safe to repeat: confirming an intent that already succeeded
+    or failed is refused by Stripe, and we then read where it stands."""
+    try:
+        pi = _call(
+            "payment intent confirm",
+            client().v1.payment_intents.confirm,
+            payment_intent_id,
+            params=_off_session(),
+        )
+    except stripe.CardError:
+        return retrieve_payment_intent(payment_intent_id)
+    except GatewayError as exc:
+        if isinstance(exc, OutcomeUnknown):
+            raise
+        return retrieve_payment_intent(payment_intent_id)
+    return _pi_info(pi)
+
+
+def retrieve_payment_intent(payment_intent_id: str) -> PaymentIntentInfo:
+    return _pi_info(
+        _call("payment intent retrieve", client().v1.payment_intents.retrieve, payment_intent_id)
+    )
+
+
+def cancel_payment_intent(payment_intent_id: str) -> PaymentIntentInfo:
+    """Withdraw an intent that has not succeeded; one that already has (or is already
+    cancelled) is returned as it stands."""
+    try:
+        pi = _call("payment intent cancel", client().v1.payment_intents.cancel, payment_intent_id)
+    except GatewayError as exc:
+        if isinstance(exc, OutcomeUnknown):
+            raise
+        return retrieve_payment_intent(payment_intent_id)
+    return _pi_info(pi)
+
+
+@dataclass(frozen=True)
+class RefundInfo:
+    id: str
+    status: str
+    amount: int
+
+
+def create_refund(payment_intent_id: str, amount_cents: int, refund_key: str) -> RefundInfo:
+    """Refund an intent once. The refunds already made on it are read first, and one that
+    carries ``refund_key`` is ours from an earlier try; the create itself is never retried
+    on an unknown outcome, because localstripe would refund twice."""
+    for refund in _call(
+        "refund list",
+        client().v1.refunds.list,
+        params={"payment_intent": payment_intent_id, "limit": 100},
+    ).data:
+        if (refund.to_dict().get("metadata") or {}).get("refund_key") == refund_key:
+            return RefundInfo(refund.id, refund.status, refund.amount)
+    refund = _call(
+        "refund create",
+        client().v1.refunds.create,
+        params={
+            "payment_intent": payment_intent_id,
+            "amount": amount_cents,
+            "metadata": {"refund_key": refund_key},
+        },
+        options={"idempotency_key": refund_key},
+        retry_unknown=False,
+    )
+    return RefundInfo(refund.id, refund.status, refund.amount)
+
+
+def construct_event(payload: bytes, signature: str | None) -> stripe.Event:
+    """The event, if its signature is Stripe's over this very body; ValueError otherwise."""
+    try:
+        return stripe.Webhook.construct_event(
+            payload, signature or "", current_app.config["STRIPE_WEBHOOK_SECRET"]
+        )
+    except stripe.SignatureVerificationError as exc:
+        raise ValueError("bad signature") from exc
 
 
 def list_payment_intents(limit: int = 100) -> list:

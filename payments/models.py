@@ -1,14 +1,16 @@
-"""The money side of pledges: Stripe customers and the card set-ups that save cards."""
+"""The money side of pledges: Stripe customers, saved cards, charge attempts, refunds and the
+webhook events Stripe sends."""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.campaigns.models import Pledge  # noqa: F401 (the table the set-ups point at)
-from marketplace.dbtypes import UTCDateTime, utcnow
+from marketplace.campaigns.models import Pledge
+from marketplace.dbtypes import UTCDateTime, enum_column, utcnow
 from marketplace.extensions import db
 
 
@@ -38,3 +40,112 @@ class CardSetup(db.Model):
     client_secret: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class AttemptStatus(enum.StrEnum):
+    #: Recorded before Stripe is called; the PaymentIntent id is added as soon as it exists.
+    STARTED = "started"
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    REQUIRES_ACTION = "requires_action"
+    #: Given up by us (a new card replaced it) before it succeeded.
+    CANCELED = "canceled"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class ChargeAttempt(db.Model):
+    """One try at charging a pledge: the settlement's own record of what it asked Stripe.
+
+    It is written and committed before Stripe hears of it, and its PaymentIntent id is
+    committed before that PaymentIntent is confirmed; a PaymentIntent is only ever confirmed
+    from its attempt. So whatever dies in between, the attempt says where to look, and a
+    second charge for one pledge can only come from a second attempt, which is only started
+    once the previous one is known to have failed.
+    """
+
+    __tablename__ = "charge_attempts"
+    __table_args__ = (
+        sa.UniqueConstraint("pledge_id", "number"),
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.Index("ix_charge_attempts_status_updated_at", "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pledge_id: Mapped[int] = mapped_column(sa.ForeignKey("pledges.id"), index=True)
+    #: 1 for the settlement's charge, then one more per retry.
+    number: Mapped[int]
+    #: Why it was made: settlement, new_card, retry (the backer's), auto_retry.
+    trigger: Mapped[str] = mapped_column(sa.String(20))
+    #: Sent as Stripe's Idempotency-Key and kept in the PaymentIntent's metadata.
+    idempotency_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    payment_method_id: Mapped[str] = mapped_column(sa.String(64))
+    payment_intent_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    status: Mapped[AttemptStatus] = mapped_column(
+        enum_column(AttemptStatus), default=AttemptStatus.STARTED
+    )
+    #: Stripe's decline code or error code, and its message, safe to show the backer.
+    failure_code: Mapped[str | None] = mapped_column(sa.String(64))
+    failure_message: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: When the backer was last asked to fix a failed attempt (mail every 48 h).
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    pledge: Mapped[Pledge] = relationship()
+
+
+class RefundStatus(enum.StrEnum):
+    REQUESTED = "requested"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Refund(db.Model):
+    """Giving back a collected pledge's money, in full.
+
+    Unique per pledge: a pledge is refunded once, for what its succeeded attempt collected.
+    """
+
+    __tablename__ = "refunds"
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pledge_id: Mapped[int] = mapped_column(sa.ForeignKey("pledges.id"), unique=True)
+    attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("charge_attempts.id"))
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    idempotency_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    stripe_refund_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    status: Mapped[RefundStatus] = mapped_column(
+        enum_column(RefundStatus), default=RefundStatus.REQUESTED
+    )
+    failure_message: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    pledge: Mapped[Pledge] = relationship()
+
+
+class WebhookEvent(db.Model):
+    """A Stripe event as it arrived: stored once (unique event id), then processed by a job."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    type: Mapped[str] = mapped_column(sa.String(80))
+    #: The object the event is about (a PaymentIntent id, say).
+    object_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    payload: Mapped[dict] = mapped_column(sa.JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: What processing did, for operators: "pledge 12 collected", "ignored: unknown intent".
+    result: Mapped[str | None] = mapped_column(sa.String(200))

@@ -16,7 +16,8 @@ from marketplace.extensions import db
 from marketplace.models import User
 from marketplace.services import ServiceError
 
-from . import gateway
+from . import gateway, settlement
+from .customers import customer_for
 from .models import CardSetup, StripeCustomer
 
 
@@ -24,29 +25,13 @@ class CardError(ServiceError):
     """The card could not be saved."""
 
 
-def customer_for(user: User) -> str:
-    """The account's Stripe Customer, created at its first pledge.
-
-    The user's row is locked first, so two first pledges at the same moment create one
-    Customer between them.
-    """
-    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
-    existing = db.session.scalar(
-        sa.select(StripeCustomer.customer_id).where(StripeCustomer.user_id == user.id)
-    )
-    if existing:
-        return existing
-    customer_id = gateway.create_customer(user.email, user.id)
-    db.session.add(StripeCustomer(user_id=user.id, customer_id=customer_id))
-    db.session.flush()
-    return customer_id
-
-
 def open_card_setup(pledge: Pledge, user: User) -> CardSetup:
     """The SetupIntent the card form confirms: the pledge's unused one, or a new one."""
     if pledge.backer_id != user.id:
         raise CardError("No such pledge.", 404)
-    if pledge.state not in (PledgeState.PENDING_CARD, PledgeState.ACTIVE):
+    if pledge.state not in (PledgeState.PENDING_CARD, PledgeState.ACTIVE) and not (
+        settlement.can_fix(pledge, pledge.campaign)
+    ):
         raise CardError(f"This pledge is {pledge.state.label}: its card can no longer change.", 409)
     unused = db.session.scalar(
         sa.select(CardSetup)
@@ -80,7 +65,7 @@ def confirm_card(pledge_id: int, user: User, setup_intent_id: str) -> Pledge:
     if setup is None or setup.pledge_id != pledge.id:
         raise CardError("This card confirmation does not belong to this pledge.", 422)
     if setup.used_at is not None:
-        if pledge.state == PledgeState.ACTIVE:
+        if pledge.state in (PledgeState.ACTIVE, PledgeState.CHARGING, PledgeState.COLLECTED):
             return pledge  # the same confirmation posted twice
         raise CardError("This card confirmation was already used.", 409)
     customer_id = db.session.scalar(
@@ -98,7 +83,10 @@ def confirm_card(pledge_id: int, user: User, setup_intent_id: str) -> Pledge:
     setup.used_at = utcnow()
     summary = gateway.card_summary(info.payment_method)
     try:
-        campaigns.activate_pledge(pledge, user, info.payment_method, summary)
-    except campaigns.CampaignError as exc:
+        if pledge.state in (PledgeState.ERRORED, PledgeState.ACTION_REQUIRED):
+            settlement.use_new_card(pledge, user, info.payment_method, summary)
+        else:
+            campaigns.activate_pledge(pledge, user, info.payment_method, summary)
+    except (campaigns.CampaignError, settlement.SettlementError) as exc:
         raise CardError(exc.message, exc.status) from exc
     return pledge

@@ -1,20 +1,26 @@
-"""Pledging with a saved card: start a pledge, the card form, the server-side confirmation."""
+"""Pledging with a saved card, fixing a failed payment, Stripe's webhook, and the operators'
+settlement pages (per-campaign figures, attempts, refunds)."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
-from marketplace.authz import verified_required
+from marketplace.authz import operator_required, verified_required
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.forms import PledgeForm
-from marketplace.campaigns.models import Campaign, Pledge, PledgeState
-from marketplace.extensions import db
+from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
+from marketplace.extensions import csrf, db
 from marketplace.forms import ButtonForm
 
-from . import gateway, services
+from . import gateway, refunds, services, settlement, webhooks
+from .forms import RefundForm
+from .models import AttemptStatus, ChargeAttempt, Refund
 
 bp = Blueprint("payments", __name__)
+operator_bp = Blueprint("payments_operator", __name__, url_prefix="/operator/settlements")
 
 
 @bp.post("/campaigns/<int:campaign_id>/pledge")
@@ -50,6 +56,8 @@ def _own_pledge(pledge_id: int) -> Pledge:
 def card(pledge_id: int):
     pledge = _own_pledge(pledge_id)
     campaign = db.session.get(Campaign, pledge.campaign_id)
+    if settlement.can_fix(pledge, campaign):
+        return redirect(url_for("payments.fix", pledge_id=pledge.id))
     if not campaign.is_open_for_pledges or pledge.state not in (
         PledgeState.PENDING_CARD,
         PledgeState.ACTIVE,
@@ -93,6 +101,225 @@ def confirm(pledge_id: int):
             "Your pledge is in. Your card is saved, and charged only if the goal is reached.",
             "success",
         )
-    else:
+    elif db.session.get(Pledge, pledge_id).state == PledgeState.ACTIVE:
         flash("Card replaced.", "success")
+    else:
+        flash("New card saved: we are charging it now. This page shows the result.", "success")
     return redirect(url_for("pledges.mine"))
+
+
+@bp.get("/pledges/<int:pledge_id>/fix")
+@verified_required
+def fix(pledge_id: int):
+    """Where the mail about a failed charge leads: authenticate, or use another card."""
+    pledge = _own_pledge(pledge_id)
+    campaign = db.session.get(Campaign, pledge.campaign_id)
+    if not settlement.can_fix(pledge, campaign):
+        flash(f"This pledge is {pledge.state.label}: there is nothing to fix.", "info")
+        return redirect(url_for("pledges.mine"))
+    attempt = settlement.latest_attempt(pledge.id)
+    try:
+        waiting = settlement.waiting_intent(pledge)
+        setup = services.open_card_setup(pledge, current_user)
+    except (services.CardError, gateway.GatewayError) as exc:
+        db.session.rollback()
+        abort(getattr(exc, "status", 502), description=getattr(exc, "message", str(exc)))
+    db.session.commit()
+    return render_template(
+        "payments/fix.html",
+        pledge=pledge,
+        campaign=campaign,
+        attempt=attempt,
+        waiting=waiting,
+        setup=setup,
+        fix_by=settlement.fix_deadline(campaign),
+        form=ButtonForm(formdata=None),
+        publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+    )
+
+
+@bp.post("/pledges/<int:pledge_id>/authenticated")
+@verified_required
+def authenticated(pledge_id: int):
+    """The browser says the backer authenticated the payment; Stripe is asked whether so."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    pledge = _own_pledge(pledge_id)
+    attempt = settlement.latest_attempt(pledge.id)
+    if attempt is None or attempt.status not in (
+        AttemptStatus.REQUIRES_ACTION,
+        AttemptStatus.SUCCEEDED,
+    ):
+        abort(409, description="There is no payment waiting for your confirmation.")
+    try:
+        state = settlement.refresh_attempt(attempt.id)
+    except gateway.GatewayError as exc:
+        db.session.rollback()
+        abort(502, description=str(exc))
+    db.session.commit()
+    settlement.finish_if_done(pledge.campaign_id)
+    db.session.commit()
+    if state == PledgeState.COLLECTED:
+        flash("Payment confirmed: thank you! Your order is in.", "success")
+    else:
+        flash("The payment is still not confirmed. Try again, or use another card.", "warning")
+    return redirect(url_for("pledges.mine"))
+
+
+@bp.post("/webhooks/stripe")
+@csrf.exempt
+def stripe_webhook():
+    """Stripe's signed events (warehouse's pattern): 400 before anything is stored unless
+    the signature over the raw body checks out; each event stored once and processed by a
+    job after commit."""
+    try:
+        event = gateway.construct_event(
+            request.get_data(cache=False), request.headers.get("Stripe-Signature")
+        )
+    except ValueError:
+        abort(400, description="Invalid payload or signature.")
+    stored = webhooks.store(event)
+    db.session.commit()
+    return {"received": True, "duplicate": stored is None}, 200
+
+
+# --- operators --------------------------------------------------------------------------------
+
+
+def operator_queue_counts() -> list[tuple[str, int, str]]:
+    settling = db.session.scalar(
+        sa.select(sa.func.count()).where(Campaign.state == CampaignState.SETTLING)
+    )
+    failing = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            Pledge.state.in_((PledgeState.ERRORED, PledgeState.ACTION_REQUIRED))
+        )
+    )
+    link = url_for("payments_operator.index")
+    return [
+        ("settlements in progress", settling, link),
+        ("pledges whose payment failed", failing, link),
+    ]
+
+
+@operator_bp.get("/")
+@operator_required
+def index():
+    rows = db.session.scalars(
+        sa.select(Campaign)
+        .where(
+            Campaign.state.in_(
+                (
+                    CampaignState.LIVE,
+                    CampaignState.FUNDED,
+                    CampaignState.SETTLING,
+                    CampaignState.SETTLED,
+                    CampaignState.IN_PRODUCTION,
+                    CampaignState.SHIPPED,
+                )
+            )
+        )
+        .order_by(Campaign.deadline.desc())
+        .limit(200)
+    ).all()
+    return render_template(
+        "operator/settlements.html",
+        campaigns=rows,
+        summaries={c.id: settlement.summary(c.id) for c in rows},
+        PledgeState=PledgeState,
+    )
+
+
+@operator_bp.get("/<int:campaign_id>")
+@operator_required
+def campaign(campaign_id: int):
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        abort(404)
+    page = max(request.args.get("page", 1, type=int), 1)
+    state = request.args.get("state", "")
+    query = (
+        sa.select(Pledge)
+        .where(Pledge.campaign_id == campaign.id)
+        .options(joinedload(Pledge.backer), joinedload(Pledge.variant))
+        .order_by(Pledge.id)
+    )
+    if state in PledgeState.__members__.values():
+        query = query.where(Pledge.state == state)
+    pledges = db.session.scalars(query.limit(51).offset((page - 1) * 50)).all()
+    ids = [p.id for p in pledges[:50]]
+    attempts: dict[int, list[ChargeAttempt]] = {}
+    for attempt in db.session.scalars(
+        sa.select(ChargeAttempt)
+        .where(ChargeAttempt.pledge_id.in_(ids))
+        .order_by(ChargeAttempt.number)
+    ):
+        attempts.setdefault(attempt.pledge_id, []).append(attempt)
+    refund_rows = {
+        r.pledge_id: r
+        for r in db.session.scalars(sa.select(Refund).where(Refund.pledge_id.in_(ids)))
+    }
+    return render_template(
+        "operator/settlement.html",
+        campaign=campaign,
+        summary=settlement.summary(campaign.id),
+        forecast=settlement.forecast(campaign) if campaign.state == CampaignState.LIVE else None,
+        fix_by=settlement.fix_deadline(campaign) if campaign.closed_at else None,
+        pledges=pledges[:50],
+        has_next=len(pledges) > 50,
+        page=page,
+        state=state,
+        attempts=attempts,
+        refunds=refund_rows,
+        refund_form=RefundForm(formdata=None),
+        button=ButtonForm(formdata=None),
+        states=list(PledgeState),
+    )
+
+
+@operator_bp.post("/<int:campaign_id>/close")
+@operator_required
+def close_now(campaign_id: int):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        state = campaigns.close_now(campaign_id, current_user)
+    except campaigns.CampaignError as exc:
+        db.session.rollback()
+        abort(exc.status, description=exc.message)
+    db.session.commit()
+    flash(f"Campaign closed: {state.label}.", "success")
+    return redirect(url_for("payments_operator.campaign", campaign_id=campaign_id))
+
+
+@operator_bp.post("/pledges/<int:pledge_id>/refund")
+@operator_required
+def refund_pledge(pledge_id: int):
+    form = RefundForm()
+    if not form.validate_on_submit():
+        abort(422, description="Give the backer a reason of at least 10 characters.")
+    try:
+        refund = refunds.request_refund(pledge_id, current_user, form.reason.data)
+    except refunds.RefundError as exc:
+        db.session.rollback()
+        abort(exc.status, description=exc.message)
+    campaign_id = db.session.get(Pledge, pledge_id).campaign_id
+    db.session.commit()
+    flash(f"Refund of pledge {pledge_id} requested ({refund.amount_cents / 100:.2f}).", "info")
+    return redirect(url_for("payments_operator.campaign", campaign_id=campaign_id))
+
+
+@operator_bp.post("/<int:campaign_id>/cancel-production")
+@operator_required
+def cancel_production(campaign_id: int):
+    form = RefundForm()
+    if not form.validate_on_submit():
+        abort(422, description="Give backers a public reason of at least 10 characters.")
+    try:
+        refunds.cancel_production(campaign_id, current_user, form.reason.data)
+    except refunds.RefundError as exc:
+        db.session.rollback()
+        abort(exc.status, description=exc.message)
+    db.session.commit()
+    flash("Production cancelled: every collected pledge is being refunded.", "info")
+    return redirect(url_for("payments_operator.campaign", campaign_id=campaign_id))

@@ -88,6 +88,7 @@ PLEDGE_MACHINE = StateMachine(
         (P.ERRORED, "drop"): P.DROPPED,
         (P.ACTION_REQUIRED, "charge"): P.CHARGING,
         (P.ACTION_REQUIRED, "succeed"): P.COLLECTED,
+        (P.ACTION_REQUIRED, "fail"): P.ERRORED,
         (P.ACTION_REQUIRED, "drop"): P.DROPPED,
         (P.COLLECTED, "refund"): P.REFUNDED,
     },

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
+from flask import current_app
 
 from designs import services as design_services
 from designs.models import Design, DesignState
@@ -280,8 +281,8 @@ def start_due(campaign_id: int, now: dt.datetime | None = None) -> bool:
 
 def close_due(campaign_id: int, now: dt.datetime | None = None) -> CampaignState | None:
     """At the deadline: funded when the counted units reach the goal, else failed and every
-    pledge released. Returns the new state, or None when there was nothing to do. Charging
-    a funded campaign is the settlement's work."""
+    pledge released. Returns which (funded or failed), or None when there was nothing to do.
+    Charging a funded campaign is the settlement's work, started by the funded hooks."""
     now = now or utcnow()
     campaign = lock_campaign(campaign_id)
     if campaign is None or campaign.state != CampaignState.LIVE or now < campaign.deadline:
@@ -290,12 +291,35 @@ def close_due(campaign_id: int, now: dt.datetime | None = None) -> CampaignState
     units = campaign.pledged_units
     if units >= campaign.goal_units:
         transition(campaign, "fund", None, units=units, goal=campaign.goal_units)
-        _mail_everyone(campaign, "campaign_funded")
-        return campaign.state
+        mail_everyone(campaign, "campaign_funded")
+        # Settlement (in ``payments``, which builds on this package) registers here.
+        for hook in current_app.extensions.get("on_campaign_funded", ()):
+            hook(campaign)
+        return CampaignState.FUNDED
     transition(campaign, "fail", None, units=units, goal=campaign.goal_units)
     _release_all(campaign, None, "The campaign did not reach its goal: nobody is charged.")
-    _mail_everyone(campaign, "campaign_failed")
+    mail_everyone(campaign, "campaign_failed")
     return campaign.state
+
+
+def close_now(campaign_id: int, actor: User | None, now: dt.datetime | None = None):
+    """Close a live campaign at once, as if its deadline were now (``flask campaigns close``)."""
+    now = now or utcnow()
+    campaign = lock_campaign(campaign_id)
+    if campaign is None:
+        raise CampaignError("No such campaign.", 404)
+    if campaign.state != CampaignState.LIVE:
+        raise CampaignError(f"This campaign is {campaign.state.label}, not live.", 409)
+    if campaign.deadline > now:
+        record(
+            "campaign.closed_early",
+            actor=actor,
+            subject_type="campaign",
+            subject_id=campaign.id,
+            previous=campaign.deadline.isoformat(),
+        )
+        campaign.deadline = now
+    return close_due(campaign_id, now=now)
 
 
 def cancel_campaign(campaign_id: int, operator: User, reason: str) -> Campaign:
@@ -314,7 +338,7 @@ def cancel_campaign(campaign_id: int, operator: User, reason: str) -> Campaign:
     campaign.cancel_reason = reason
     transition(campaign, "cancel", operator, reason=reason)
     _release_all(campaign, operator, f"Campaign cancelled: {reason}")
-    _mail_everyone(campaign, "campaign_cancelled")
+    mail_everyone(campaign, "campaign_cancelled")
     return campaign
 
 
@@ -340,7 +364,7 @@ def _pledges(campaign_id: int, states, batch: int = 500) -> Iterator[Pledge]:
         last_id = rows[-1].id
 
 
-def _mail_everyone(campaign: Campaign, kind: str) -> None:
+def mail_everyone(campaign: Campaign, kind: str) -> None:
     """The designer, and each backer once, in the same transaction as the change."""
     link = external_url("campaigns.show", campaign_id=campaign.id)
     queue_mail(campaign.design.designer, kind, campaign=campaign, link=link, role="designer")
@@ -449,6 +473,11 @@ def _reserve(variant_id: int, quantity: int) -> bool:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+def release_units(pledge: Pledge) -> None:
+    """Give back a pledge's units when it stops counting (dropped after a failed card)."""
+    _release(pledge.variant_id, pledge.quantity)
 
 
 def _release(variant_id: int, quantity: int) -> None:

@@ -50,3 +50,27 @@ document.addEventListener("DOMContentLoaded", () => {
     form.submit();
   });
 });
+
+// A payment the bank wants confirmed (3-D Secure): confirmCardPayment runs the bank's check,
+// then the form posts, and the server asks Stripe whether the payment went through.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("authenticate-form");
+  if (!form || typeof Stripe === "undefined") return;
+  const errors = document.getElementById("authenticate-errors");
+  const button = document.getElementById("authenticate-submit");
+  const stripe = Stripe(form.dataset.publishableKey);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    errors.hidden = true;
+    button.disabled = true;
+    const result = await stripe.confirmCardPayment(form.dataset.clientSecret);
+    if (result.error) {
+      errors.textContent =
+        result.error.message || "The payment was not confirmed. Try again or use another card.";
+      errors.hidden = false;
+      button.disabled = false;
+      return;
+    }
+    form.submit();
+  });
+});

@@ -204,7 +204,8 @@ def test_closing_at_the_deadline_funds_a_campaign_that_reached_its_goal(
         assert jobs.close_campaign(campaign_id) == "funded"
         assert jobs.close_campaign(campaign_id) is None  # twice: nothing more
         campaign = db.session.get(Campaign, campaign_id)
-        assert campaign.state == CampaignState.FUNDED
+        # Funded, and handed straight to settlement; charging is the settlement jobs' work.
+        assert campaign.state == CampaignState.SETTLING
         assert {p.state for p in db.session.scalars(sa.select(Pledge))} == {PledgeState.ACTIVE}
         kinds = db.session.scalars(sa.select(OutboxMail.kind)).all()
         assert kinds.count("campaign_funded") == 3  # designer + two backers

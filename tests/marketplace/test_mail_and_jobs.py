@@ -157,10 +157,11 @@ def test_cron_enqueues_every_periodic_sweep(app, ctx):
     assert names == {
         "close_due_windows": "default",
         "sweep_due_campaigns": "settlement",
+        "sweep_settlements": "settlement",
         "sweep_outbox": "mail",
     }
     enqueued = scheduler.enqueue_jobs()  # first pass: every interval job is due
-    assert len(enqueued) == 3
+    assert len(enqueued) == 4
     with ctx():
         assert [j.func_name for j in get_queue("default").jobs] == [
             "designs.jobs.close_due_windows"

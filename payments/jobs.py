@@ -1,0 +1,78 @@
+"""Settlement's background work on the ``settlement`` queue. Each job takes ids, commits
+between the steps whose order makes a charge happen once (see ``settlement``), and may run
+twice, concurrently, or after a copy that died at any instruction."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from marketplace.campaigns.models import Campaign, Pledge
+from marketplace.dbtypes import utcnow
+from marketplace.extensions import db
+
+from . import refunds, settlement, webhooks
+
+
+def fan_out(campaign_id: int) -> int:
+    return settlement.fan_out(campaign_id)
+
+
+def charge_pledge(pledge_id: int, trigger: str = "settlement") -> str | None:
+    """Charge one pledge (or resume its unfinished attempt); returns the pledge's state."""
+    attempt_id = settlement.begin_attempt(pledge_id, trigger)
+    db.session.commit()
+    if attempt_id is None:
+        return None
+    if settlement.ensure_payment_intent(attempt_id):
+        db.session.commit()
+        settlement.confirm_attempt(attempt_id)
+    db.session.commit()
+    campaign_id = db.session.get(Pledge, pledge_id).campaign_id
+    settlement.finish_if_done(campaign_id)
+    db.session.commit()
+    return db.session.get(Pledge, pledge_id).state.value
+
+
+def refresh_attempt(attempt_id: int) -> str | None:
+    state = settlement.refresh_attempt(attempt_id)
+    db.session.commit()
+    return state.value if state else None
+
+
+def sweep_settlements(now: dt.datetime | None = None) -> dict[str, int]:
+    """Periodic (``flask cron``): resume charges whose job died, re-enqueue lost ones, remind
+    backers whose card failed, retry before the window ends, drop what is unpaid after it,
+    and mark settled what is done."""
+    now = now or utcnow()
+    done = {"reconciled": len(settlement.reconcile_due(now))}
+    db.session.commit()
+    for key in ("stranded", "reminded", "retried", "dropped", "settled"):
+        done.setdefault(key, 0)
+    for campaign_id in settlement.settling_campaign_ids():
+        done["stranded"] += settlement.stranded_pledges(campaign_id)
+        db.session.commit()
+        campaign = db.session.get(Campaign, campaign_id)
+        done["reminded"] += settlement.remind_due(campaign, now)
+        done["retried"] += settlement.retry_due(campaign, now)
+        db.session.commit()
+        done["dropped"] += settlement.drop_unpaid(db.session.get(Campaign, campaign_id), now)
+        db.session.commit()
+        done["settled"] += settlement.finish_if_done(campaign_id)
+        db.session.commit()
+    return done
+
+
+def process_webhook_event(event_row_id: int) -> str | None:
+    result = webhooks.process(event_row_id)
+    db.session.commit()
+    return result
+
+
+def execute_refund(refund_id: int) -> str | None:
+    result = refunds.execute(refund_id)
+    db.session.commit()
+    return result
+
+
+def refund_campaign_pledges(campaign_id: int, operator_id: int, reason: str) -> int:
+    return refunds.refund_collected(campaign_id, operator_id, reason)

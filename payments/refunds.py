@@ -1,0 +1,171 @@
+"""Refunds: an operator gives a collected pledge's money back, or a whole campaign's when its
+production is cancelled. A pledge has at most one refund (a unique constraint), for exactly
+what its successful charge collected, and the job that makes it at Stripe looks for an
+earlier try of its own before creating one."""
+
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+from rq import Retry
+
+from marketplace.campaigns import services as campaigns
+from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
+from marketplace.dbtypes import utcnow
+from marketplace.extensions import db
+from marketplace.mail import queue_mail
+from marketplace.models import User
+from marketplace.queues import enqueue_after_commit
+from marketplace.services import ServiceError, lock_row, record
+from marketplace.urls import external_url
+
+from . import gateway
+from .models import AttemptStatus, ChargeAttempt, Refund, RefundStatus
+
+
+class RefundError(ServiceError):
+    pass
+
+
+def _check_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not 10 <= len(reason) <= 500:
+        raise RefundError("Give a reason of 10 to 500 characters: the backer reads it.")
+    return reason
+
+
+def request_refund(pledge_id: int, operator: User, reason: str) -> Refund:
+    reason = _check_reason(reason)
+    pledge = lock_row(Pledge, pledge_id)
+    if pledge is None:
+        raise RefundError("No such pledge.", 404)
+    if db.session.scalar(sa.select(Refund.id).where(Refund.pledge_id == pledge.id)):
+        raise RefundError("This pledge is already refunded, or its refund is on its way.", 409)
+    if pledge.state != PledgeState.COLLECTED:
+        raise RefundError(
+            f"This pledge is {pledge.state.label}: only collected money can be refunded.", 409
+        )
+    attempt = db.session.scalar(
+        sa.select(ChargeAttempt).where(
+            ChargeAttempt.pledge_id == pledge.id, ChargeAttempt.status == AttemptStatus.SUCCEEDED
+        )
+    )
+    refund = Refund(
+        pledge_id=pledge.id,
+        attempt_id=attempt.id,
+        amount_cents=attempt.amount_cents,
+        currency=attempt.currency,
+        reason=reason,
+        requested_by_id=operator.id,
+        idempotency_key=f"refund-pledge-{pledge.id}-{secrets.token_hex(6)}",
+    )
+    db.session.add(refund)
+    db.session.flush()
+    record(
+        "pledge.refund_requested",
+        actor=operator,
+        subject_type="pledge",
+        subject_id=pledge.id,
+        reason=reason,
+        amount_cents=refund.amount_cents,
+        campaign_id=pledge.campaign_id,
+    )
+    enqueue_after_commit(
+        "settlement",
+        "payments.jobs.execute_refund",
+        refund.id,
+        retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+    )
+    return refund
+
+
+def execute(refund_id: int) -> str | None:
+    pledge_id = db.session.scalar(sa.select(Refund.pledge_id).where(Refund.id == refund_id))
+    if pledge_id is None:
+        return None
+    pledge = lock_row(Pledge, pledge_id)
+    refund = db.session.scalar(
+        sa.select(Refund).where(Refund.id == refund_id).execution_options(populate_existing=True)
+    )
+    if refund.status != RefundStatus.REQUESTED:
+        return refund.status.value
+    attempt = db.session.get(ChargeAttempt, refund.attempt_id)
+    try:
+        info = gateway.create_refund(
+            attempt.payment_intent_id, refund.amount_cents, refund.idempotency_key
+        )
+    except gateway.OutcomeUnknown:
+        raise  # the job is retried, and the retry looks for this refund first
+    except gateway.GatewayError as exc:
+        refund.status, refund.finished_at = RefundStatus.FAILED, utcnow()
+        refund.failure_message = str(exc.__cause__ or exc)[:300]
+        record(
+            "pledge.refund_failed",
+            actor=None,
+            subject_type="pledge",
+            subject_id=pledge.id,
+            reason=refund.failure_message,
+        )
+        return refund.status.value
+    refund.stripe_refund_id = info.id
+    refund.status, refund.finished_at = RefundStatus.SUCCEEDED, utcnow()
+    campaigns.pledge_transition(
+        pledge, "refund", None, reason=refund.reason, amount_cents=refund.amount_cents
+    )
+    campaign = db.session.get(Campaign, pledge.campaign_id)
+    queue_mail(
+        db.session.get(User, pledge.backer_id),
+        "pledge_refunded",
+        pledge=pledge,
+        campaign=campaign,
+        refund=refund,
+        link=external_url("pledges.mine"),
+    )
+    return refund.status.value
+
+
+def cancel_production(campaign_id: int, operator: User, reason: str) -> Campaign:
+    """Cancel a campaign whose money is collected: every collected pledge is refunded."""
+    reason = _check_reason(reason)
+    campaign = lock_row(Campaign, campaign_id)
+    if campaign is None:
+        raise RefundError("No such campaign.", 404)
+    if campaign.state not in (CampaignState.SETTLED, CampaignState.IN_PRODUCTION):
+        raise RefundError(
+            f"This campaign is {campaign.state.label}: refunds of a whole campaign start once "
+            "it is settled.",
+            409,
+        )
+    campaign.cancel_reason = reason
+    campaigns.transition(campaign, "cancel", operator, reason=reason)
+    campaigns.mail_everyone(campaign, "campaign_cancelled")
+    enqueue_after_commit(
+        "settlement", "payments.jobs.refund_campaign_pledges", campaign.id, operator.id, reason
+    )
+    return campaign
+
+
+def refund_collected(campaign_id: int, operator_id: int, reason: str, batch: int = 200) -> int:
+    """Request the refund of every collected pledge not refunded yet, batch by batch (each
+    committed), so a run that dies is finished by the next one."""
+    operator = db.session.get(User, operator_id)
+    count = 0
+    while True:
+        ids = db.session.scalars(
+            sa.select(Pledge.id)
+            .outerjoin(Refund, Refund.pledge_id == Pledge.id)
+            .where(
+                Pledge.campaign_id == campaign_id,
+                Pledge.state == PledgeState.COLLECTED,
+                Refund.id.is_(None),
+            )
+            .order_by(Pledge.id)
+            .limit(batch)
+        ).all()
+        if not ids:
+            return count
+        for pledge_id in ids:
+            request_refund(pledge_id, operator, reason)
+        db.session.commit()
+        count += len(ids)

@@ -1,0 +1,556 @@
+"""Settlement: charging a funded campaign's pledges exactly once, and what follows a failed
+card (Kickstarter's rule: the backer has CARD_FIX_DAYS after the deadline to fix it).
+
+How "exactly once" holds, whatever dies when:
+
+1. ``begin_attempt`` moves the pledge to ``charging`` and writes a :class:`ChargeAttempt`,
+   committed before Stripe hears of it.
+2. ``ensure_payment_intent`` creates an *unconfirmed* PaymentIntent (it charges nobody) and
+   commits its id on the attempt. Losing the answer only leaves an unused intent behind.
+3. ``confirm_attempt`` confirms that very intent and records the outcome. A PaymentIntent
+   succeeds at most once, and confirming one that already went through is refused by Stripe
+   and read back instead.
+
+Each step locks the pledge's row first and re-reads where the attempt stands, so two copies
+of a job (or a job and the reconciler, or a webhook) take turns and the second finds the
+work done. A new attempt starts only once the previous one is known to have failed or has
+been cancelled at Stripe. Functions flush and never commit; the jobs commit between steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from flask import current_app
+
+from marketplace.campaigns import services as campaigns
+from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
+from marketplace.dbtypes import utcnow
+from marketplace.extensions import db
+from marketplace.mail import queue_mail
+from marketplace.models import User
+from marketplace.queues import enqueue_after_commit, get_queue
+from marketplace.services import ServiceError, lock_row, record
+from marketplace.urls import external_url
+
+from . import gateway
+from .customers import customer_for
+from .models import AttemptStatus, ChargeAttempt, StripeCustomer
+
+#: Pledges still owing money: the campaign is settled when none is left.
+OPEN_STATES = (
+    PledgeState.ACTIVE,
+    PledgeState.CHARGING,
+    PledgeState.ERRORED,
+    PledgeState.ACTION_REQUIRED,
+)
+#: Which trigger may start a new attempt from which pledge state.
+_MAY_START = {
+    PledgeState.ACTIVE: {"settlement"},
+    PledgeState.ERRORED: {"new_card", "auto_retry"},
+    PledgeState.ACTION_REQUIRED: {"new_card"},
+}
+CHARGE_JOB = "payments.jobs.charge_pledge"
+
+
+class SettlementError(ServiceError):
+    pass
+
+
+def fix_deadline(campaign: Campaign) -> dt.datetime:
+    """Until when a backer whose charge failed can fix the card."""
+    closed = campaign.closed_at or campaign.deadline
+    return closed + dt.timedelta(days=current_app.config["CARD_FIX_DAYS"])
+
+
+def auto_retry_at(campaign: Campaign) -> dt.datetime:
+    """The automatic retry of failed cards, a day before the fix window ends."""
+    return fix_deadline(campaign) - dt.timedelta(days=1)
+
+
+def enqueue_charge(pledge_id: int, trigger: str) -> None:
+    from rq import Retry
+
+    enqueue_after_commit(
+        "settlement", CHARGE_JOB, pledge_id, trigger, retry=Retry(max=3, interval=[5, 30, 120])
+    )
+
+
+# --- starting ---------------------------------------------------------------------------------
+
+
+def start_settlement(campaign: Campaign) -> None:
+    """Called in the transaction that marks a campaign funded: it moves on to settling, and
+    the fan-out job starts once that is committed."""
+    campaigns.transition(campaign, "settle", None)
+    enqueue_after_commit("settlement", "payments.jobs.fan_out", campaign.id)
+
+
+def active_pledge_ids(campaign_id: int, batch: int = 500) -> Iterator[list[int]]:
+    """The ids of pledges not charged yet, a batch at a time (memory stays flat)."""
+    last_id = 0
+    while True:
+        ids = db.session.scalars(
+            sa.select(Pledge.id)
+            .where(
+                Pledge.campaign_id == campaign_id,
+                Pledge.state == PledgeState.ACTIVE,
+                Pledge.id > last_id,
+            )
+            .order_by(Pledge.id)
+            .limit(batch)
+        ).all()
+        if not ids:
+            return
+        yield list(ids)
+        last_id = ids[-1]
+
+
+def fan_out(campaign_id: int) -> int:
+    """One charge job per pledge not charged yet; enqueued in pipelined batches."""
+    from rq import Queue, Retry
+
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.state != CampaignState.SETTLING:
+        return 0
+    queue = get_queue("settlement")
+    count = 0
+    for ids in active_pledge_ids(campaign_id):
+        queue.enqueue_many(
+            [
+                Queue.prepare_data(
+                    CHARGE_JOB,
+                    (pledge_id, "settlement"),
+                    retry=Retry(max=3, interval=[5, 30, 120]),
+                )
+                for pledge_id in ids
+            ]
+        )
+        count += len(ids)
+    return count
+
+
+# --- one charge -------------------------------------------------------------------------------
+
+
+def _lock(pledge_id: int) -> Pledge | None:
+    return lock_row(Pledge, pledge_id)
+
+
+def _open_attempt(pledge_id: int) -> ChargeAttempt | None:
+    return db.session.scalar(
+        sa.select(ChargeAttempt)
+        .where(ChargeAttempt.pledge_id == pledge_id, ChargeAttempt.status == AttemptStatus.STARTED)
+        .execution_options(populate_existing=True)
+    )
+
+
+def latest_attempt(pledge_id: int) -> ChargeAttempt | None:
+    return db.session.scalar(
+        sa.select(ChargeAttempt)
+        .where(ChargeAttempt.pledge_id == pledge_id)
+        .order_by(ChargeAttempt.number.desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+
+
+def begin_attempt(pledge_id: int, trigger: str, now: dt.datetime | None = None) -> int | None:
+    """The attempt to work on: the pledge's unfinished one, or a new one if ``trigger`` may
+    start one from the pledge's state. None when there is nothing to charge."""
+    now = now or utcnow()
+    pledge = _lock(pledge_id)
+    if pledge is None:
+        return None
+    if pledge.state == PledgeState.CHARGING:
+        attempt = _open_attempt(pledge.id)
+        if attempt is not None:
+            return attempt.id
+    elif trigger not in _MAY_START.get(pledge.state, ()):
+        return None
+    campaign = db.session.get(Campaign, pledge.campaign_id)
+    if campaign.state != CampaignState.SETTLING:
+        return None
+    previous = latest_attempt(pledge.id)
+    if trigger != "settlement" and now >= fix_deadline(campaign):
+        return None
+    if trigger == "auto_retry" and _auto_retried(pledge.id):
+        return None  # once per pledge
+    if previous is not None and previous.status == AttemptStatus.REQUIRES_ACTION:
+        # The backer chose a new card over authenticating: withdraw the waiting intent so it
+        # can never succeed as well. If it already has, that is the pledge's charge.
+        info = gateway.cancel_payment_intent(previous.payment_intent_id)
+        if info.status == "succeeded":
+            apply_outcome(pledge, previous, info)
+            return None
+        previous.status, previous.finished_at = AttemptStatus.CANCELED, now
+    number = (previous.number if previous else 0) + 1
+    attempt = ChargeAttempt(
+        pledge_id=pledge.id,
+        number=number,
+        trigger=trigger,
+        idempotency_key=f"pledge-{pledge.id}-attempt-{number}-{secrets.token_hex(6)}",
+        amount_cents=pledge.amount_cents,
+        currency=pledge.currency,
+        payment_method_id=pledge.payment_method_id,
+    )
+    db.session.add(attempt)
+    campaigns.pledge_transition(pledge, "charge", None, attempt=number, trigger=trigger)
+    db.session.flush()
+    return attempt.id
+
+
+def _auto_retried(pledge_id: int) -> bool:
+    return bool(
+        db.session.scalar(
+            sa.select(ChargeAttempt.id)
+            .where(ChargeAttempt.pledge_id == pledge_id, ChargeAttempt.trigger == "auto_retry")
+            .limit(1)
+        )
+    )
+
+
+def _locked_attempt(attempt_id: int) -> tuple[Pledge, ChargeAttempt] | None:
+    pledge_id = db.session.scalar(
+        sa.select(ChargeAttempt.pledge_id).where(ChargeAttempt.id == attempt_id)
+    )
+    if pledge_id is None:
+        return None
+    pledge = _lock(pledge_id)
+    attempt = db.session.scalar(
+        sa.select(ChargeAttempt)
+        .where(ChargeAttempt.id == attempt_id)
+        .execution_options(populate_existing=True)
+    )
+    return pledge, attempt
+
+
+def ensure_payment_intent(attempt_id: int) -> bool:
+    """Give the attempt its (unconfirmed) PaymentIntent. True when there is one to confirm."""
+    pledge, attempt = _locked_attempt(attempt_id)
+    if attempt.status != AttemptStatus.STARTED:
+        return False
+    if attempt.payment_intent_id:
+        return True
+    # Every pledge with a card has a Customer from its SetupIntent; demo pledges made
+    # without one get theirs here.
+    customer_id = db.session.scalar(
+        sa.select(StripeCustomer.customer_id).where(StripeCustomer.user_id == pledge.backer_id)
+    ) or customer_for(db.session.get(User, pledge.backer_id))
+    info = gateway.create_payment_intent(
+        customer_id=customer_id,
+        payment_method_id=attempt.payment_method_id,
+        amount_cents=attempt.amount_cents,
+        currency=attempt.currency,
+        metadata={
+            "pledge_id": str(pledge.id),
+            "campaign_id": str(pledge.campaign_id),
+            "attempt": attempt.idempotency_key,
+        },
+        idempotency_key=attempt.idempotency_key,
+    )
+    attempt.payment_intent_id = info.id
+    return True
+
+
+def confirm_attempt(attempt_id: int) -> PledgeState | None:
+    """Charge the card through the attempt's intent and record what Stripe says."""
+    pledge, attempt = _locked_attempt(attempt_id)
+    if attempt.status != AttemptStatus.STARTED or not attempt.payment_intent_id:
+        return None
+    info = gateway.confirm_payment_intent(attempt.payment_intent_id)
+    apply_outcome(pledge, attempt, info)
+    return pledge.state
+
+
+def refresh_attempt(attempt_id: int) -> PledgeState | None:
+    """Ask Stripe where the attempt's intent stands and record it (after the backer
+    authenticated, or a webhook arrived): nothing is confirmed from here."""
+    locked = _locked_attempt(attempt_id)
+    if locked is None:
+        return None
+    pledge, attempt = locked
+    if attempt.status not in (AttemptStatus.STARTED, AttemptStatus.REQUIRES_ACTION):
+        return pledge.state
+    if not attempt.payment_intent_id:
+        return pledge.state
+    apply_outcome(pledge, attempt, gateway.retrieve_payment_intent(attempt.payment_intent_id))
+    return pledge.state
+
+
+def apply_outcome(pledge: Pledge, attempt: ChargeAttempt, info: gateway.PaymentIntentInfo) -> None:
+    """Move the attempt and the pledge (through PLEDGE_MACHINE) to what Stripe says. An
+    outcome already recorded, or one that is not final yet, changes nothing."""
+    if attempt.status not in (AttemptStatus.STARTED, AttemptStatus.REQUIRES_ACTION):
+        return
+    now = utcnow()
+    if info.status == "succeeded":
+        attempt.status, attempt.finished_at = AttemptStatus.SUCCEEDED, now
+        campaigns.pledge_transition(
+            pledge,
+            "succeed",
+            None,
+            attempt=attempt.number,
+            payment_intent=info.id,
+            amount_cents=info.amount_received,
+        )
+        _mail(pledge, "charge_succeeded", attempt=attempt)
+    elif info.status == "requires_action" and attempt.status == AttemptStatus.STARTED:
+        attempt.status, attempt.reminded_at = AttemptStatus.REQUIRES_ACTION, now
+        campaigns.pledge_transition(pledge, "require_action", None, attempt=attempt.number)
+        _mail(pledge, "charge_action_required", attempt=attempt)
+    elif info.status in ("requires_payment_method", "canceled"):
+        attempt.status, attempt.finished_at = AttemptStatus.DECLINED, now
+        attempt.failure_code = (info.error_code or info.status)[:64]
+        attempt.failure_message = (info.error_message or "The charge did not go through.")[:300]
+        attempt.reminded_at = now
+        campaigns.pledge_transition(
+            pledge, "fail", None, attempt=attempt.number, code=attempt.failure_code
+        )
+        _mail(pledge, "charge_failed", attempt=attempt)
+    # "processing", "requires_confirmation", "requires_capture": not final; the reconciler
+    # looks again later.
+
+
+def _mail(pledge: Pledge, kind: str, **context) -> None:
+    campaign = db.session.get(Campaign, pledge.campaign_id)
+    queue_mail(
+        db.session.get(User, pledge.backer_id),
+        kind,
+        pledge=pledge,
+        campaign=campaign,
+        fix_by=fix_deadline(campaign),
+        link=external_url("payments.fix", pledge_id=pledge.id),
+        **context,
+    )
+
+
+def finish_if_done(campaign_id: int) -> bool:
+    """Settled once no pledge owes money any more (collected, dropped or cancelled)."""
+    campaign = lock_row(Campaign, campaign_id)
+    if campaign is None or campaign.state != CampaignState.SETTLING:
+        return False
+    if db.session.scalar(
+        sa.select(Pledge.id)
+        .where(Pledge.campaign_id == campaign_id, Pledge.state.in_(OPEN_STATES))
+        .limit(1)
+    ):
+        return False
+    totals = summary(campaign_id)
+    figures = {
+        "collected_cents": totals.amount(PledgeState.COLLECTED),
+        "collected_pledges": totals.count(PledgeState.COLLECTED),
+        "dropped_pledges": totals.count(PledgeState.DROPPED),
+    }
+    campaigns.transition(campaign, "settled", None, **figures)
+    queue_mail(
+        campaign.design.designer,
+        "campaign_settled",
+        campaign=campaign,
+        link=external_url("campaigns.show", campaign_id=campaign.id),
+        **figures,
+    )
+    return True
+
+
+# --- the backer fixes a failed card ----------------------------------------------------------
+
+
+def can_fix(pledge: Pledge, campaign: Campaign, now: dt.datetime | None = None) -> bool:
+    return (
+        pledge.state in (PledgeState.ERRORED, PledgeState.ACTION_REQUIRED)
+        and campaign.state == CampaignState.SETTLING
+        and (now or utcnow()) < fix_deadline(campaign)
+    )
+
+
+def use_new_card(pledge: Pledge, actor: User, payment_method_id: str, card_summary: str) -> None:
+    """A new card for a pledge whose charge failed: saved, and charged at once by a job."""
+    campaign = db.session.get(Campaign, pledge.campaign_id)
+    if not can_fix(pledge, campaign):
+        raise SettlementError(
+            f"This pledge is {pledge.state.label}: its card can no longer change.", 409
+        )
+    pledge.payment_method_id, pledge.card_summary = payment_method_id, card_summary
+    record("pledge.card_replaced", actor=actor, subject_type="pledge", subject_id=pledge.id)
+    enqueue_charge(pledge.id, "new_card")
+
+
+def waiting_intent(pledge: Pledge) -> gateway.PaymentIntentInfo | None:
+    """The intent the backer is asked to authenticate, as Stripe has it now."""
+    attempt = latest_attempt(pledge.id)
+    if attempt is None or attempt.status != AttemptStatus.REQUIRES_ACTION:
+        return None
+    return gateway.retrieve_payment_intent(attempt.payment_intent_id)
+
+
+# --- the sweep: reconciling, reminding, retrying, dropping -----------------------------------
+
+
+def reconcile_due(now: dt.datetime | None = None) -> list[int]:
+    """Pledges whose attempt has been ``started`` for longer than any Stripe call lasts: the
+    job that owned it died or lost its answer. Each is marked as looked after (so the next
+    sweep waits again) and handed to a charge job, which resumes the attempt."""
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(seconds=current_app.config["SETTLEMENT_RECONCILE_SECONDS"])
+    stale = db.session.scalars(
+        sa.select(ChargeAttempt)
+        .where(ChargeAttempt.status == AttemptStatus.STARTED, ChargeAttempt.updated_at < cutoff)
+        .limit(1000)
+    ).all()
+    for attempt in stale:
+        attempt.updated_at = now
+        enqueue_charge(attempt.pledge_id, "reconcile")
+    return [a.pledge_id for a in stale]
+
+
+def stranded_pledges(campaign_id: int) -> int:
+    """Re-enqueue the charges of pledges never charged, when the settlement queue is empty:
+    their jobs were lost (Redis restarted, or the fan-out died half-way)."""
+    if get_queue("settlement").count:
+        return 0
+    count = 0
+    for ids in active_pledge_ids(campaign_id):
+        for pledge_id in ids:
+            enqueue_charge(pledge_id, "settlement")
+        count += len(ids)
+    return count
+
+
+def remind_due(campaign: Campaign, now: dt.datetime) -> int:
+    every = dt.timedelta(hours=current_app.config["CARD_FIX_REMINDER_HOURS"])
+    attempts = db.session.scalars(
+        sa.select(ChargeAttempt)
+        .join(Pledge, Pledge.id == ChargeAttempt.pledge_id)
+        .where(
+            Pledge.campaign_id == campaign.id,
+            Pledge.state.in_((PledgeState.ERRORED, PledgeState.ACTION_REQUIRED)),
+            ChargeAttempt.status.in_((AttemptStatus.DECLINED, AttemptStatus.REQUIRES_ACTION)),
+            ChargeAttempt.reminded_at <= now - every,
+        )
+    ).all()
+    reminded = 0
+    for attempt in attempts:
+        pledge = db.session.get(Pledge, attempt.pledge_id)
+        if latest_attempt(pledge.id).id != attempt.id:
+            continue
+        attempt.reminded_at = now
+        _mail(pledge, "charge_reminder", attempt=attempt)
+        reminded += 1
+    return reminded
+
+
+def retry_due(campaign: Campaign, now: dt.datetime) -> int:
+    """The automatic retry, once per pledge, in the last day of the window."""
+    if not auto_retry_at(campaign) <= now < fix_deadline(campaign):
+        return 0
+    ids = [
+        pledge_id
+        for pledge_id in db.session.scalars(
+            sa.select(Pledge.id).where(
+                Pledge.campaign_id == campaign.id, Pledge.state == PledgeState.ERRORED
+            )
+        )
+        if not _auto_retried(pledge_id)
+    ]
+    for pledge_id in ids:
+        enqueue_charge(pledge_id, "auto_retry")
+    return len(ids)
+
+
+def drop_unpaid(campaign: Campaign, now: dt.datetime) -> int:
+    """After the window, what is still unpaid is dropped (and its units released)."""
+    if now < fix_deadline(campaign):
+        return 0
+    ids = db.session.scalars(
+        sa.select(Pledge.id).where(
+            Pledge.campaign_id == campaign.id,
+            Pledge.state.in_((PledgeState.ERRORED, PledgeState.ACTION_REQUIRED)),
+        )
+    ).all()
+    dropped = 0
+    for pledge_id in ids:
+        pledge = _lock(pledge_id)
+        attempt = latest_attempt(pledge_id)
+        if pledge.state == PledgeState.ACTION_REQUIRED:
+            info = gateway.cancel_payment_intent(attempt.payment_intent_id)
+            if info.status == "succeeded":
+                apply_outcome(pledge, attempt, info)
+                continue
+            attempt.status, attempt.finished_at = AttemptStatus.CANCELED, now
+        elif pledge.state != PledgeState.ERRORED:
+            continue
+        campaigns.pledge_transition(
+            pledge,
+            "drop",
+            None,
+            reason=f"Still unpaid {current_app.config['CARD_FIX_DAYS']} days after the deadline",
+        )
+        campaigns.release_units(pledge)
+        _mail(pledge, "pledge_dropped")
+        dropped += 1
+    return dropped
+
+
+def settling_campaign_ids() -> list[int]:
+    return list(
+        db.session.scalars(
+            sa.select(Campaign.id).where(Campaign.state == CampaignState.SETTLING)
+        ).all()
+    )
+
+
+# --- what operators see -----------------------------------------------------------------------
+
+
+class Summary:
+    """Pledge counts and amounts per state for one campaign."""
+
+    def __init__(self, rows):
+        self._rows = {state: (count, amount or 0) for state, count, amount in rows}
+
+    def count(self, state: PledgeState) -> int:
+        return self._rows.get(state, (0, 0))[0]
+
+    def amount(self, state: PledgeState) -> int:
+        return self._rows.get(state, (0, 0))[1]
+
+    def __iter__(self):
+        for state in PledgeState:
+            if state in self._rows:
+                yield state, *self._rows[state]
+
+
+def summary(campaign_id: int) -> Summary:
+    return Summary(
+        db.session.execute(
+            sa.select(Pledge.state, sa.func.count(), sa.func.sum(Pledge.amount_cents))
+            .where(Pledge.campaign_id == campaign_id)
+            .group_by(Pledge.state)
+        ).all()
+    )
+
+
+def forecast(campaign: Campaign) -> dict:
+    """What closing now would do: funded or failed, and what would be charged."""
+    row = db.session.execute(
+        sa.select(
+            sa.func.count(), sa.func.sum(Pledge.quantity), sa.func.sum(Pledge.amount_cents)
+        ).where(Pledge.campaign_id == campaign.id, Pledge.state == PledgeState.ACTIVE)
+    ).one()
+    pledges, units, amount = row[0], row[1] or 0, row[2] or 0
+    funded = units >= campaign.goal_units
+    return {
+        "pledges": pledges,
+        "units": units,
+        "amount_cents": amount if funded else 0,
+        "funded": funded,
+        "missing_cards": db.session.scalar(
+            sa.select(sa.func.count()).where(
+                Pledge.campaign_id == campaign.id, Pledge.state == PledgeState.PENDING_CARD
+            )
+        ),
+    }

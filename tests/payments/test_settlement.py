@@ -1,0 +1,371 @@
+"""Settlement against a real localstripe, run by real RQ burst workers: a funded campaign
+charges each counted pledge exactly once, a failed one charges nobody, and failed cards
+follow Kickstarter's rule (fix within the window, or the pledge is dropped)."""
+
+import datetime as dt
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace.campaigns import services as campaigns
+from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
+from marketplace.dbtypes import utcnow
+from marketplace.extensions import db
+from marketplace.models import AuditEvent, OutboxMail
+from marketplace.queues import redis_connection
+from payments import gateway, jobs, settlement
+from payments.models import AttemptStatus, ChargeAttempt
+from tests.conftest import csrf_token
+from tests.payments.conftest import add_pledges, browser_confirms, succeeded_intents
+
+
+@pytest.fixture
+def backers(make_user):
+    return [make_user(f"backer{i}@example.com", name=f"Backer {i}") for i in range(4)]
+
+
+def close(ctx, campaign_id):
+    with ctx():
+        state = campaigns.close_now(campaign_id, None)
+        db.session.commit()
+        return state
+
+
+def states(ctx, pledge_ids):
+    with ctx():
+        return [db.session.get(Pledge, pid).state for pid in pledge_ids]
+
+
+def campaign_state(ctx, campaign_id):
+    with ctx():
+        return db.session.get(Campaign, campaign_id).state
+
+
+def test_funded_campaign_charges_each_pledge_once_for_its_amount(
+    ctx, make_campaign, backers, stripe_server, run_jobs
+):
+    campaign_id = make_campaign(goal=4, price=2500)
+    pledge_ids = add_pledges(
+        ctx,
+        campaign_id,
+        [(backers[0], "S", 1, "visa"), (backers[1], "M", 2, "visa"), (backers[2], "L", 3, "visa")],
+    )
+    with ctx():
+        assert gateway.list_payment_intents() == []  # nothing before the deadline
+    assert close(ctx, campaign_id) == CampaignState.FUNDED
+    assert campaign_state(ctx, campaign_id) == CampaignState.SETTLING
+
+    run_jobs(("settlement",))  # the fan-out enqueues the charges...
+    run_jobs(("settlement",))  # ...which run (a burst worker picks them up in one go anyway)
+
+    assert states(ctx, pledge_ids) == [PledgeState.COLLECTED] * 3
+    assert campaign_state(ctx, campaign_id) == CampaignState.SETTLED
+    with ctx():
+        charged = succeeded_intents()
+        assert {k: len(v) for k, v in charged.items()} == {str(p): 1 for p in pledge_ids}
+        amounts = {
+            k: (v[0].amount, v[0].currency, v[0].metadata["campaign_id"])
+            for k, v in charged.items()
+        }
+        assert amounts == {
+            str(pledge_ids[0]): (2500, "eur", str(campaign_id)),
+            str(pledge_ids[1]): (5000, "eur", str(campaign_id)),
+            str(pledge_ids[2]): (7500, "eur", str(campaign_id)),
+        }
+        # Each move is in the audit log, attempt by attempt.
+        moves = db.session.scalars(
+            sa.select(AuditEvent.action).where(
+                AuditEvent.subject_type == "pledge", AuditEvent.subject_id == pledge_ids[0]
+            )
+        ).all()
+        assert moves == ["pledge.charge", "pledge.succeed"]
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count()).where(OutboxMail.kind == "charge_succeeded")
+            )
+            == 3
+        )
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count()).where(OutboxMail.kind == "campaign_settled")
+            )
+            == 1
+        )
+
+
+def test_failed_campaign_charges_nobody(ctx, make_campaign, backers, stripe_server, run_jobs):
+    campaign_id = make_campaign(goal=10)
+    pledge_ids = add_pledges(ctx, campaign_id, [(backers[0], "S", 2, "visa")])
+    assert close(ctx, campaign_id) == CampaignState.FAILED
+    run_jobs()
+    assert states(ctx, pledge_ids) == [PledgeState.CANCELLED]
+    with ctx():
+        assert gateway.list_payment_intents() == []
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ChargeAttempt)) == 0
+
+
+def test_every_charge_job_enqueued_twice_still_charges_once(
+    app, ctx, make_campaign, backers, stripe_server, run_jobs
+):
+    campaign_id = make_campaign(goal=2)
+    pledge_ids = add_pledges(ctx, campaign_id, [(b, "M", 1, "visa") for b in backers])
+    close(ctx, campaign_id)
+    with ctx():
+        for pledge_id in pledge_ids:
+            settlement.enqueue_charge(pledge_id, "settlement")
+        db.session.commit()  # 4 charge jobs now, plus the fan-out's 4 to come
+    run_jobs(("settlement",))
+    run_jobs(("settlement",))
+    assert states(ctx, pledge_ids) == [PledgeState.COLLECTED] * 4
+    with ctx():
+        assert {k: len(v) for k, v in succeeded_intents().items()} == {
+            str(p): 1 for p in pledge_ids
+        }
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ChargeAttempt)) == 4
+
+
+def test_charge_resumed_after_dying_between_each_step_charges_once(
+    ctx, make_campaign, backers, stripe_server
+):
+    """A job that died after any commit leaves an attempt the next run resumes."""
+    campaign_id = make_campaign(goal=1)
+    (pledge_id,) = add_pledges(ctx, campaign_id, [(backers[0], "S", 1, "visa")])
+    close(ctx, campaign_id)
+    with ctx():
+        attempt_id = settlement.begin_attempt(pledge_id, "settlement")
+        db.session.commit()  # died here: attempt recorded, nothing at Stripe
+        assert settlement.begin_attempt(pledge_id, "settlement") == attempt_id
+        settlement.ensure_payment_intent(attempt_id)
+        db.session.commit()  # died here: an unconfirmed intent
+        pi_id = db.session.get(ChargeAttempt, attempt_id).payment_intent_id
+        gateway.confirm_payment_intent(pi_id)  # died after Stripe charged, before recording
+        db.session.rollback()
+        assert jobs.charge_pledge(pledge_id, "reconcile") == "collected"
+        attempt = db.session.get(ChargeAttempt, attempt_id)
+        assert (attempt.status, attempt.payment_intent_id) == (AttemptStatus.SUCCEEDED, pi_id)
+        assert {k: len(v) for k, v in succeeded_intents().items()} == {str(pledge_id): 1}
+
+
+def test_reconciler_settles_a_charge_left_in_charging(
+    app, ctx, make_campaign, backers, stripe_server, run_jobs
+):
+    """The worker died after Stripe charged, and Redis lost every job: the sweep finds the
+    attempt once it is older than any Stripe call, and asks Stripe what happened."""
+    campaign_id = make_campaign(goal=1)
+    (pledge_id,) = add_pledges(ctx, campaign_id, [(backers[0], "S", 1, "visa")])
+    close(ctx, campaign_id)
+    with ctx():
+        attempt_id = settlement.begin_attempt(pledge_id, "settlement")
+        settlement.ensure_payment_intent(attempt_id)
+        db.session.commit()
+        gateway.confirm_payment_intent(db.session.get(ChargeAttempt, attempt_id).payment_intent_id)
+        started = db.session.get(ChargeAttempt, attempt_id).updated_at
+    redis_connection(app).flushdb()
+
+    wait = dt.timedelta(seconds=app.config["SETTLEMENT_RECONCILE_SECONDS"])
+    with ctx():
+        assert jobs.sweep_settlements(now=started + wait / 2)["reconciled"] == 0
+        assert jobs.sweep_settlements(now=started + wait * 2)["reconciled"] == 1
+    run_jobs(("settlement",))
+    assert states(ctx, [pledge_id]) == [PledgeState.COLLECTED]
+    assert campaign_state(ctx, campaign_id) == CampaignState.SETTLED
+    with ctx():
+        assert {k: len(v) for k, v in succeeded_intents().items()} == {str(pledge_id): 1}
+
+
+def test_charges_lost_with_redis_are_enqueued_again(
+    app, ctx, make_campaign, backers, stripe_server, run_jobs
+):
+    campaign_id = make_campaign(goal=1)
+    pledge_ids = add_pledges(ctx, campaign_id, [(b, "S", 1, "visa") for b in backers[:3]])
+    close(ctx, campaign_id)
+    with ctx():
+        assert jobs.fan_out(campaign_id) == 3  # three charges enqueued...
+    redis_connection(app).flushdb()  # ...and Redis restarted without them (and the fan-out)
+    assert states(ctx, pledge_ids) == [PledgeState.ACTIVE] * 3
+    with ctx():
+        assert jobs.sweep_settlements()["stranded"] == 3
+    run_jobs(("settlement",))
+    assert states(ctx, pledge_ids) == [PledgeState.COLLECTED] * 3
+
+
+def test_declined_card_is_fixed_with_a_new_card_and_collected(
+    app, client, auth, ctx, make_campaign, backers, stripe_server, run_jobs, mailbox
+):
+    campaign_id = make_campaign(goal=1)
+    (pledge_id,) = add_pledges(ctx, campaign_id, [(backers[0], "S", 2, "declined_at_charge")])
+    close(ctx, campaign_id)
+    run_jobs()
+    assert states(ctx, [pledge_id]) == [PledgeState.ERRORED]
+    assert campaign_state(ctx, campaign_id) == CampaignState.SETTLING
+    mail = mailbox.wait_for("backer0@example.com", "did not go through")
+    assert f"/pledges/{pledge_id}/fix" in mailbox.body(mail)
+
+    auth.login("backer0@example.com")
+    page = client.get(f"/pledges/{pledge_id}/fix").get_data(as_text=True)
+    assert "did not go through" in page and "Your card was declined" in page
+    secret = re.search(r'id="card-form"[^>]*data-client-secret="([^"]+)"', page, re.S).group(1)
+    setup_intent_id = secret.split("_secret_")[0]
+    assert browser_confirms(ctx, setup_intent_id) == "succeeded"
+    token = csrf_token(client, f"/pledges/{pledge_id}/fix")
+    resp = client.post(
+        f"/pledges/{pledge_id}/card", data={"csrf_token": token, "setup_intent_id": setup_intent_id}
+    )
+    assert resp.status_code == 302
+    run_jobs(("settlement",))  # "charged at once": the new card's job
+    assert states(ctx, [pledge_id]) == [PledgeState.COLLECTED]
+    assert campaign_state(ctx, campaign_id) == CampaignState.SETTLED
+    with ctx():
+        attempts = db.session.scalars(
+            sa.select(ChargeAttempt)
+            .where(ChargeAttempt.pledge_id == pledge_id)
+            .order_by(ChargeAttempt.number)
+        ).all()
+        assert [(a.trigger, a.status) for a in attempts] == [
+            ("settlement", AttemptStatus.DECLINED),
+            ("new_card", AttemptStatus.SUCCEEDED),
+        ]
+        assert attempts[0].failure_code == "card_declined"
+        assert {k: len(v) for k, v in succeeded_intents().items()} == {str(pledge_id): 1}
+
+
+def authenticate(ctx, payment_intent_id: str, success: bool = True) -> None:
+    """What localstripe's Stripe.js does when the backer passes (or fails) 3-D Secure."""
+    with ctx():
+        pi = gateway.client().v1.payment_intents.retrieve(payment_intent_id)
+        gateway.client().raw_request(
+            "post",
+            f"/v1/payment_intents/{payment_intent_id}/_authenticate",
+            client_secret=pi.client_secret,
+            success="true" if success else "false",
+        )
+
+
+def test_authentication_card_goes_action_required_then_collected(
+    app, client, auth, ctx, make_campaign, backers, stripe_server, run_jobs, mailbox
+):
+    campaign_id = make_campaign(goal=1)
+    (pledge_id,) = add_pledges(ctx, campaign_id, [(backers[1], "M", 1, "needs_authentication")])
+    close(ctx, campaign_id)
+    run_jobs()
+    assert states(ctx, [pledge_id]) == [PledgeState.ACTION_REQUIRED]
+    mailbox.wait_for("backer1@example.com", "confirm your payment")
+
+    auth.login("backer1@example.com")
+    page = client.get(f"/pledges/{pledge_id}/fix").get_data(as_text=True)
+    assert 'id="authenticate-form"' in page
+    with ctx():
+        attempt = db.session.scalar(
+            sa.select(ChargeAttempt).where(ChargeAttempt.pledge_id == pledge_id)
+        )
+    assert attempt.payment_intent_id in page  # its client secret, for confirmCardPayment
+    authenticate(ctx, attempt.payment_intent_id)
+    token = csrf_token(client, f"/pledges/{pledge_id}/fix")
+    resp = client.post(f"/pledges/{pledge_id}/authenticated", data={"csrf_token": token})
+    assert resp.status_code == 302
+    assert states(ctx, [pledge_id]) == [PledgeState.COLLECTED]
+    assert campaign_state(ctx, campaign_id) == CampaignState.SETTLED
+    with ctx():
+        assert {k: len(v) for k, v in succeeded_intents().items()} == {str(pledge_id): 1}
+
+
+def test_unpaid_pledges_are_reminded_retried_then_dropped(
+    app, ctx, make_campaign, backers, stripe_server, run_jobs, mailbox
+):
+    campaign_id = make_campaign(goal=1, variants=(("S", None), ("M", None), ("L", 5)))
+    declined, needs_auth, paid = add_pledges(
+        ctx,
+        campaign_id,
+        [
+            (backers[0], "L", 2, "declined_at_charge"),
+            (backers[1], "L", 1, "needs_authentication"),
+            (backers[2], "S", 1, "visa"),
+        ],
+    )
+    close(ctx, campaign_id)
+    run_jobs()
+    assert states(ctx, [declined, needs_auth, paid]) == [
+        PledgeState.ERRORED,
+        PledgeState.ACTION_REQUIRED,
+        PledgeState.COLLECTED,
+    ]
+    with ctx():
+        closed = db.session.get(Campaign, campaign_id).closed_at
+
+    def sweep(after: dt.timedelta):
+        with ctx():
+            return jobs.sweep_settlements(now=closed + after)
+
+    assert sweep(dt.timedelta(hours=47))["reminded"] == 0
+    assert sweep(dt.timedelta(hours=49))["reminded"] == 2
+    assert sweep(dt.timedelta(hours=60))["reminded"] == 0  # every 48 h, not every sweep
+    run_jobs(("mail",))
+    mailbox.wait_for("backer0@example.com", "Reminder")
+
+    # A day before the end, the declined card is tried once more (it fails again).
+    assert sweep(dt.timedelta(days=6, hours=1))["retried"] == 1
+    run_jobs(("settlement",))
+    with ctx():
+        numbers = db.session.scalars(
+            sa.select(ChargeAttempt.trigger)
+            .where(ChargeAttempt.pledge_id == declined)
+            .order_by(ChargeAttempt.number)
+        ).all()
+    assert numbers == ["settlement", "auto_retry"]
+    assert sweep(dt.timedelta(days=6, hours=2))["retried"] == 0  # once per pledge
+    with ctx():
+        assert (
+            db.session.scalar(sa.select(sa.func.count()).where(ChargeAttempt.pledge_id == declined))
+            == 2
+        )
+
+    assert campaign_state(ctx, campaign_id) == CampaignState.SETTLING
+    done = sweep(dt.timedelta(days=7, minutes=1))
+    assert done["dropped"] == 2 and done["settled"] == 1
+    assert states(ctx, [declined, needs_auth, paid]) == [
+        PledgeState.DROPPED,
+        PledgeState.DROPPED,
+        PledgeState.COLLECTED,
+    ]
+    assert campaign_state(ctx, campaign_id) == CampaignState.SETTLED
+    with ctx():
+        large = next(v for v in db.session.get(Campaign, campaign_id).variants if v.label == "L")
+        assert large.reserved_units == 0  # the dropped units are back
+        # The intent waiting for authentication can no longer succeed.
+        waiting = db.session.scalars(
+            sa.select(ChargeAttempt).where(ChargeAttempt.pledge_id == needs_auth)
+        ).one()
+        assert gateway.retrieve_payment_intent(waiting.payment_intent_id).status == "canceled"
+        assert {k: len(v) for k, v in succeeded_intents().items()} == {str(paid): 1}
+    run_jobs(("mail",))
+    mailbox.wait_for("backer0@example.com", "dropped")
+
+
+def test_a_fix_after_the_window_is_refused(
+    app, client, auth, ctx, make_campaign, backers, stripe_server, run_jobs
+):
+    campaign_id = make_campaign(goal=1)
+    (pledge_id,) = add_pledges(ctx, campaign_id, [(backers[0], "S", 1, "declined_at_charge")])
+    close(ctx, campaign_id)
+    run_jobs()
+    with ctx():
+        campaign = db.session.get(Campaign, campaign_id)
+        campaign.closed_at = utcnow() - dt.timedelta(days=8)
+        db.session.commit()
+    auth.login("backer0@example.com")
+    resp = client.get(f"/pledges/{pledge_id}/fix")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/pledges/")
+    with ctx():
+        assert settlement.begin_attempt(pledge_id, "new_card") is None
+
+
+def test_cli_closes_a_campaign_now(app, ctx, make_campaign, backers, stripe_server):
+    campaign_id = make_campaign(goal=1)
+    add_pledges(ctx, campaign_id, [(backers[0], "S", 1, "visa")])
+    result = app.test_cli_runner().invoke(args=["campaigns", "close", str(campaign_id)])
+    assert result.exit_code == 0, result.output
+    assert f"campaign {campaign_id}: funded" in result.output
+    assert campaign_state(ctx, campaign_id) == CampaignState.SETTLING
+    again = app.test_cli_runner().invoke(args=["campaigns", "close", str(campaign_id)])
+    assert again.exit_code == 1 and "not live" in again.output
