@@ -69,6 +69,8 @@ class Config:
     #: Calls per second to Stripe from all workers together (shared in Redis): under the
     #: 25/s that Stripe allows a test-mode account; live accounts may raise it towards 100.
     STRIPE_RATE_LIMIT = env_int("STRIPE_RATE_LIMIT", 20)
+    STRIPE_CONNECT_TIMEOUT = float(os.environ.get("STRIPE_CONNECT_TIMEOUT", "5"))
+    STRIPE_READ_TIMEOUT = float(os.environ.get("STRIPE_READ_TIMEOUT", "30"))
     #: Attempts per Stripe call on 429, 5xx and network errors, with jittered backoff.
     STRIPE_MAX_ATTEMPTS = env_int("STRIPE_MAX_ATTEMPTS", 4)
     STRIPE_BACKOFF_SECONDS = float(os.environ.get("STRIPE_BACKOFF_SECONDS", "0.5"))

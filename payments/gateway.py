@@ -23,9 +23,6 @@ from tenacity import (
     wait_random_exponential,
 )
 
-#: Seconds to connect, seconds to read: a hung Stripe must not hang a worker.
-TIMEOUT = (5, 30)
-
 
 class GatewayError(Exception):
     """Stripe could not be reached or refused the call; the message is safe to show."""
@@ -45,7 +42,10 @@ def client() -> stripe.StripeClient:
         cached = stripe.StripeClient(
             cfg["STRIPE_SECRET_KEY"],
             base_addresses={"api": base} if base else None,
-            http_client=stripe.RequestsClient(timeout=TIMEOUT),
+            # Seconds to connect, seconds to read: a hung Stripe must not hang a worker.
+            http_client=stripe.RequestsClient(
+                timeout=(cfg["STRIPE_CONNECT_TIMEOUT"], cfg["STRIPE_READ_TIMEOUT"])
+            ),
             # Retries are ours (below): they share the rate limit and know which calls are
             # safe to repeat.
             max_network_retries=0,

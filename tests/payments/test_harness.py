@@ -55,7 +55,11 @@ def test_gateway_calls_have_a_timeout(app, ctx):
     with ctx():
         http_client = gateway.client()._requestor._client
         assert isinstance(http_client, stripe.RequestsClient)
-        assert http_client._timeout == gateway.TIMEOUT
+        config = app.config
+        assert http_client._timeout == (
+            config["STRIPE_CONNECT_TIMEOUT"],
+            config["STRIPE_READ_TIMEOUT"],
+        )
 
 
 def test_make_run_can_start_its_own_redis_server():
