@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 
@@ -103,6 +104,14 @@ def localstripe(port: int | None = None) -> Iterator[str]:
 
 def flush_localstripe(base_url: str) -> None:
     req = urllib.request.Request(base_url + "/_config/data", method="DELETE")  # noqa: S310
+    with urllib.request.urlopen(req, timeout=10):  # noqa: S310
+        pass
+
+
+def register_localstripe_webhook(base_url: str, url: str, secret: str) -> None:
+    """Have localstripe post its signed events to ``url``, as a Stripe endpoint would."""
+    data = urllib.parse.urlencode({"url": url, "secret": secret}).encode()
+    req = urllib.request.Request(base_url + "/_config/webhooks/cocrea", data=data)  # noqa: S310
     with urllib.request.urlopen(req, timeout=10):  # noqa: S310
         pass
 

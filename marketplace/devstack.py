@@ -16,7 +16,14 @@ import sys
 import time
 import urllib.request
 
-from .devservices import localstripe, redis_answers, redis_server, stop, wait_until
+from .devservices import (
+    localstripe,
+    redis_answers,
+    redis_server,
+    register_localstripe_webhook,
+    stop,
+    wait_until,
+)
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 
@@ -63,7 +70,11 @@ def main() -> int:
                 STRIPE_API_BASE=base,
                 STRIPE_JS_URL=base + "/js.stripe.com/v3/",
             )
-            stripe_note = f"localstripe at {base}"
+            # localstripe sends signed events like Stripe does; they arrive at our endpoint.
+            register_localstripe_webhook(
+                base, f"http://127.0.0.1:{port}/webhooks/stripe", env["STRIPE_WEBHOOK_SECRET"]
+            )
+            stripe_note = f"localstripe at {base} (webhooks to /webhooks/stripe)"
 
         subprocess.run(flask("db", "upgrade"), env=env, check=True)
         seeded = subprocess.run(

@@ -7,11 +7,11 @@ import json
 import time
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Pledge, PledgeState
+from marketplace.devservices import register_localstripe_webhook
 from marketplace.extensions import db
 from marketplace.models import AuditEvent
 from payments import gateway
@@ -181,14 +181,9 @@ def test_localstripe_delivers_signed_events_that_collect_the_pledge(
 ):
     """The real sender: localstripe signs with the secret and posts to our endpoint over HTTP."""
     pledge_id, pi_id = waiting_pledge
-    requests.post(
-        f"{stripe_server}/_config/webhooks/cocrea",
-        data={
-            "url": f"{live_server}/webhooks/stripe",
-            "secret": app.config["STRIPE_WEBHOOK_SECRET"],
-        },
-        timeout=5,
-    ).raise_for_status()
+    register_localstripe_webhook(
+        stripe_server, f"{live_server}/webhooks/stripe", app.config["STRIPE_WEBHOOK_SECRET"]
+    )
     authenticate(ctx, pi_id)  # localstripe now sends payment_intent.succeeded
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:

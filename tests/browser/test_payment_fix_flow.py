@@ -1,0 +1,72 @@
+"""In Chromium: after a funded campaign's charges, one backer's card is declined and she
+saves another on the fix page (charged at once); another's bank wants 3-D Secure and he
+confirms the payment in localstripe's authentication dialog."""
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace.campaigns import services as campaigns
+from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
+from marketplace.extensions import db
+from tests.browser.test_pledge_flow import save_card
+from tests.payments.conftest import add_pledges, succeeded_intents
+
+pytestmark = [pytest.mark.browser, pytest.mark.live_db]
+
+
+def log_in(page, base, email):
+    page.goto(base + "/account/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(base + "/")
+
+
+def test_backers_fix_a_declined_card_and_pass_3d_secure(
+    app, ctx, page, live_server, make_user, make_campaign, stripe_server, run_jobs
+):
+    campaign_id = make_campaign(goal=2, price=2200)
+    ada = make_user("ada@example.com", name="Ada")
+    ben = make_user("ben@example.com", name="Ben")
+    declined, needs_auth = add_pledges(
+        ctx,
+        campaign_id,
+        [(ada, "S", 1, "declined_at_charge"), (ben, "M", 1, "needs_authentication")],
+    )
+    with ctx():
+        campaigns.close_now(campaign_id, None)
+        db.session.commit()
+    run_jobs(("settlement",))
+
+    log_in(page, live_server, "ada@example.com")
+    page.goto(live_server + "/pledges/")
+    assert page.get_by_text("Your card was declined.").is_visible()
+    page.get_by_role("link", name="Fix the payment").click()
+    page.wait_for_url(f"{live_server}/pledges/{declined}/fix")
+    assert page.get_by_text("did not go through").is_visible()
+    save_card(page, button="Save and pay with this card")
+    page.wait_for_url(live_server + "/pledges/")
+    assert page.get_by_text("New card saved: we are charging it now.").is_visible()
+    run_jobs(("settlement",))
+    page.reload()
+    assert page.get_by_text("Paid.").is_visible()
+
+    page.context.clear_cookies()
+    log_in(page, live_server, "ben@example.com")
+    page.goto(live_server + "/pledges/")
+    assert page.get_by_text("Your bank asks you to confirm the payment").is_visible()
+    page.get_by_role("link", name="Fix the payment").click()
+    page.get_by_role("button", name="Confirm the payment").click()
+    page.get_by_role("button", name="Complete authentication").click()
+    page.wait_for_url(live_server + "/pledges/")
+    assert page.get_by_text("Payment confirmed: thank you!").is_visible()
+
+    with ctx():
+        assert db.session.scalars(sa.select(Pledge.state).order_by(Pledge.id)).all() == [
+            PledgeState.COLLECTED,
+            PledgeState.COLLECTED,
+        ]
+        assert db.session.get(Campaign, campaign_id).state == CampaignState.SETTLED
+        charged = succeeded_intents()
+    assert sorted(charged) == sorted([str(declined), str(needs_auth)])
+    assert all(len(v) == 1 and v[0].amount == 2200 for v in charged.values())
