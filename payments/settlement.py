@@ -330,14 +330,21 @@ def _mail(pledge: Pledge, kind: str, **context) -> None:
 
 def finish_if_done(campaign_id: int) -> bool:
     """Settled once no pledge owes money any more (collected, dropped or cancelled)."""
-    campaign = lock_row(Campaign, campaign_id)
-    if campaign is None or campaign.state != CampaignState.SETTLING:
+
+    def still_open() -> bool:
+        return bool(
+            db.session.scalar(
+                sa.select(Pledge.id)
+                .where(Pledge.campaign_id == campaign_id, Pledge.state.in_(OPEN_STATES))
+                .limit(1)
+            )
+        )
+
+    # Every charge job asks; only the last ones need the campaign's lock to decide.
+    if still_open():
         return False
-    if db.session.scalar(
-        sa.select(Pledge.id)
-        .where(Pledge.campaign_id == campaign_id, Pledge.state.in_(OPEN_STATES))
-        .limit(1)
-    ):
+    campaign = lock_row(Campaign, campaign_id)
+    if campaign is None or campaign.state != CampaignState.SETTLING or still_open():
         return False
     totals = summary(campaign_id)
     figures = {

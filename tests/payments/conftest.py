@@ -117,3 +117,32 @@ def succeeded_intents() -> dict[str, list]:
         if pi.status == "succeeded":
             found.setdefault(pi.metadata["pledge_id"], []).append(pi)
     return found
+
+
+# --- Stripe behind a fault-injecting proxy ----------------------------------------------------
+
+import pytest  # noqa: E402 (this section was added below the helpers above)
+
+#: The client's read timeout behind the fault proxy: short, since every hang costs one.
+FAULT_READ_TIMEOUT = 1.0
+
+
+@pytest.fixture
+def fault_proxy(app, stripe_server):
+    """A :class:`~tests.payments.faultproxy.FaultProxy` in front of this test's localstripe,
+    with the app's Stripe client pointed at it (and a short read timeout); all put back
+    afterwards."""
+    from tests.payments.faultproxy import FaultProxy
+
+    proxy = FaultProxy(stripe_server, hang_seconds=FAULT_READ_TIMEOUT + 1).start()
+    saved_config = {key: app.config[key] for key in ("STRIPE_API_BASE", "STRIPE_READ_TIMEOUT")}
+    saved_client = app.extensions.pop("stripe_client", None)
+    app.config.update(STRIPE_API_BASE=proxy.url, STRIPE_READ_TIMEOUT=FAULT_READ_TIMEOUT)
+    try:
+        yield proxy
+    finally:
+        app.config.update(saved_config)
+        app.extensions.pop("stripe_client", None)
+        if saved_client is not None:
+            app.extensions["stripe_client"] = saved_client
+        proxy.stop()
