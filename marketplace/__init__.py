@@ -70,8 +70,12 @@ def _tune_sqlite(app: Flask) -> None:
 
     pysqlite opens transactions lazily and never for SAVEPOINT-using code, so nested
     transactions and rolled-back tests misbehave; SQLAlchemy's documented fix is to let the
-    driver autocommit and emit BEGIN ourselves. WAL and a busy timeout let the web app and a
-    worker write to the same file without "database is locked" errors.
+    driver autocommit and emit BEGIN ourselves. It is BEGIN IMMEDIATE: SQLite has no row
+    locks, and a transaction that read first and writes later fails at once ("database is
+    locked", the busy timeout cannot help) when another process wrote in between; taking the
+    write lock at the start makes transactions queue on the busy timeout instead, which is
+    what SELECT ... FOR UPDATE gives on PostgreSQL. WAL keeps readers outside transactions
+    unblocked. The cost, one writer at a time, suits the embedded single-machine default.
     """
     engine = db.engine
     if engine.dialect.name != "sqlite":
@@ -89,7 +93,7 @@ def _tune_sqlite(app: Flask) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _init_login(app: Flask) -> None:

@@ -83,15 +83,9 @@ def record(
 
 
 def lock_row(model, row_id: int):
-    """Load a row locked until commit, refreshed from the database even if the session holds
-    it: SELECT ... FOR UPDATE on PostgreSQL. SQLite has no row locks and reads lock nothing,
-    so there a no-op write takes the database's write lock first (processes then queue on
-    the busy timeout)."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        # Raw SQL: an ORM or Core UPDATE would also bump onupdate columns (updated_at).
-        # The table name is a model's own, never input.
-        statement = f"UPDATE {model.__tablename__} SET id = id WHERE id = :id"  # noqa: S608
-        db.session.execute(sa.text(statement), {"id": row_id})
+    """Load a row locked until commit (SELECT ... FOR UPDATE on PostgreSQL; on SQLite every
+    transaction holds the database's write lock from its start), refreshed from the database
+    even if the session holds it."""
     return db.session.scalar(
         sa.select(model)
         .where(model.id == row_id)
