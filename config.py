@@ -82,6 +82,8 @@ class Config:
     #: A charge left in "charging" this long (longer than a Stripe call can take) is settled
     #: by the reconciler asking Stripe what happened.
     SETTLEMENT_RECONCILE_SECONDS = env_int("SETTLEMENT_RECONCILE_SECONDS", 120)
+    #: Hours between reminders to answer the shipping survey.
+    SURVEY_REMINDER_HOURS = env_int("SURVEY_REMINDER_HOURS", 48)
 
     #: None means "uploads/ in the instance folder".
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or None

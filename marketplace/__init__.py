@@ -163,10 +163,13 @@ def _register_blueprints(app: Flask) -> None:
     from designs.views import operator_queue_counts as design_queues
     from designs.views import scoring_bp
     from payments.jobs import sweep_settlements
+    from payments.ledger import book_run
+    from payments.refunds import cancel_for_run
     from payments.settlement import start_settlement
     from payments.views import bp as payments_bp
     from payments.views import operator_bp as payments_operator_bp
     from payments.views import operator_queue_counts as payment_queues
+    from payments.views import royalties_bp
 
     from .campaigns.demo import seed_campaigns
     from .campaigns.jobs import sweep_due_campaigns
@@ -175,6 +178,11 @@ def _register_blueprints(app: Flask) -> None:
     from .campaigns.views import operator_queue_counts as campaign_queues
     from .campaigns.views import pledges_bp
     from .jobs import sweep_outbox
+    from .production.jobs import sweep_surveys
+    from .production.views import bp as production_bp
+    from .production.views import operator_bp as production_operator_bp
+    from .production.views import operator_queue_items as production_items
+    from .production.views import pledge_details, survey_banners
     from .views import accounts, dev, main, operator
 
     for blueprint in (
@@ -189,18 +197,27 @@ def _register_blueprints(app: Flask) -> None:
         campaigns_operator_bp,
         payments_bp,
         payments_operator_bp,
+        royalties_bp,
+        production_bp,
+        production_operator_bp,
     ):
         app.register_blueprint(blueprint)
     if app.config["MAIL_DEV_VIEWER"]:
         app.register_blueprint(dev)
     app.extensions["operator_queues"] = [design_queues, campaign_queues, payment_queues]
+    app.extensions["operator_items"] = [production_items]
     app.extensions["on_campaign_funded"] = [start_settlement]
+    app.extensions["on_run_launched"] = [book_run]
+    app.extensions["on_run_cancelled"] = [cancel_for_run]
+    app.extensions["pledge_details"] = [pledge_details]
+    app.extensions["banners"] = [survey_banners]
     app.extensions["demo_seeders"] = [("designs", seed_designs), ("campaigns", seed_campaigns)]
     # (function, queue, seconds between runs) for `flask cron`.
     app.extensions["cron_jobs"] = [
         (close_due_windows, "default", 60),
         (sweep_due_campaigns, "settlement", 60),
         (sweep_settlements, "settlement", 60),
+        (sweep_surveys, "default", 3600),
         (sweep_outbox, "mail", 300),
     ]
 
@@ -271,7 +288,12 @@ def _register_template_helpers(app: Flask) -> None:
         if not has_request_context() or not current_user.is_authenticated:
             return {}
         # formdata=None: an error page for an oversized body must not read that body again.
-        return {"nav_form": ButtonForm(formdata=None)}
+        banners = [
+            banner
+            for provider in app.extensions.get("banners", ())
+            for banner in provider(current_user)
+        ]
+        return {"nav_form": ButtonForm(formdata=None), "banners": banners}
 
     @app.template_filter("money")
     def money(cents: int, currency: str = "EUR") -> str:

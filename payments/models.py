@@ -149,3 +149,51 @@ class WebhookEvent(db.Model):
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     #: What processing did, for operators: "pledge 12 collected", "ignored: unknown intent".
     result: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class LedgerKind(enum.StrEnum):
+    #: The designer's share of a run's net collected money (positive).
+    ROYALTY = "royalty"
+    #: Undoes (part of) an earlier entry, never edits it (negative for a royalty).
+    REVERSAL = "reversal"
+    #: Money paid out to the designer (negative).
+    PAYOUT = "payout"
+
+
+class LedgerEntry(db.Model):
+    """One line of a designer's royalty account, in minor units. Entries are only ever
+    added: a mistake or a refund is corrected by a reversal entry pointing at the original,
+    and the balance is the sum. A Stripe Connect transfer will be one more payout entry
+    (its transfer id in ``payout_reference``)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents <> 0", name="amount_not_zero"),
+        sa.CheckConstraint(
+            "(kind = 'royalty' AND amount_cents > 0 AND run_id IS NOT NULL)"
+            " OR (kind = 'reversal' AND reverses_id IS NOT NULL)"
+            " OR (kind = 'payout' AND amount_cents < 0)",
+            name="kind_shape",
+        ),
+        sa.Index("ix_ledger_entries_designer_id_id", "designer_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    designer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    kind: Mapped[LedgerKind] = mapped_column(enum_column(LedgerKind))
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("campaigns.id"))
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("production_runs.id"), index=True)
+    reverses_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_entries.id"))
+    #: For payouts: the bank transfer's reference (later, a Stripe transfer id).
+    payout_reference: Mapped[str | None] = mapped_column(sa.String(120))
+    note: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
+@sa.event.listens_for(LedgerEntry, "before_update")
+@sa.event.listens_for(LedgerEntry, "before_delete")
+def _ledger_is_append_only(_mapper, _connection, entry: LedgerEntry) -> None:
+    raise ValueError(f"ledger entry {entry.id} is never changed: add a reversal instead")

@@ -16,11 +16,13 @@ from marketplace.dbtypes import utcnow
 from marketplace.extensions import db
 from marketplace.mail import queue_mail
 from marketplace.models import User
+from marketplace.production import services as production
+from marketplace.production.models import ProductionRun, RunState
 from marketplace.queues import enqueue_after_commit
 from marketplace.services import ServiceError, lock_row, record
 from marketplace.urls import external_url
 
-from . import gateway
+from . import gateway, ledger
 from .models import AttemptStatus, ChargeAttempt, Refund, RefundStatus
 
 
@@ -113,6 +115,8 @@ def execute(refund_id: int) -> str | None:
     campaigns.pledge_transition(
         pledge, "refund", None, reason=refund.reason, amount_cents=refund.amount_cents
     )
+    production.cancel_order_of(pledge)
+    ledger.reverse_pledge_share(pledge, None)
     campaign = db.session.get(Campaign, pledge.campaign_id)
     queue_mail(
         db.session.get(User, pledge.backer_id),
@@ -125,12 +129,23 @@ def execute(refund_id: int) -> str | None:
     return refund.status.value
 
 
-def cancel_production(campaign_id: int, operator: User, reason: str) -> Campaign:
+def cancel_production(
+    campaign_id: int, operator: User, reason: str, *, run_cancelled: bool = False
+) -> Campaign:
     """Cancel a campaign whose money is collected: every collected pledge is refunded."""
     reason = _check_reason(reason)
     campaign = lock_row(Campaign, campaign_id)
     if campaign is None:
         raise RefundError("No such campaign.", 404)
+    live_run = db.session.scalar(
+        sa.select(ProductionRun.id).where(
+            ProductionRun.campaign_id == campaign_id, ProductionRun.state != RunState.CANCELLED
+        )
+    )
+    if live_run and not run_cancelled:
+        raise RefundError(
+            "This campaign has a production run: cancel the run, which refunds everyone.", 409
+        )
     if campaign.state not in (CampaignState.SETTLED, CampaignState.IN_PRODUCTION):
         raise RefundError(
             f"This campaign is {campaign.state.label}: refunds of a whole campaign start once "
@@ -169,3 +184,10 @@ def refund_collected(campaign_id: int, operator_id: int, reason: str, batch: int
             request_refund(pledge_id, operator, reason)
         db.session.commit()
         count += len(ids)
+
+
+def cancel_for_run(run: ProductionRun, operator: User, reason: str) -> None:
+    """Hook ``on_run_cancelled``: the campaign is cancelled, everyone refunded, and the
+    run's royalty reversed."""
+    cancel_production(run.campaign_id, operator, reason, run_cancelled=True)
+    ledger.reverse_run(run, operator, reason)

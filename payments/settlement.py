@@ -32,6 +32,7 @@ from marketplace.dbtypes import utcnow
 from marketplace.extensions import db
 from marketplace.mail import queue_mail
 from marketplace.models import User
+from marketplace.production import services as production
 from marketplace.queues import enqueue_after_commit, get_queue
 from marketplace.services import ServiceError, lock_row, record
 from marketplace.urls import external_url
@@ -297,7 +298,13 @@ def apply_outcome(pledge: Pledge, attempt: ChargeAttempt, info: gateway.PaymentI
             payment_intent=info.id,
             amount_cents=info.amount_received,
         )
-        _mail(pledge, "charge_succeeded", attempt=attempt)
+        production.request_survey(pledge)
+        _mail(
+            pledge,
+            "charge_succeeded",
+            attempt=attempt,
+            survey_link=external_url("production.survey", pledge_id=pledge.id),
+        )
     elif info.status == "requires_action" and attempt.status == AttemptStatus.STARTED:
         attempt.status, attempt.reminded_at = AttemptStatus.REQUIRES_ACTION, now
         campaigns.pledge_transition(pledge, "require_action", None, attempt=attempt.number)

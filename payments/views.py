@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
 from marketplace.authz import operator_required, verified_required
@@ -14,10 +14,11 @@ from marketplace.campaigns.forms import PledgeForm
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.extensions import csrf, db
 from marketplace.forms import ButtonForm
+from marketplace.models import User
 
-from . import gateway, refunds, services, settlement, webhooks
-from .forms import RefundForm
-from .models import AttemptStatus, ChargeAttempt, Refund
+from . import gateway, ledger, refunds, services, settlement, webhooks
+from .forms import PayoutForm, RefundForm
+from .models import AttemptStatus, ChargeAttempt, LedgerEntry, Refund
 
 bp = Blueprint("payments", __name__)
 operator_bp = Blueprint("payments_operator", __name__, url_prefix="/operator/settlements")
@@ -323,3 +324,63 @@ def cancel_production(campaign_id: int):
     db.session.commit()
     flash("Production cancelled: every collected pledge is being refunded.", "info")
     return redirect(url_for("payments_operator.campaign", campaign_id=campaign_id))
+
+
+# --- royalties --------------------------------------------------------------------------------
+
+royalties_bp = Blueprint("royalties", __name__)
+
+
+@royalties_bp.get("/account/earnings")
+@login_required
+def earnings():
+    """A designer's royalty account: balance per currency, every entry, payouts."""
+    return render_template(
+        "payments/earnings.html",
+        balances=ledger.balances(current_user.id),
+        entries=ledger.entries(current_user.id),
+    )
+
+
+@royalties_bp.get("/operator/royalties/")
+@operator_required
+def royalties():
+    rows = db.session.execute(
+        sa.select(
+            LedgerEntry.designer_id,
+            LedgerEntry.currency,
+            sa.func.sum(LedgerEntry.amount_cents),
+            sa.func.count(),
+        )
+        .group_by(LedgerEntry.designer_id, LedgerEntry.currency)
+        .order_by(LedgerEntry.designer_id)
+    ).all()
+    designers = {
+        u.id: u
+        for u in db.session.scalars(sa.select(User).where(User.id.in_({r[0] for r in rows})))
+    }
+    return render_template(
+        "operator/royalties.html",
+        rows=rows,
+        designers=designers,
+        form=PayoutForm(formdata=None),
+    )
+
+
+@royalties_bp.post("/operator/royalties/<int:designer_id>/payout")
+@operator_required
+def payout(designer_id: int):
+    form = PayoutForm()
+    if not form.validate_on_submit():
+        abort(422, description="Give an amount, a currency and the transfer's reference.")
+    try:
+        amount = campaigns.parse_money(form.amount.data)
+        ledger.record_payout(
+            designer_id, current_user, amount, form.currency.data.upper(), form.reference.data
+        )
+    except (ledger.LedgerError, campaigns.CampaignError) as exc:
+        db.session.rollback()
+        abort(exc.status, description=exc.message)
+    db.session.commit()
+    flash("Payout recorded in the designer's ledger.", "success")
+    return redirect(url_for("royalties.royalties"))

@@ -6,7 +6,16 @@ import datetime as dt
 import secrets
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectChoice
@@ -189,8 +198,17 @@ def mine():
             )
             form.variant_id.choices = _variant_choices(pledge.campaign)
             forms[pledge.id] = form
+    # Production (which builds on this package) adds its survey and order lines.
+    details: dict[int, list] = {}
+    for provider in current_app.extensions.get("pledge_details", ()):
+        for pledge_id, lines in provider(pledges).items():
+            details.setdefault(pledge_id, []).extend(lines)
     return render_template(
-        "campaigns/my_pledges.html", pledges=pledges, forms=forms, button=ButtonForm(formdata=None)
+        "campaigns/my_pledges.html",
+        pledges=pledges,
+        forms=forms,
+        details=details,
+        button=ButtonForm(formdata=None),
     )
 
 

@@ -158,13 +158,15 @@ def test_cron_enqueues_every_periodic_sweep(app, ctx):
         "close_due_windows": "default",
         "sweep_due_campaigns": "settlement",
         "sweep_settlements": "settlement",
+        "sweep_surveys": "default",
         "sweep_outbox": "mail",
     }
     enqueued = scheduler.enqueue_jobs()  # first pass: every interval job is due
-    assert len(enqueued) == 4
+    assert len(enqueued) == 5
     with ctx():
         assert [j.func_name for j in get_queue("default").jobs] == [
-            "designs.jobs.close_due_windows"
+            "designs.jobs.close_due_windows",
+            "marketplace.production.jobs.sweep_surveys",
         ]
         assert [j.func_name for j in get_queue("mail").jobs] == ["marketplace.jobs.sweep_outbox"]
     assert scheduler.enqueue_jobs() == []  # and not again before their interval

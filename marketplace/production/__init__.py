@@ -1,0 +1,1 @@
+"""Production runs of settled campaigns, the backers' shipping surveys and their orders."""

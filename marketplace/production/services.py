@@ -1,0 +1,499 @@
+"""The rules of surveys, production runs and orders. Functions flush and never commit.
+
+A run's quantities come from the collected pledges at launch (a dropped, refunded or
+otherwise unpaid pledge is never in a run), each run state change goes through RUN_MACHINE
+and the audit log, and backers are mailed at each step. The money side (royalties booked,
+refunds when a run is cancelled) belongs to ``payments``, which registers hooks for it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import Counter
+
+import sqlalchemy as sa
+from flask import current_app
+
+from marketplace.campaigns import services as campaigns
+from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
+from marketplace.dbtypes import utcnow
+from marketplace.extensions import db
+from marketplace.mail import queue_mail
+from marketplace.models import User
+from marketplace.services import ServiceError, apply_transition, lock_row, record
+from marketplace.urls import external_url
+
+from .models import RUN_MACHINE, Order, OrderState, ProductionRun, RunLine, RunState, Survey
+
+SURVEY_FIELDS = ("full_name", "address_line1", "address_line2", "postal_code", "city", "country")
+_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+
+
+class ProductionError(ServiceError):
+    pass
+
+
+def _hooks(name: str):
+    return current_app.extensions.get(name, ())
+
+
+# --- surveys ----------------------------------------------------------------------------------
+
+
+def request_survey(pledge: Pledge) -> Survey:
+    """Ask the backer of a pledge just paid where to ship it (the receipt mail links here)."""
+    existing = db.session.scalar(sa.select(Survey).where(Survey.pledge_id == pledge.id))
+    if existing is not None:
+        return existing
+    survey = Survey(pledge_id=pledge.id, campaign_id=pledge.campaign_id, backer_id=pledge.backer_id)
+    db.session.add(survey)
+    db.session.flush()
+    return survey
+
+
+def survey_for(pledge_id: int, user: User) -> Survey:
+    survey = db.session.scalar(sa.select(Survey).where(Survey.pledge_id == pledge_id))
+    if survey is None or survey.backer_id != user.id:
+        raise ProductionError("No such survey.", 404)
+    return survey
+
+
+def can_answer(survey: Survey) -> bool:
+    """Until the order leaves the manufacturer, the address can change."""
+    order = db.session.scalar(sa.select(Order).where(Order.pledge_id == survey.pledge_id))
+    return survey.pledge.state == PledgeState.COLLECTED and (
+        order is None or order.state == OrderState.PENDING
+    )
+
+
+def answer_survey(pledge_id: int, user: User, answers: dict, variant_confirmed: bool) -> Survey:
+    survey = survey_for(pledge_id, user)
+    if not can_answer(survey):
+        raise ProductionError("Your order has shipped: its address can no longer change.", 409)
+    if not variant_confirmed:
+        raise ProductionError(
+            "Confirm the variant; to change it, write to us before the run is ordered."
+        )
+    clean = {k: " ".join((answers.get(k) or "").split()) for k in SURVEY_FIELDS}
+    clean["country"] = clean["country"].upper()
+    clean["phone"] = " ".join((answers.get("phone") or "").split()) or None
+    missing = [k for k in ("full_name", "address_line1", "postal_code", "city") if not clean[k]]
+    if missing:
+        raise ProductionError("Fill in your name, street address, postal code and city.")
+    if not _COUNTRY_RE.match(clean["country"]):
+        raise ProductionError("Give the country as its two-letter code, like FR or DE.")
+    for key, value in clean.items():
+        setattr(survey, key, value or None)
+    first = survey.answered_at is None
+    survey.answered_at = utcnow()
+    record(
+        "survey.answered" if first else "survey.updated",
+        actor=user,
+        subject_type="pledge",
+        subject_id=pledge_id,
+        campaign_id=survey.campaign_id,
+    )
+    return survey
+
+
+def unanswered(campaign_id: int):
+    return db.session.scalars(
+        sa.select(Survey)
+        .join(Pledge, Pledge.id == Survey.pledge_id)
+        .where(
+            Survey.campaign_id == campaign_id,
+            Survey.answered_at.is_(None),
+            Pledge.state == PledgeState.COLLECTED,
+        )
+        .order_by(Survey.id)
+    ).all()
+
+
+def remind_surveys(
+    *, now: dt.datetime | None = None, campaign_id: int | None = None, actor: User | None = None
+) -> int:
+    """Remind backers who have not answered: every 48 h (the sweep), or now for one
+    campaign (an operator's button, still at most once an hour per backer)."""
+    now = now or utcnow()
+    gap = dt.timedelta(hours=1 if actor else current_app.config["SURVEY_REMINDER_HOURS"])
+    query = (
+        sa.select(Survey)
+        .join(Pledge, Pledge.id == Survey.pledge_id)
+        .where(
+            Survey.answered_at.is_(None),
+            Survey.reminded_at <= now - gap,
+            Pledge.state == PledgeState.COLLECTED,
+        )
+    )
+    if campaign_id is not None:
+        query = query.where(Survey.campaign_id == campaign_id)
+    reminded = 0
+    for survey in db.session.scalars(query.limit(1000)):
+        survey.reminded_at = now
+        _mail_survey(survey, "survey_reminder")
+        reminded += 1
+    if actor is not None:
+        record(
+            "survey.reminded",
+            actor=actor,
+            subject_type="campaign",
+            subject_id=campaign_id,
+            reminded=reminded,
+        )
+    return reminded
+
+
+def _mail_survey(survey: Survey, kind: str) -> None:
+    queue_mail(
+        db.session.get(User, survey.backer_id),
+        kind,
+        pledge=survey.pledge,
+        campaign=db.session.get(Campaign, survey.campaign_id),
+        link=external_url("production.survey", pledge_id=survey.pledge_id),
+    )
+
+
+def pending_surveys(user: User) -> list[Survey]:
+    """For the banner: the backer's paid pledges still waiting for an address."""
+    return db.session.scalars(
+        sa.select(Survey)
+        .join(Pledge, Pledge.id == Survey.pledge_id)
+        .where(
+            Survey.backer_id == user.id,
+            Survey.answered_at.is_(None),
+            Pledge.state == PledgeState.COLLECTED,
+        )
+        .order_by(Survey.id)
+        .limit(5)
+    ).all()
+
+
+# --- production runs --------------------------------------------------------------------------
+
+
+def collected_pledges(campaign_id: int) -> list[Pledge]:
+    return db.session.scalars(
+        sa.select(Pledge)
+        .where(Pledge.campaign_id == campaign_id, Pledge.state == PledgeState.COLLECTED)
+        .order_by(Pledge.id)
+    ).all()
+
+
+def planned_quantities(campaign: Campaign) -> list[tuple[int, str, int]]:
+    """(variant id, label, units) from the collected pledges, in the campaign's order."""
+    units = Counter()
+    for pledge in collected_pledges(campaign.id):
+        units[pledge.variant_id] += pledge.quantity
+    return [(v.id, v.label, units[v.id]) for v in campaign.variants if units[v.id]]
+
+
+def launch_run(
+    campaign_id: int,
+    operator: User,
+    *,
+    manufacturer: str,
+    reference: str,
+    expected_ship_date: dt.date,
+    today: dt.date | None = None,
+) -> ProductionRun:
+    manufacturer = " ".join((manufacturer or "").split())
+    reference = " ".join((reference or "").split())
+    if not 2 <= len(manufacturer) <= 120 or not 1 <= len(reference) <= 80:
+        raise ProductionError("Name the manufacturer (2-120 characters) and its reference.")
+    if expected_ship_date <= (today or utcnow().date()):
+        raise ProductionError("The expected ship date must be in the future.")
+    campaign = lock_row(Campaign, campaign_id)
+    if campaign is None:
+        raise ProductionError("No such campaign.", 404)
+    if campaign.state != CampaignState.SETTLED:
+        raise ProductionError(
+            f"This campaign is {campaign.state.label}: a run starts from a settled campaign.", 409
+        )
+    if db.session.scalar(
+        sa.select(ProductionRun.id).where(ProductionRun.campaign_id == campaign.id)
+    ):
+        raise ProductionError("This campaign already has its production run.", 409)
+    pledges = collected_pledges(campaign.id)
+    if not pledges:
+        raise ProductionError("No pledge of this campaign is paid: there is nothing to make.", 409)
+    run = ProductionRun(
+        campaign_id=campaign.id,
+        manufacturer=manufacturer,
+        reference=reference,
+        expected_ship_date=expected_ship_date,
+        created_by_id=operator.id,
+        lines=[
+            RunLine(variant_id=variant_id, quantity=units, position=i)
+            for i, (variant_id, _, units) in enumerate(planned_quantities(campaign))
+        ],
+    )
+    db.session.add(run)
+    db.session.flush()
+    for pledge in pledges:
+        db.session.add(Order(run_id=run.id, pledge_id=pledge.id))
+    db.session.flush()
+    record(
+        "production_run.launched",
+        actor=operator,
+        subject_type="production_run",
+        subject_id=run.id,
+        to_state=RunState.PLANNED.value,
+        campaign_id=campaign.id,
+        units=run.total_units,
+        manufacturer=manufacturer,
+    )
+    campaigns.transition(campaign, "produce", operator, run_id=run.id)
+    for hook in _hooks("on_run_launched"):
+        hook(run, operator)
+    _mail_backers(run, "run_update")
+    return run
+
+
+def lock_run(run_id: int) -> ProductionRun:
+    run = lock_row(ProductionRun, run_id)
+    if run is None:
+        raise ProductionError("No such production run.", 404)
+    return run
+
+
+def move_run(run_id: int, operator: User, event: str) -> ProductionRun:
+    """ordered, in production, shipped, delivered: one step at a time, backers mailed."""
+    if event not in ("order", "start", "ship", "deliver"):
+        raise ProductionError("Unknown step.", 400)
+    run = lock_run(run_id)
+    move = RUN_MACHINE.moves.get((run.state, event))
+    if move is None:
+        raise ProductionError(f"This run is {run.state.label}: it cannot {event} now.", 409)
+    if event == "ship":
+        waiting = db.session.scalar(
+            sa.select(sa.func.count()).where(
+                Order.run_id == run.id, Order.state == OrderState.PENDING
+            )
+        )
+        if waiting:
+            raise ProductionError(
+                f"{waiting} order(s) have no tracking reference yet: mark them shipped first.", 409
+            )
+    apply_transition(
+        RUN_MACHINE,
+        run,
+        event,
+        actor=operator,
+        subject_type="production_run",
+        campaign_id=run.campaign_id,
+    )
+    campaign = db.session.get(Campaign, run.campaign_id)
+    if event == "ship":
+        campaigns.transition(campaign, "ship", operator, run_id=run.id)
+    if event == "deliver":
+        now = utcnow()
+        db.session.execute(
+            sa.update(Order)
+            .where(Order.run_id == run.id, Order.state == OrderState.SHIPPED)
+            .values(state=OrderState.DELIVERED, delivered_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    _mail_backers(run, "run_update")
+    return run
+
+
+def parse_tracking(text: str) -> list[tuple[int, str]]:
+    """Lines of ``order id, tracking reference`` (comma, semicolon or tab separated)."""
+    entries = []
+    for number, raw in enumerate((text or "").splitlines(), 1):
+        if not raw.strip():
+            continue
+        parts = [p.strip() for p in re.split(r"[,;\t]", raw, maxsplit=1)]
+        if len(parts) != 2 or not parts[0].isdigit() or not 1 <= len(parts[1]) <= 80:
+            raise ProductionError(
+                f"Line {number}: write the order number, a comma, then the tracking reference."
+            )
+        entries.append((int(parts[0]), parts[1]))
+    if not entries:
+        raise ProductionError("Give at least one order number and tracking reference.")
+    return entries
+
+
+def ship_orders(run_id: int, operator: User, entries: list[tuple[int, str]]) -> int:
+    """Mark orders shipped with their tracking references, all or none."""
+    run = lock_run(run_id)
+    if run.state not in (RunState.IN_PRODUCTION, RunState.SHIPPED):
+        raise ProductionError(f"This run is {run.state.label}: nothing ships yet.", 409)
+    orders = {
+        o.id: o
+        for o in db.session.scalars(
+            sa.select(Order).where(Order.run_id == run.id, Order.id.in_([e[0] for e in entries]))
+        )
+    }
+    unknown = [str(order_id) for order_id, _ in entries if order_id not in orders]
+    if unknown:
+        raise ProductionError(f"Not orders of this run: {', '.join(unknown)}.", 422)
+    now = utcnow()
+    for order_id, tracking in entries:
+        order = orders[order_id]
+        if order.state == OrderState.CANCELLED:
+            raise ProductionError(f"Order {order_id} is cancelled.", 409)
+        order.state, order.tracking_ref, order.shipped_at = OrderState.SHIPPED, tracking, now
+        queue_mail(
+            order.pledge.backer,
+            "order_shipped",
+            order=order,
+            pledge=order.pledge,
+            campaign=run.campaign,
+            link=external_url("pledges.mine"),
+        )
+    record(
+        "production_run.orders_shipped",
+        actor=operator,
+        subject_type="production_run",
+        subject_id=run.id,
+        orders=len(entries),
+    )
+    return len(entries)
+
+
+def cancel_run(run_id: int, operator: User, reason: str) -> ProductionRun:
+    """Cancel a run: its orders are cancelled, and the money side refunds the backers and
+    reverses the royalty (hooks)."""
+    reason = (reason or "").strip()
+    if not 10 <= len(reason) <= 1000:
+        raise ProductionError("Give backers a public reason of 10 to 1,000 characters.")
+    run = lock_run(run_id)
+    if (run.state, "cancel") not in RUN_MACHINE.moves:
+        raise ProductionError(f"This run is {run.state.label}: it can no longer be cancelled.", 409)
+    run.cancel_reason = reason
+    apply_transition(
+        RUN_MACHINE,
+        run,
+        "cancel",
+        actor=operator,
+        subject_type="production_run",
+        reason=reason,
+        campaign_id=run.campaign_id,
+    )
+    db.session.execute(
+        sa.update(Order)
+        .where(Order.run_id == run.id)
+        .values(state=OrderState.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    for hook in _hooks("on_run_cancelled"):
+        hook(run, operator, reason)
+    return run
+
+
+def cancel_order_of(pledge: Pledge) -> Order | None:
+    """A pledge refunded on its own leaves its run."""
+    order = db.session.scalar(sa.select(Order).where(Order.pledge_id == pledge.id))
+    if order is not None and order.state != OrderState.CANCELLED:
+        order.state = OrderState.CANCELLED
+        record(
+            "order.cancelled",
+            actor=None,
+            subject_type="production_run",
+            subject_id=order.run_id,
+            pledge_id=pledge.id,
+        )
+    return order
+
+
+def _mail_backers(run: ProductionRun, kind: str) -> None:
+    link = external_url("pledges.mine")
+    backer_ids = db.session.scalars(
+        sa.select(Pledge.backer_id)
+        .join(Order, Order.pledge_id == Pledge.id)
+        .where(Order.run_id == run.id, Order.state != OrderState.CANCELLED)
+        .distinct()
+    ).all()
+    campaign = db.session.get(Campaign, run.campaign_id)
+    for backer_id in backer_ids:
+        queue_mail(db.session.get(User, backer_id), kind, run=run, campaign=campaign, link=link)
+
+
+# --- the manufacturer's CSV -------------------------------------------------------------------
+
+CSV_COLUMNS = [
+    "order",
+    "pledge",
+    "backer",
+    "email",
+    "variant",
+    "quantity",
+    "ship_to_name",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "country",
+    "phone",
+    "address_confirmed",
+    "order_state",
+    "tracking",
+]
+
+
+def orders_csv(run_id: int) -> str:
+    """The order lines for the manufacturer. UTF-8 with a byte-order mark, so that Excel and
+    LibreOffice open accented names correctly; cells that a spreadsheet would run as a
+    formula are quoted with a leading apostrophe."""
+    rows = db.session.execute(
+        sa.select(Order, Pledge, Survey, User)
+        .join(Pledge, Pledge.id == Order.pledge_id)
+        .join(User, User.id == Pledge.backer_id)
+        .outerjoin(Survey, Survey.pledge_id == Pledge.id)
+        .where(Order.run_id == run_id, Order.state != OrderState.CANCELLED)
+        .order_by(Order.id)
+    ).all()
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for order, pledge, survey, user in rows:
+        answered = survey is not None and survey.answered_at is not None
+        writer.writerow(
+            [
+                _cell(v)
+                for v in (
+                    order.id,
+                    pledge.id,
+                    user.display_name,
+                    user.email,
+                    pledge.variant.label,
+                    pledge.quantity,
+                    survey.full_name if answered else "",
+                    survey.address_line1 if answered else "",
+                    (survey.address_line2 or "") if answered else "",
+                    survey.postal_code if answered else "",
+                    survey.city if answered else "",
+                    survey.country if answered else "",
+                    (survey.phone or "") if answered else "",
+                    "yes" if answered else "NO ADDRESS YET",
+                    order.state.value,
+                    order.tracking_ref or "",
+                )
+            ]
+        )
+    return out.getvalue()
+
+
+def _cell(value) -> str | int:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def order_states(pledge_ids: list[int]) -> dict[int, tuple[Order, ProductionRun]]:
+    """For "My pledges": each pledge's order and its run."""
+    if not pledge_ids:
+        return {}
+    return {
+        order.pledge_id: (order, run)
+        for order, run in db.session.execute(
+            sa.select(Order, ProductionRun)
+            .join(ProductionRun, ProductionRun.id == Order.run_id)
+            .where(Order.pledge_id.in_(pledge_ids))
+        )
+    }

@@ -1,0 +1,175 @@
+"""Designers' royalties: an append-only ledger in minor units.
+
+A run books the designer's royalty on its net collected money: each paid pledge in the run
+contributes its units × the campaign's royalty per unit (the royalty part of the price
+breakdown, so the rate is set per campaign), which is exact integer arithmetic. Refunds and
+cancelled runs add reversal entries; payouts add negative entries. Nothing is edited.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from marketplace.campaigns.models import Campaign, Pledge
+from marketplace.extensions import db
+from marketplace.models import User
+from marketplace.production.models import Order, OrderState, ProductionRun
+from marketplace.services import ServiceError, lock_row, record
+
+from .models import LedgerEntry, LedgerKind
+
+
+class LedgerError(ServiceError):
+    pass
+
+
+def royalty_of(campaign: Campaign, units: int) -> int:
+    return units * campaign.royalty_cents
+
+
+def book_run(run: ProductionRun, operator: User | None) -> LedgerEntry | None:
+    """The designer's royalty for a run just launched (hook ``on_run_launched``)."""
+    campaign = db.session.get(Campaign, run.campaign_id)
+    units = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Pledge.quantity), 0))
+        .join(Order, Order.pledge_id == Pledge.id)
+        .where(Order.run_id == run.id, Order.state != OrderState.CANCELLED)
+    )
+    amount = royalty_of(campaign, units)
+    if amount <= 0:
+        return None
+    entry = LedgerEntry(
+        designer_id=campaign.design.designer_id,
+        kind=LedgerKind.ROYALTY,
+        amount_cents=amount,
+        currency=campaign.currency,
+        campaign_id=campaign.id,
+        run_id=run.id,
+        note=f"Royalty on production run #{run.id}: {units} unit(s) of {campaign.product_name}",
+        created_by_id=operator.id if operator else None,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def _remaining(entry: LedgerEntry) -> int:
+    reversed_ = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_cents), 0)).where(
+            LedgerEntry.reverses_id == entry.id
+        )
+    )
+    return entry.amount_cents + reversed_
+
+
+def _reverse(entry: LedgerEntry, amount: int, note: str, actor: User | None) -> LedgerEntry | None:
+    amount = min(amount, _remaining(entry))
+    if amount <= 0:
+        return None
+    reversal = LedgerEntry(
+        designer_id=entry.designer_id,
+        kind=LedgerKind.REVERSAL,
+        amount_cents=-amount,
+        currency=entry.currency,
+        campaign_id=entry.campaign_id,
+        run_id=entry.run_id,
+        reverses_id=entry.id,
+        note=note,
+        created_by_id=actor.id if actor else None,
+    )
+    db.session.add(reversal)
+    db.session.flush()
+    return reversal
+
+
+def _run_royalty(run_id: int) -> LedgerEntry | None:
+    return db.session.scalar(
+        sa.select(LedgerEntry).where(
+            LedgerEntry.run_id == run_id, LedgerEntry.kind == LedgerKind.ROYALTY
+        )
+    )
+
+
+def reverse_run(run: ProductionRun, actor: User | None, reason: str) -> LedgerEntry | None:
+    entry = _run_royalty(run.id)
+    if entry is None:
+        return None
+    return _reverse(entry, entry.amount_cents, f"Run #{run.id} cancelled: {reason}", actor)
+
+
+def reverse_pledge_share(pledge: Pledge, actor: User | None) -> LedgerEntry | None:
+    """A paid pledge refunded after its run booked the royalty: its share comes back."""
+    order = db.session.scalar(sa.select(Order).where(Order.pledge_id == pledge.id))
+    if order is None:
+        return None
+    entry = _run_royalty(order.run_id)
+    if entry is None:
+        return None
+    campaign = db.session.get(Campaign, pledge.campaign_id)
+    return _reverse(
+        entry,
+        royalty_of(campaign, pledge.quantity),
+        f"Pledge #{pledge.id} refunded: its {pledge.quantity} unit(s) leave run #{order.run_id}",
+        actor,
+    )
+
+
+def balances(designer_id: int) -> dict[str, int]:
+    return {
+        currency: total
+        for currency, total in db.session.execute(
+            sa.select(LedgerEntry.currency, sa.func.sum(LedgerEntry.amount_cents))
+            .where(LedgerEntry.designer_id == designer_id)
+            .group_by(LedgerEntry.currency)
+        )
+    }
+
+
+def entries(designer_id: int, limit: int = 500) -> list[LedgerEntry]:
+    return db.session.scalars(
+        sa.select(LedgerEntry)
+        .where(LedgerEntry.designer_id == designer_id)
+        .order_by(LedgerEntry.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def record_payout(
+    designer_id: int, operator: User, amount_cents: int, currency: str, reference: str
+) -> LedgerEntry:
+    """Money sent to the designer (a bank transfer today, a Stripe transfer later)."""
+    reference = " ".join((reference or "").split())
+    if not 3 <= len(reference) <= 120:
+        raise LedgerError("Give the transfer's reference (3 to 120 characters).")
+    # The designer's row is the lock: two payouts at once cannot both pass the balance check.
+    designer = lock_row(User, designer_id)
+    if designer is None:
+        raise LedgerError("No such designer.", 404)
+    balance = balances(designer_id).get(currency, 0)
+    if amount_cents <= 0:
+        raise LedgerError("A payout is more than zero.")
+    if amount_cents > balance:
+        raise LedgerError(
+            f"The balance is {balance / 100:.2f} {currency}: a payout cannot exceed it.", 409
+        )
+    entry = LedgerEntry(
+        designer_id=designer_id,
+        kind=LedgerKind.PAYOUT,
+        amount_cents=-amount_cents,
+        currency=currency,
+        payout_reference=reference,
+        note=f"Payout: {reference}",
+        created_by_id=operator.id,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    record(
+        "ledger.payout",
+        actor=operator,
+        subject_type="user",
+        subject_id=designer_id,
+        amount_cents=amount_cents,
+        currency=currency,
+        reference=reference,
+    )
+    return entry
