@@ -208,14 +208,14 @@ def launch_run(
     campaign = lock_row(Campaign, campaign_id)
     if campaign is None:
         raise ProductionError("No such campaign.", 404)
-    if campaign.state != CampaignState.SETTLED:
-        raise ProductionError(
-            f"This campaign is {campaign.state.label}: a run starts from a settled campaign.", 409
-        )
     if db.session.scalar(
         sa.select(ProductionRun.id).where(ProductionRun.campaign_id == campaign.id)
     ):
         raise ProductionError("This campaign already has its production run.", 409)
+    if campaign.state != CampaignState.SETTLED:
+        raise ProductionError(
+            f"This campaign is {campaign.state.label}: a run starts from a settled campaign.", 409
+        )
     pledges = collected_pledges(campaign.id)
     if not pledges:
         raise ProductionError("No pledge of this campaign is paid: there is nothing to make.", 409)
