@@ -608,3 +608,37 @@ def operator_queue_counts() -> list[tuple[str, int, str]]:
         ),
         ("comments to review", reported, url_for("designs_operator.comments")),
     ]
+
+
+def operator_queue_items() -> list[dict]:
+    """For the console's work queues: designs waiting for a decision, oldest first."""
+    items = []
+    for design in db.session.scalars(
+        sa.select(Design)
+        .where(Design.state == DesignState.SUBMITTED)
+        .order_by(Design.submitted_at)
+        .limit(20)
+    ):
+        items.append(
+            {
+                "queue": "Quality check",
+                "title": design.title,
+                "link": url_for("designs_operator.review") + f"#design-{design.id}",
+                "since": design.submitted_at,
+            }
+        )
+    for design in db.session.scalars(
+        sa.select(Design)
+        .where(Design.state == DesignState.SHORTLISTED)
+        .order_by(Design.voting_closes_at)
+        .limit(20)
+    ):
+        items.append(
+            {
+                "queue": "Shortlist decisions",
+                "title": design.title,
+                "link": url_for("designs.show", design_id=design.id),
+                "since": design.voting_closes_at,
+            }
+        )
+    return items

@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, config_from_env
 
+from .dbtypes import utcnow
 from .extensions import csrf, db, limiter, login_manager, migrate, talisman
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,6 +162,7 @@ def _register_blueprints(app: Flask) -> None:
     from designs.views import bp as designs_bp
     from designs.views import operator_bp as designs_operator_bp
     from designs.views import operator_queue_counts as design_queues
+    from designs.views import operator_queue_items as design_items
     from designs.views import scoring_bp
     from payments.jobs import sweep_settlements
     from payments.ledger import book_run
@@ -169,6 +171,7 @@ def _register_blueprints(app: Flask) -> None:
     from payments.views import bp as payments_bp
     from payments.views import operator_bp as payments_operator_bp
     from payments.views import operator_queue_counts as payment_queues
+    from payments.views import operator_queue_items as payment_items
     from payments.views import royalties_bp
 
     from .campaigns.demo import seed_campaigns
@@ -176,13 +179,14 @@ def _register_blueprints(app: Flask) -> None:
     from .campaigns.views import bp as campaigns_bp
     from .campaigns.views import operator_bp as campaigns_operator_bp
     from .campaigns.views import operator_queue_counts as campaign_queues
+    from .campaigns.views import operator_queue_items as campaign_items
     from .campaigns.views import pledges_bp
     from .jobs import sweep_outbox
     from .production.jobs import sweep_surveys
     from .production.views import bp as production_bp
+    from .production.views import campaign_timeline, pledge_details, survey_banners
     from .production.views import operator_bp as production_operator_bp
     from .production.views import operator_queue_items as production_items
-    from .production.views import pledge_details, survey_banners
     from .views import accounts, dev, main, operator
 
     for blueprint in (
@@ -205,12 +209,19 @@ def _register_blueprints(app: Flask) -> None:
     if app.config["MAIL_DEV_VIEWER"]:
         app.register_blueprint(dev)
     app.extensions["operator_queues"] = [design_queues, campaign_queues, payment_queues]
-    app.extensions["operator_items"] = [production_items]
+    # (queue, title, link, since or due) items for the console's work queues.
+    app.extensions["operator_items"] = [
+        design_items,
+        campaign_items,
+        payment_items,
+        production_items,
+    ]
     app.extensions["on_campaign_funded"] = [start_settlement]
     app.extensions["on_run_launched"] = [book_run]
     app.extensions["on_run_cancelled"] = [cancel_for_run]
     app.extensions["pledge_details"] = [pledge_details]
     app.extensions["banners"] = [survey_banners]
+    app.extensions["campaign_timeline"] = [campaign_timeline]
     app.extensions["demo_seeders"] = [("designs", seed_designs), ("campaigns", seed_campaigns)]
     # (function, queue, seconds between runs) for `flask cron`.
     app.extensions["cron_jobs"] = [
@@ -298,7 +309,21 @@ def _register_template_helpers(app: Flask) -> None:
     @app.template_filter("money")
     def money(cents: int, currency: str = "EUR") -> str:
         symbol = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency.upper(), currency.upper() + " ")
-        return f"{symbol}{cents // 100:,}.{cents % 100:02d}"
+        sign = "−" if cents < 0 else ""  # ledger reversals and payouts are negative
+        cents = abs(cents)
+        return f"{sign}{symbol}{cents // 100:,}.{cents % 100:02d}"
+
+    @app.template_filter("age")
+    def age(value, now=None) -> str:
+        """'3 days', '5 hours', '12 minutes': how long something has waited (or has left)."""
+        if value is None:
+            return ""
+        seconds = abs(((now or utcnow()) - value).total_seconds())
+        for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+            if seconds >= size:
+                n = int(seconds // size)
+                return f"{n} {unit}{'' if n == 1 else 's'}"
+        return "moments"
 
     @app.template_filter("datetime")
     def fmt_datetime(value) -> str:

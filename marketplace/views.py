@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -17,9 +19,11 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload
 
 from . import services
 from .authz import operator_required
+from .dbtypes import utcnow
 from .extensions import db, limiter
 from .forms import (
     ButtonForm,
@@ -54,6 +58,14 @@ def _safe_next(target: str | None) -> str:
 @cached_for_anonymous
 def home():
     return render_template("marketplace/home.html")
+
+
+@main.get("/about/how-it-works")
+@cached_for_anonymous
+def how_it_works():
+    """The whole pipeline explained in public: scoring, selection, all-or-nothing charging,
+    the card fix window, royalties and the licence."""
+    return render_template("marketplace/how_it_works.html")
 
 
 @main.get("/healthz")
@@ -284,8 +296,79 @@ def console():
     events = db.session.scalars(
         sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(25)
     ).all()
+    items: dict[str, list[dict]] = {}
+    for provider in current_app.extensions["operator_items"]:
+        for item in provider():
+            items.setdefault(item["queue"], []).append(item)
     return render_template(
-        "operator/console.html", counts=counts, events=events, queues=_work_queues()
+        "operator/console.html",
+        counts=counts,
+        events=events,
+        queues=_work_queues(),
+        items=items,
+        now=utcnow(),
+    )
+
+
+AUDIT_PAGE = 100
+
+
+@operator.get("/audit")
+@operator_required
+def audit():
+    """Every operator action and state change, filterable: who, what, when, why."""
+    args = request.args
+    query = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
+    filters = {
+        "who": args.get("who", "").strip(),
+        "subject_type": args.get("subject_type", "").strip(),
+        "subject_id": args.get("subject_id", "").strip(),
+        "action": args.get("action", "").strip(),
+        "operators_only": args.get("operators_only") == "1",
+        "since": args.get("since", "").strip(),
+        "until": args.get("until", "").strip(),
+    }
+    if filters["who"] == "system":
+        query = query.where(AuditEvent.actor_id.is_(None))
+    elif filters["who"]:
+        query = query.join(User, User.id == AuditEvent.actor_id).where(
+            User.email.contains(filters["who"].lower())
+        )
+    if filters["operators_only"]:
+        operators = sa.select(User.id).where(User.is_operator)
+        query = query.where(AuditEvent.actor_id.in_(operators))
+    if filters["subject_type"]:
+        query = query.where(AuditEvent.subject_type == filters["subject_type"])
+    if filters["subject_id"].isdigit():
+        query = query.where(AuditEvent.subject_id == int(filters["subject_id"]))
+    if filters["action"]:
+        query = query.where(AuditEvent.action.startswith(filters["action"], autoescape=True))
+    for key, op in (("since", "__ge__"), ("until", "__lt__")):
+        if filters[key]:
+            try:
+                day = dt.date.fromisoformat(filters[key])
+            except ValueError:
+                abort(400, description=f"“{filters[key]}” is not a date (YYYY-MM-DD).")
+            if key == "until":
+                day += dt.timedelta(days=1)
+            bound = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+            query = query.where(getattr(AuditEvent.created_at, op)(bound))
+    page = max(args.get("page", 1, type=int), 1)
+    rows = db.session.scalars(
+        query.options(joinedload(AuditEvent.actor))
+        .limit(AUDIT_PAGE + 1)
+        .offset((page - 1) * AUDIT_PAGE)
+    ).all()
+    subject_types = db.session.scalars(
+        sa.select(AuditEvent.subject_type).distinct().order_by(AuditEvent.subject_type)
+    ).all()
+    return render_template(
+        "operator/audit.html",
+        events=rows[:AUDIT_PAGE],
+        has_next=len(rows) > AUDIT_PAGE,
+        page=page,
+        filters=filters,
+        subject_types=subject_types,
     )
 
 

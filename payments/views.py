@@ -384,3 +384,27 @@ def payout(designer_id: int):
     db.session.commit()
     flash("Payout recorded in the designer's ledger.", "success")
     return redirect(url_for("royalties.royalties"))
+
+
+def operator_queue_items() -> list[dict]:
+    """Settlements under way, with their failed payments."""
+    items = []
+    for campaign in db.session.scalars(
+        sa.select(Campaign)
+        .where(Campaign.state == CampaignState.SETTLING)
+        .order_by(Campaign.closed_at)
+    ):
+        totals = settlement.summary(campaign.id)
+        failed = totals.count(PledgeState.ERRORED) + totals.count(PledgeState.ACTION_REQUIRED)
+        items.append(
+            {
+                "queue": "Settlements in progress",
+                "title": (
+                    f"{campaign.product_name}: {totals.count(PledgeState.COLLECTED)} paid, "
+                    f"{failed} failed, {totals.count(PledgeState.CHARGING)} charging"
+                ),
+                "link": url_for("payments_operator.campaign", campaign_id=campaign.id),
+                "since": campaign.closed_at,
+            }
+        )
+    return items

@@ -136,9 +136,23 @@ def show(campaign_id: int):
     if current_user.is_authenticated:  # a CSRF token means a session: members only
         pledge_form = PledgeForm(formdata=None, idempotency_key=secrets.token_urlsafe(24))
         pledge_form.variant_id.choices = _variant_choices(campaign)
+    # Packages built on campaigns (production runs) add their own subjects' events.
+    subjects = [("campaign", campaign.id)] + [
+        subject
+        for provider in current_app.extensions.get("campaign_timeline", ())
+        for subject in provider(campaign.id)
+    ]
     timeline = db.session.scalars(
         sa.select(AuditEvent)
-        .where(AuditEvent.subject_type == "campaign", AuditEvent.subject_id == campaign.id)
+        .where(
+            sa.or_(
+                *(
+                    sa.and_(AuditEvent.subject_type == kind, AuditEvent.subject_id == sid)
+                    for kind, sid in subjects
+                )
+            ),
+            AuditEvent.action != "production_run.orders_shipped",
+        )
         .order_by(AuditEvent.id)
     ).all()
     return render_template(
@@ -362,4 +376,23 @@ def operator_queue_counts() -> list[tuple[str, int, str]]:
         ("designs ready for a campaign", ready, link),
         ("live campaigns", counts.get(CampaignState.LIVE, 0), link),
         ("funded, to settle", counts.get(CampaignState.FUNDED, 0), link),
+    ]
+
+
+def operator_queue_items() -> list[dict]:
+    """Live campaigns ending in the next 3 days: the ones to watch."""
+    soon = utcnow() + dt.timedelta(days=3)
+    return [
+        {
+            "queue": "Campaigns ending soon",
+            "title": f"{c.product_name}: {c.pledged_units} of {c.goal_units} units",
+            "link": url_for("payments_operator.campaign", campaign_id=c.id),
+            "due": c.deadline,
+        }
+        for c in db.session.scalars(
+            sa.select(Campaign)
+            .where(Campaign.state == CampaignState.LIVE, Campaign.deadline <= soon)
+            .options(selectinload(Campaign.variants))
+            .order_by(Campaign.deadline)
+        )
     ]

@@ -369,3 +369,13 @@ def survey_banners(user) -> list[tuple[str, str]]:
         )
         for s in services.pending_surveys(user)
     ]
+
+
+def campaign_timeline(campaign_id: int) -> list[tuple[str, int]]:
+    """The run's events belong on its campaign's public timeline."""
+    return [
+        ("production_run", run_id)
+        for run_id in db.session.scalars(
+            sa.select(ProductionRun.id).where(ProductionRun.campaign_id == campaign_id)
+        )
+    ]

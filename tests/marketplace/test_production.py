@@ -321,3 +321,48 @@ def test_payouts_never_exceed_the_balance_and_entries_never_change(client, auth,
     login_as(client, auth, "designer@example.com")
     page = client.get("/account/earnings").get_data(as_text=True)
     assert "€8.00" in page and "VIR-1" in page and "Royalty on production run" in page
+
+
+def test_the_console_lists_work_with_its_age_and_the_audit_log_filters(
+    client, auth, ctx, settled, make_design
+):
+    from designs.models import DesignState
+
+    make_design(state=DesignState.SUBMITTED, title="Waiting for a check")
+    login_as(client, auth, "ops@example.com")
+    console = client.get("/operator/").get_data(as_text=True)
+    assert "Quality check" in console and "Waiting for a check" in console
+    assert "Production runs to launch" in console and "Test tee" in console
+    assert "Surveys outstanding" in console and "3 backer(s) without an address" in console
+    assert "waiting " in console
+
+    run_id = launch(ctx, settled)
+    page = client.get("/operator/audit?subject_type=production_run").get_data(as_text=True)
+    assert "<code>production_run.launched</code>" in page and "<code>campaign." not in page
+    by_ops = client.get("/operator/audit?who=ops@example&operators_only=1").get_data(as_text=True)
+    assert "<code>production_run.launched</code>" in by_ops
+    assert "<code>pledge.succeed</code>" not in by_ops
+    system = client.get("/operator/audit?who=system&action=pledge.").get_data(as_text=True)
+    assert "<code>pledge.succeed</code>" in system
+    assert "<code>production_run." not in system
+    assert client.get("/operator/audit?since=yesterday").status_code == 400
+    login_as(client, auth, "ada@example.com")
+    assert client.get("/operator/audit").status_code == 403
+
+    # The public timeline of the campaign shows the run and the decisions with reasons.
+    public = client.get(f"/campaigns/{settled['campaign']}").get_data(as_text=True)
+    for text in ("Funded: goal reached", "Payments settled", "Production planned"):
+        assert text in public
+    assert run_id
+
+
+def test_how_it_works_explains_the_pipeline(client):
+    page = client.get("/about/how-it-works").get_data(as_text=True)
+    for text in (
+        "Community scoring",
+        "nobody is charged",
+        "7 days after the deadline",
+        "Royalties",
+        "licence",
+    ):
+        assert text in page
