@@ -80,6 +80,9 @@ DESIGNS = [
     ("Paper cranes", "hokusai@example.com", "T-shirt", "origami, birds", "S, M, L", "selected"),
     ("Solar sails", "ada@example.com", "Hoodie", "space", "S, M, L", "selected"),
     ("Tiny robots", "hokusai@example.com", "Mug", "robots", "White, Black", "selected"),
+    # Made into products by the payments demo: one run in production, one delivered.
+    ("Great wave", "hokusai@example.com", "T-shirt", "sea, japan", "S, M, L", "selected"),
+    ("Lovelace notes", "ada@example.com", "Poster", "science, maths", "A3, A2", "selected"),
     ("Quiet harbour", "hokusai@example.com", "Tote bag", "sea", "Natural, Black", "not_selected"),
     ("Borrowed swoosh", "hokusai@example.com", "T-shirt", "sport", "S, M, L", "declined"),
     ("Bernoulli numbers", "ada@example.com", "Poster", "maths", "A3", "submitted"),

@@ -164,6 +164,7 @@ def _register_blueprints(app: Flask) -> None:
     from designs.views import operator_queue_counts as design_queues
     from designs.views import operator_queue_items as design_items
     from designs.views import scoring_bp
+    from payments.demo import seed_production
     from payments.jobs import sweep_settlements
     from payments.ledger import book_run
     from payments.refunds import cancel_for_run
@@ -222,7 +223,11 @@ def _register_blueprints(app: Flask) -> None:
     app.extensions["pledge_details"] = [pledge_details]
     app.extensions["banners"] = [survey_banners]
     app.extensions["campaign_timeline"] = [campaign_timeline]
-    app.extensions["demo_seeders"] = [("designs", seed_designs), ("campaigns", seed_campaigns)]
+    app.extensions["demo_seeders"] = [
+        ("designs", seed_designs),
+        ("campaigns", seed_campaigns),
+        ("production runs", seed_production),
+    ]
     # (function, queue, seconds between runs) for `flask cron`.
     app.extensions["cron_jobs"] = [
         (close_due_windows, "default", 60),

@@ -292,9 +292,10 @@ def test_create_operator_refuses_a_weak_password(app, ctx):
     assert "at least 10 characters" in result.output
 
 
-def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx):
+def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx, stripe_server):
     from designs.models import Design
     from marketplace.campaigns.models import Campaign
+    from marketplace.production.models import ProductionRun
 
     runner = app.test_cli_runner()
     first = runner.invoke(args=["seed-demo"])
@@ -302,6 +303,8 @@ def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx):
     assert "operator@example.com" in first.output
     second = runner.invoke(args=["seed-demo"])
     assert "designs: already there" in second.output and "campaigns: already there" in second.output
+    assert "production runs: 2 created" in first.output
+    assert "production runs: already there" in second.output
     with ctx():
         design_states = set(db.session.scalars(sa.select(Design.state)))
         campaign_states = set(db.session.scalars(sa.select(Campaign.state)))
@@ -316,7 +319,16 @@ def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx):
             "campaign",
         }
         # The funded one is settling: a worker charges its pledges (against localstripe).
-        assert {s.value for s in campaign_states} == {"live", "settling", "failed"}
+        # Two more were charged at seeding and are made: one in production, one delivered.
+        assert {s.value for s in campaign_states} == {
+            "live",
+            "settling",
+            "failed",
+            "in_production",
+            "shipped",
+        }
+        run_states = {r.state.value for r in db.session.scalars(sa.select(ProductionRun))}
+        assert run_states == {"in_production", "delivered"}
         assert (
             db.session.scalar(
                 sa.select(sa.func.count()).select_from(User).where(User.email == "ada@example.com")

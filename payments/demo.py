@@ -1,0 +1,121 @@
+"""Demo production: two campaigns charged for real through the settlement jobs (against
+localstripe under ``make run``), with surveys answered and a production run each: one in
+production, one delivered. So a newcomer sees every step of the pipeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from flask import current_app
+
+from designs.models import Design, DesignState
+from marketplace.campaigns import services as campaigns
+from marketplace.campaigns.models import Pledge
+from marketplace.dbtypes import utcnow
+from marketplace.extensions import db
+from marketplace.models import User
+from marketplace.production import services as production
+from marketplace.production.models import Order, ProductionRun
+
+from . import jobs
+
+# (design title, product, goal, pledges, the run's last step)
+STORIES = [
+    ("Great wave", "Great wave tee", 8, 10, "deliver"),
+    ("Lovelace notes", "Lovelace notes poster", 6, 8, "start"),
+]
+STEPS = ("order", "start", "ship", "deliver")
+
+
+def seed_production() -> int:
+    if not current_app.config.get("STRIPE_SECRET_KEY"):
+        return 0  # charging needs a Stripe (localstripe under make run)
+    if db.session.scalar(sa.select(ProductionRun.id).limit(1)):
+        return 0
+    operator = db.session.scalar(sa.select(User).where(User.is_operator).order_by(User.id))
+    backers = db.session.scalars(
+        sa.select(User).where(User.email.like("member%@example.com")).order_by(User.id)
+    ).all()
+    now = utcnow().replace(microsecond=0)
+    created = 0
+    for title, product, goal, count, last_step in STORIES:
+        design = db.session.scalar(
+            sa.select(Design).where(Design.title == title, Design.state == DesignState.SELECTED)
+        )
+        if design is None or not backers:
+            continue
+        start = now - dt.timedelta(days=45)
+        campaign = campaigns.open_campaign(
+            design.id,
+            operator,
+            product_name=product,
+            unit_price_cents=3000,
+            currency="EUR",
+            goal_units=goal,
+            variants=[(v.label, None) for v in design.variants],
+            starts_at=start,
+            deadline=start + dt.timedelta(days=21),
+            production_cost_cents=2000,
+            royalty_cents=450,
+            platform_cents=550,
+            now=start,
+        )
+        pledge_ids = []
+        for n in range(count):
+            backer = backers[n % len(backers)]
+            variant = campaign.variants[n % len(campaign.variants)]
+            pledge = Pledge(
+                campaign_id=campaign.id,
+                backer_id=backer.id,
+                variant_id=variant.id,
+                quantity=1 + n % 2,
+                amount_cents=campaign.unit_price_cents * (1 + n % 2),
+                currency=campaign.currency,
+                idempotency_key=f"demo-run-pledge-{campaign.id}-{n:04d}",
+                # Stripe's test PaymentMethod, known to localstripe and to Stripe's test mode.
+                payment_method_id="pm_card_visa",
+                card_summary="Visa •••• 4242",
+            )
+            db.session.add(pledge)
+            db.session.flush()
+            campaigns._reserve(variant.id, pledge.quantity)
+            campaigns.pledge_transition(pledge, "card_saved", backer)
+            pledge_ids.append(pledge.id)
+        db.session.expire(campaign)
+        campaigns.close_due(campaign.id, now=now)
+        db.session.commit()
+        # The settlement's own job, run here so that the story is complete at once.
+        for pledge_id in pledge_ids:
+            jobs.charge_pledge(pledge_id)
+        for pledge_id in pledge_ids:
+            backer = db.session.get(User, db.session.get(Pledge, pledge_id).backer_id)
+            production.answer_survey(
+                pledge_id,
+                backer,
+                {
+                    "full_name": backer.display_name,
+                    "address_line1": f"{10 + pledge_id} rue de la République",
+                    "postal_code": "69002",
+                    "city": "Lyon",
+                    "country": "FR",
+                },
+                variant_confirmed=True,
+            )
+        run = production.launch_run(
+            campaign.id,
+            operator,
+            manufacturer="Atelier Croix-Rousse",
+            reference=f"DEMO-{campaign.id:04d}",
+            expected_ship_date=(now + dt.timedelta(days=20)).date(),
+        )
+        for event in STEPS[: STEPS.index(last_step) + 1]:
+            if event == "ship":
+                orders = db.session.scalars(sa.select(Order).where(Order.run_id == run.id)).all()
+                production.ship_orders(
+                    run.id, operator, [(o.id, f"COLIS-{o.id:06d}") for o in orders]
+                )
+            production.move_run(run.id, operator, event)
+        db.session.commit()
+        created += 1
+    return created
