@@ -12,4 +12,6 @@ app = create_app(
     REDIS_URL=os.environ["TEST_REDIS_URL"],
     RATELIMIT_STORAGE_URI=os.environ["TEST_REDIS_URL"],
     MAIL_PORT=int(os.environ["MAIL_PORT"]),
+    # The test's localstripe, or a fault proxy in front of it, for workers that charge.
+    STRIPE_API_BASE=os.environ.get("STRIPE_API_BASE") or None,
 )

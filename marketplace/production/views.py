@@ -208,7 +208,7 @@ def run(run_id: int):
         orders=orders,
         surveys=surveys,
         step=STEPS.get(run.state),
-        step_form=StepForm(formdata=None),
+        step_form=StepForm(formdata=None, event=STEPS.get(run.state, ("",))[0]),
         tracking_form=TrackingForm(formdata=None),
         ship_form=ShipOneForm(formdata=None),
         cancel_form=ReasonForm(formdata=None),

@@ -1,0 +1,213 @@
+"""In Chromium, the whole pipeline: a designer submits, an operator approves, backers score,
+the close job shortlists, the operator selects and opens a campaign, backers pledge with
+typed cards, the operator closes it, a real `flask worker` process settles it against
+localstripe, backers answer the survey, the operator launches the run and moves it to
+delivered, and the designer's royalty balance is right to the cent."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+
+from designs.models import Design, DesignState
+from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
+from marketplace.dbtypes import utcnow
+from marketplace.extensions import db
+from marketplace.production.models import ProductionRun, RunState
+from marketplace.queues import get_queue
+from payments import ledger
+from tests.browser.test_design_pipeline import login, logout
+from tests.browser.test_pledge_flow import save_card
+from tests.helpers import png_bytes
+from tests.payments.conftest import succeeded_intents
+
+pytestmark = [pytest.mark.browser, pytest.mark.live_db]
+
+
+def settle_with_a_real_worker(app, database_url, redis_url, stripe_server):
+    env = {
+        **os.environ,
+        "MARKETPLACE_ENV": "test",
+        "TEST_DATABASE_URL": database_url,
+        "TEST_REDIS_URL": redis_url.rsplit("/", 1)[0] + "/15",
+        "MAIL_PORT": str(app.config["MAIL_PORT"]),
+        "STRIPE_API_BASE": stripe_server,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "tests.worker_app", "worker", "--burst"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_from_a_drawing_to_a_delivered_product(
+    app,
+    ctx,
+    page,
+    live_server,
+    make_user,
+    run_jobs,
+    tmp_path,
+    monkeypatch,
+    stripe_server,
+    database_url,
+    redis_url,
+    mailbox,
+):
+    monkeypatch.setitem(app.config, "SHORTLIST_MIN_VOTES", 2)
+    ada = make_user("ada@example.com", designer=True, name="Ada")
+    make_user("olivia@example.com", operator=True, name="Olivia")
+    make_user("ben@example.com", name="Ben")
+    make_user("chloe@example.com", name="Chloé")
+    artwork = tmp_path / "kite.png"
+    artwork.write_bytes(png_bytes(800, 800, (200, 60, 40, 255)))
+
+    # Submission, quality check, scoring, close, shortlist.
+    login(page, live_server, "ada@example.com")
+    page.goto(live_server + "/designs/new")
+    page.get_by_label("Title").fill("Red kite")
+    page.get_by_label("Description").fill("A kite over the Rhône.")
+    page.get_by_label("Product").select_option(label="T-shirt")
+    page.get_by_label("Variants you propose").fill("S, M, L")
+    page.get_by_label("Tags").fill("sky")
+    page.get_by_label("Artwork").set_input_files(str(artwork))
+    page.get_by_role("button", name="Save draft").click()
+    page.get_by_label("I accept the licence terms").check()
+    page.get_by_role("button", name="Submit for review").click()
+    logout(page)
+
+    login(page, live_server, "olivia@example.com")
+    page.goto(live_server + "/operator/designs/review")
+    page.get_by_role("button", name="Approve “Red kite”").click()
+    logout(page)
+
+    with ctx():
+        design_id = db.session.scalar(sa.select(Design.id))
+    for email in ("ben@example.com", "chloe@example.com"):
+        login(page, live_server, email)
+        page.goto(f"{live_server}/designs/{design_id}")
+        page.locator("label.score-option", has_text="5").click()
+        page.get_by_label("I'd buy it").check()
+        page.get_by_label("Variant").select_option(label="L")
+        page.get_by_role("button", name="Save my score").click()
+        assert page.get_by_text("Your score is saved.").is_visible()
+        logout(page)
+
+    with ctx():
+        db.session.get(Design, design_id).voting_closes_at = utcnow() - dt.timedelta(seconds=1)
+        db.session.commit()
+        queue = get_queue("default")
+        [job_id] = queue.scheduled_job_registry.get_job_ids()
+        job = queue.fetch_job(job_id)
+        queue.scheduled_job_registry.remove(job)
+        queue.enqueue_job(job)
+    run_jobs(("default",))
+    with ctx():
+        assert db.session.get(Design, design_id).state == DesignState.SHORTLISTED
+
+    # Selection and the campaign: €25.00 a unit, of which €3.50 is the designer's royalty.
+    login(page, live_server, "olivia@example.com")
+    page.goto(live_server + "/operator/designs/shortlist")
+    page.get_by_role("button", name="Select “Red kite”").click()
+    page.goto(f"{live_server}/operator/campaigns/new/{design_id}")
+    page.get_by_label("Product name").fill("Red kite tee")
+    page.get_by_label("Unit price").fill("25.00")
+    page.get_by_label("Goal (units)").fill("3")
+    page.get_by_label("Production cost per unit").fill("18.00")
+    page.get_by_label("Designer royalty per unit").fill("3.50")
+    page.get_by_label("Platform share per unit").fill("3.50")
+    page.get_by_role("button", name="Open the campaign").click()
+    assert page.get_by_text("Campaign opened.").is_visible()
+    with ctx():
+        campaign_id = db.session.scalar(sa.select(Campaign.id))
+    logout(page)
+
+    # Pledges with cards typed into the card field: Ben 1 × M, Chloé 2 × L.
+    for email, variant, quantity in (
+        ("ben@example.com", "M", "1"),
+        ("chloe@example.com", "L", "2"),
+    ):
+        login(page, live_server, email)
+        page.goto(f"{live_server}/campaigns/{campaign_id}")
+        page.get_by_label("Variant").select_option(label=variant)
+        page.get_by_label("Quantity").fill(quantity)
+        page.get_by_role("button", name="Pledge and save my card").click()
+        page.wait_for_url(f"{live_server}/pledges/*/card")
+        save_card(page)
+        page.wait_for_url(live_server + "/pledges/")
+        assert page.get_by_text("Your pledge is in.").is_visible()
+        logout(page)
+
+    # The operator closes it now; a real worker process settles it against localstripe.
+    login(page, live_server, "olivia@example.com")
+    page.goto(f"{live_server}/operator/settlements/{campaign_id}")
+    assert page.get_by_text("would be charged €75.00").is_visible()
+    page.get_by_role("button", name="Close the campaign now").click()
+    assert page.get_by_text("Campaign closed: funded.").is_visible()
+    logout(page)
+    settle_with_a_real_worker(app, database_url, redis_url, stripe_server)
+    with ctx():
+        assert db.session.get(Campaign, campaign_id).state == CampaignState.SETTLED
+        assert set(db.session.scalars(sa.select(Pledge.state))) == {PledgeState.COLLECTED}
+        charged = succeeded_intents()
+        assert sorted(pi.amount for pis in charged.values() for pi in pis) == [2500, 5000]
+
+    # Backers answer the survey from the banner.
+    for email, name in (("ben@example.com", "Ben Martin"), ("chloe@example.com", "Chloé Roux")):
+        login(page, live_server, email)
+        page.get_by_role("link", name="Where should we send your Red kite tee?").first.click()
+        page.get_by_label("Name on the parcel").fill(name)
+        page.get_by_label("Street address").fill("3 quai Saint-Antoine")
+        page.get_by_label("Postal code").fill("69002")
+        page.get_by_label("City").fill("Lyon")
+        page.get_by_label("Country code").fill("FR")
+        page.get_by_label("This is the variant and quantity I want").check()
+        page.get_by_role("button", name="Save my shipping details").click()
+        assert page.get_by_text("your shipping details are saved").is_visible()
+        logout(page)
+
+    # The run: launched with the paid quantities, ordered, made, shipped, delivered.
+    login(page, live_server, "olivia@example.com")
+    page.goto(live_server + "/operator/production/")
+    page.get_by_role("link", name="Launch a run for Red kite tee").click()
+    quantities = page.locator("table").first
+    assert quantities.locator("tr", has_text="M").get_by_text("1").is_visible()
+    assert quantities.locator("tr", has_text="L").get_by_text("2").is_visible()
+    page.get_by_label("Manufacturer", exact=True).fill("Atelier des Pentes")
+    page.get_by_label("Manufacturer's reference").fill("AP-77")
+    page.get_by_label("Expected ship date").fill(
+        (utcnow() + dt.timedelta(days=21)).date().isoformat()
+    )
+    page.get_by_role("button", name="Launch the production run").click()
+    assert page.get_by_text("Production run launched").is_visible()
+    page.get_by_role("button", name="Mark ordered from the manufacturer").click()
+    page.get_by_role("button", name="Mark in production").click()
+    for row in page.locator("tr[id^=order-]").all():
+        order = row.get_attribute("id").removeprefix("order-")
+        page.get_by_label(f"Tracking for order {order}").fill(f"COLIS-{order}")
+        page.locator(f"#order-{order}").get_by_role("button", name="Shipped").click()
+        assert page.get_by_text(f"Order {order} marked shipped.").is_visible()
+    page.get_by_role("button", name="Mark the run shipped").click()
+    page.get_by_role("button", name="Mark delivered").click()
+    assert page.get_by_text("Run delivered").is_visible()
+    logout(page)
+
+    login(page, live_server, "ben@example.com")
+    page.goto(live_server + "/pledges/")
+    assert page.get_by_text("Order delivered: tracking COLIS-").is_visible()
+    logout(page)
+
+    # 3 paid units × €3.50: the designer's balance is €10.50 exactly.
+    login(page, live_server, "ada@example.com")
+    page.goto(live_server + "/account/earnings")
+    assert page.get_by_test_id("balance-EUR").inner_text() == "€10.50"
+    with ctx():
+        assert ledger.balances(ada) == {"EUR": 1050}
+        assert db.session.scalar(sa.select(ProductionRun.state)) == RunState.DELIVERED
+        assert db.session.get(Campaign, campaign_id).state == CampaignState.SHIPPED
