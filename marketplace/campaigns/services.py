@@ -291,6 +291,9 @@ def close_due(campaign_id: int, now: dt.datetime | None = None) -> CampaignState
     units = campaign.pledged_units
     if units >= campaign.goal_units:
         transition(campaign, "fund", None, units=units, goal=campaign.goal_units)
+        # A pledge whose card was never saved did not count and will not be charged.
+        for pledge in _pledges(campaign.id, (PledgeState.PENDING_CARD,)):
+            _cancel(pledge, None, "No card was saved before the deadline")
         mail_everyone(campaign, "campaign_funded")
         # Settlement (in ``payments``, which builds on this package) registers here.
         for hook in current_app.extensions.get("on_campaign_funded", ()):

@@ -12,7 +12,7 @@ from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.dbtypes import utcnow
 from marketplace.extensions import db
-from marketplace.models import AuditEvent, OutboxMail
+from marketplace.models import AuditEvent, OutboxMail, User
 from marketplace.queues import redis_connection
 from payments import gateway, jobs, settlement
 from payments.models import AttemptStatus, ChargeAttempt
@@ -92,6 +92,27 @@ def test_funded_campaign_charges_each_pledge_once_for_its_amount(
             )
             == 1
         )
+
+
+def test_pledges_without_a_card_are_cancelled_when_the_campaign_is_funded(
+    ctx, make_campaign, backers, stripe_server, run_jobs
+):
+    campaign_id = make_campaign(goal=1)
+    (paid,) = add_pledges(ctx, campaign_id, [(backers[0], "S", 1, "visa")])
+    with ctx():
+        incomplete, _ = campaigns.create_pledge(
+            campaign_id, db.session.get(User, backers[1]), paid_variant(campaign_id), 1, "k" * 20
+        )
+        db.session.commit()
+        incomplete = incomplete.id
+    close(ctx, campaign_id)
+    run_jobs(("settlement",))
+    assert states(ctx, [paid, incomplete]) == [PledgeState.COLLECTED, PledgeState.CANCELLED]
+    assert campaign_state(ctx, campaign_id) == CampaignState.SETTLED
+
+
+def paid_variant(campaign_id):
+    return db.session.get(Campaign, campaign_id).variants[0].id
 
 
 def test_failed_campaign_charges_nobody(ctx, make_campaign, backers, stripe_server, run_jobs):
