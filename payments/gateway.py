@@ -33,6 +33,15 @@ class OutcomeUnknown(GatewayError):
     the caller must find out from Stripe before doing anything that could act twice."""
 
 
+class Refused(GatewayError):
+    """Stripe refused this request for good (invalid or missing card, declined): repeating
+    it would get the same answer. ``code`` is Stripe's, ``message`` safe to show."""
+
+    def __init__(self, message: str, code: str | None):
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
 def client() -> stripe.StripeClient:
     app = current_app._get_current_object()
     cached = app.extensions.get("stripe_client")
@@ -229,9 +238,10 @@ def create_payment_intent(
     idempotency_key: str,
 ) -> PaymentIntentInfo:
     """An unconfirmed PaymentIntent: it charges nobody until ``confirm_payment_intent``, so
-    creating it again after a lost answer is harmless (Stripe's idempotency key even gives
-    back the same one; localstripe ignores the key and leaves an unused intent)."""
-    pi = _call(
+    creating another after a lost answer is harmless (the key makes the gateway's own
+    retries of this call give back the same one). Raises :class:`Refused` when Stripe
+    refuses the request for good."""
+    pi = _refusals_raised(
         "payment intent create",
         client().v1.payment_intents.create,
         params={
@@ -245,6 +255,23 @@ def create_payment_intent(
         options={"idempotency_key": idempotency_key},
     )
     return _pi_info(pi)
+
+
+def _refusals_raised(what: str, fn, *args, **kwargs):
+    """``_call``, with Stripe's definite refusals of the request itself (400, 402, 404) raised
+    as :class:`Refused`; authentication and permission errors stay GatewayErrors, because a
+    wrong key is ours to fix, not the backer's."""
+    try:
+        return _call(what, fn, *args, **kwargs)
+    except stripe.CardError as exc:
+        raise Refused(exc.user_message or "Your card was declined.", exc.code) from exc
+    except GatewayError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, stripe.InvalidRequestError):
+            raise Refused(
+                cause.user_message or "Your saved card can no longer be charged.", cause.code
+            ) from cause
+        raise
 
 
 def _off_session() -> dict:

@@ -241,18 +241,36 @@ def ensure_payment_intent(attempt_id: int) -> bool:
     customer_id = db.session.scalar(
         sa.select(StripeCustomer.customer_id).where(StripeCustomer.user_id == pledge.backer_id)
     ) or customer_for(db.session.get(User, pledge.backer_id))
-    info = gateway.create_payment_intent(
-        customer_id=customer_id,
-        payment_method_id=attempt.payment_method_id,
-        amount_cents=attempt.amount_cents,
-        currency=attempt.currency,
-        metadata={
-            "pledge_id": str(pledge.id),
-            "campaign_id": str(pledge.campaign_id),
-            "attempt": attempt.idempotency_key,
-        },
-        idempotency_key=attempt.idempotency_key,
-    )
+    try:
+        info = gateway.create_payment_intent(
+            customer_id=customer_id,
+            payment_method_id=attempt.payment_method_id,
+            amount_cents=attempt.amount_cents,
+            currency=attempt.currency,
+            metadata={
+                "pledge_id": str(pledge.id),
+                "campaign_id": str(pledge.campaign_id),
+                "attempt": attempt.idempotency_key,
+            },
+            # Fresh for each run of this step, shared by the gateway's retries within it:
+            # Stripe keeps a key's first answer for a day, a 500 included, and replaying
+            # that would keep this attempt from ever getting its intent. A second unconfirmed
+            # intent charges nobody; only the one recorded below is ever confirmed.
+            idempotency_key=f"{attempt.idempotency_key}-create-{secrets.token_hex(4)}",
+        )
+    except gateway.Refused as exc:
+        # Refused for good (the saved card is gone, say): a failed card like any other,
+        # which the backer can fix within the window. Other errors leave the attempt as it
+        # is, for the job's retry or the reconciler.
+        attempt.status, attempt.finished_at = AttemptStatus.DECLINED, utcnow()
+        attempt.failure_code = (exc.code or "refused")[:64]
+        attempt.failure_message = exc.message[:300]
+        attempt.reminded_at = attempt.finished_at
+        campaigns.pledge_transition(
+            pledge, "fail", None, attempt=attempt.number, code=attempt.failure_code
+        )
+        _mail(pledge, "charge_failed", attempt=attempt)
+        return False
     attempt.payment_intent_id = info.id
     return True
 
