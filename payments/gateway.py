@@ -8,6 +8,7 @@ fails, except where a retry could act twice (see ``create_refund``).
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -283,7 +284,8 @@ def _off_session() -> dict:
 
 def confirm_payment_intent(payment_intent_id: str) -> PaymentIntentInfo:
     """Charge the saved card. Safe to repeat: confirming an intent that already succeeded
-    or failed is refused by Stripe, and we then read where it stands."""
+    or failed is refused by Stripe, and we then read where it stands. A refusal that leaves
+    the intent unconfirmed (nothing charged, nothing to wait for) raises :class:`Refused`."""
     try:
         pi = _call(
             "payment intent confirm",
@@ -296,7 +298,13 @@ def confirm_payment_intent(payment_intent_id: str) -> PaymentIntentInfo:
     except GatewayError as exc:
         if isinstance(exc, OutcomeUnknown):
             raise
-        return retrieve_payment_intent(payment_intent_id)
+        info = retrieve_payment_intent(payment_intent_id)
+        cause = exc.__cause__
+        if info.status == "requires_confirmation" and isinstance(cause, stripe.InvalidRequestError):
+            raise Refused(
+                cause.user_message or "Your saved card can no longer be charged.", cause.code
+            ) from cause
+        return info
     return _pi_info(pi)
 
 
@@ -344,7 +352,9 @@ def create_refund(payment_intent_id: str, amount_cents: int, refund_key: str) ->
             "amount": amount_cents,
             "metadata": {"refund_key": refund_key},
         },
-        options={"idempotency_key": refund_key},
+        # The key is this try's own: Stripe keeps a key's first answer for a day, a 500
+        # included, and the lookup above is what finds an earlier try's refund.
+        options={"idempotency_key": f"{refund_key}-{secrets.token_hex(4)}"},
         retry_unknown=False,
     )
     return RefundInfo(refund.id, refund.status, refund.amount)

@@ -76,7 +76,13 @@ def enqueue_charge(pledge_id: int, trigger: str) -> None:
     from rq import Retry
 
     enqueue_after_commit(
-        "settlement", CHARGE_JOB, pledge_id, trigger, retry=Retry(max=3, interval=[5, 30, 120])
+        "settlement",
+        CHARGE_JOB,
+        pledge_id,
+        trigger,
+        retry=Retry(max=3, interval=[5, 30, 120]),
+        # A charge resumed or fixed by a backer goes before a big campaign's backlog.
+        at_front=trigger != "settlement",
     )
 
 
@@ -262,14 +268,7 @@ def ensure_payment_intent(attempt_id: int) -> bool:
         # Refused for good (the saved card is gone, say): a failed card like any other,
         # which the backer can fix within the window. Other errors leave the attempt as it
         # is, for the job's retry or the reconciler.
-        attempt.status, attempt.finished_at = AttemptStatus.DECLINED, utcnow()
-        attempt.failure_code = (exc.code or "refused")[:64]
-        attempt.failure_message = exc.message[:300]
-        attempt.reminded_at = attempt.finished_at
-        campaigns.pledge_transition(
-            pledge, "fail", None, attempt=attempt.number, code=attempt.failure_code
-        )
-        _mail(pledge, "charge_failed", attempt=attempt)
+        _decline(pledge, attempt, exc)
         return False
     attempt.payment_intent_id = info.id
     return True
@@ -280,9 +279,28 @@ def confirm_attempt(attempt_id: int) -> PledgeState | None:
     pledge, attempt = _locked_attempt(attempt_id)
     if attempt.status != AttemptStatus.STARTED or not attempt.payment_intent_id:
         return None
-    info = gateway.confirm_payment_intent(attempt.payment_intent_id)
+    try:
+        info = gateway.confirm_payment_intent(attempt.payment_intent_id)
+    except gateway.Refused as exc:
+        # Stripe will not confirm it and nothing was charged: withdraw it, so that it can
+        # never go through later, and let the backer fix the card.
+        info = gateway.cancel_payment_intent(attempt.payment_intent_id)
+        if info.status != "succeeded":
+            _decline(pledge, attempt, exc)
+            return pledge.state
     apply_outcome(pledge, attempt, info)
     return pledge.state
+
+
+def _decline(pledge: Pledge, attempt: ChargeAttempt, refusal: gateway.Refused) -> None:
+    attempt.status, attempt.finished_at = AttemptStatus.DECLINED, utcnow()
+    attempt.failure_code = (refusal.code or "refused")[:64]
+    attempt.failure_message = refusal.message[:300]
+    attempt.reminded_at = attempt.finished_at
+    campaigns.pledge_transition(
+        pledge, "fail", None, attempt=attempt.number, code=attempt.failure_code
+    )
+    _mail(pledge, "charge_failed", attempt=attempt)
 
 
 def refresh_attempt(attempt_id: int) -> PledgeState | None:

@@ -1,7 +1,9 @@
-"""The browser's side of saving a card, for tests that cannot run a browser."""
+"""Payments' test helpers: the browser's side of saving a card (for tests without a
+browser), pledges with cards saved in localstripe, and Stripe behind a fault proxy."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from marketplace.campaigns.models import CampaignVariant
@@ -121,7 +123,6 @@ def succeeded_intents() -> dict[str, list]:
 
 # --- Stripe behind a fault-injecting proxy ----------------------------------------------------
 
-import pytest  # noqa: E402 (this section was added below the helpers above)
 
 #: The client's read timeout behind the fault proxy: short, since every hang costs one.
 FAULT_READ_TIMEOUT = 1.0
