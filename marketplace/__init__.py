@@ -165,6 +165,7 @@ def _register_blueprints(app: Flask) -> None:
     from designs.views import operator_queue_items as design_items
     from designs.views import scoring_bp
     from payments.demo import seed_production
+    from payments.gateway import preload as stripe_preload
     from payments.jobs import sweep_settlements
     from payments.ledger import book_run
     from payments.refunds import cancel_for_run
@@ -223,6 +224,7 @@ def _register_blueprints(app: Flask) -> None:
     app.extensions["pledge_details"] = [pledge_details]
     app.extensions["banners"] = [survey_banners]
     app.extensions["campaign_timeline"] = [campaign_timeline]
+    app.extensions["worker_preloads"] = [stripe_preload]
     app.extensions["demo_seeders"] = [
         ("designs", seed_designs),
         ("campaigns", seed_campaigns),

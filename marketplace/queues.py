@@ -125,12 +125,36 @@ class AppWorker(_AppContextJobs, Worker):
     """The production worker: forks a horse per job, so a crash or a memory leak in one job
     cannot take the worker down."""
 
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        warm_up(self.flask_app)
+        return super().work(*args, **kwargs)
+
     def main_work_horse(self, *args: Any, **kwargs: Any) -> None:
         # Connections inherited across fork() are the parent's sockets: the child must open
         # its own instead of closing (and so breaking) the parent's.
         with self.flask_app.app_context():
             db.engine.dispose(close=False)
         super().main_work_horse(*args, **kwargs)
+
+
+def warm_up(app: Flask) -> None:
+    """Do once, before any fork, what every horse would otherwise redo and lose when it
+    exits: configure the ORM's mappers, run the preloads packages registered (the Stripe
+    library's lazy imports), compile the mail templates; then ``gc.freeze()``, so that a
+    horse's garbage collector does not walk (and so copy, page by page) every object the
+    worker holds. ``make bench``'s settlement bench: about a third less CPU per charge."""
+    import gc
+
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
+    with app.app_context():
+        for preload in app.extensions.get("worker_preloads", ()):
+            preload()
+    for name in app.jinja_env.list_templates(filter_func=lambda n: n.startswith("mail/")):
+        app.jinja_env.get_template(name)
+    gc.collect()
+    gc.freeze()
 
 
 class AppSimpleWorker(_AppContextJobs, SimpleWorker):

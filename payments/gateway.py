@@ -64,6 +64,14 @@ def client() -> stripe.StripeClient:
     return cached
 
 
+def preload() -> None:
+    """The Stripe library imports its resource modules on first use; a forking worker
+    calls this once so that each work-horse does not import them again."""
+    client().v1.payment_intents  # noqa: B018
+    client().v1.refunds  # noqa: B018
+    _ = (stripe.PaymentIntent, stripe.Refund, stripe.SetupIntent, stripe.Charge)
+
+
 def _limiter() -> tuple[MovingWindowRateLimiter, RateLimitItemPerSecond]:
     app = current_app._get_current_object()
     cached = app.extensions.get("stripe_limiter")

@@ -122,10 +122,12 @@ def test_job_enqueued_in_a_rolled_back_transaction_is_forgotten(app, ctx):
 
 
 @pytest.mark.live_db
-def test_flask_worker_command_runs_jobs_in_a_forked_worker_process(
-    app, ctx, mailbox, database_url, redis_url
+@pytest.mark.parametrize("mode", [[], ["--no-fork"]], ids=["forking", "no-fork"])
+def test_flask_worker_command_runs_jobs_in_a_worker_process(
+    app, ctx, mailbox, database_url, redis_url, mode
 ):
-    """The real command, in its own process, with RQ's forking worker and its scheduler."""
+    """The real command, in its own process, with RQ's scheduler: forking a work-horse per
+    job (warmed up first), or running jobs in the worker process."""
     with ctx():
         mail_id = queue_mail("worker@example.com", "password_changed").id
         db.session.commit()
@@ -137,7 +139,7 @@ def test_flask_worker_command_runs_jobs_in_a_forked_worker_process(
         "MAIL_PORT": str(app.config["MAIL_PORT"]),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "tests.worker_app", "worker", "--burst"],
+        [sys.executable, "-m", "flask", "--app", "tests.worker_app", "worker", "--burst", *mode],
         env=env,
         capture_output=True,
         text=True,
