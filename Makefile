@@ -32,9 +32,11 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Seed 100,000 designs and 1,000,000 votes into PostgreSQL, then measure the pages under gunicorn.
+# Seed 100,000 designs and 1,000,000 votes into PostgreSQL, then measure the pages under gunicorn;
+# then settle 5,000 pledges with 1, 2 and 4 workers against localstripe (bench/README.md).
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.settle
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
