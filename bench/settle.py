@@ -50,6 +50,8 @@ FLAT_TOLERANCE_PCT = 10.0
 #: Tables the migrations fill (reference data) or own: kept when a phase empties the rest.
 KEEP_TABLES = ("products", "alembic_version")
 SAMPLE_SECONDS = 0.05
+#: pg_try_advisory_lock key held for a whole run.
+RUN_LOCK = 0x5E771E
 
 
 class BenchError(Exception):
@@ -1069,6 +1071,11 @@ def run(args: argparse.Namespace) -> int:
     url = database_url()
     print(f"settle: database {url}, Redis {REDIS_URL}")
     prepare_database(url)
+    # Two runs on one database and Redis db would empty each other's tables mid-phase: the
+    # second refuses to start. The lock lives as long as this connection (the run).
+    guard = psycopg.connect(url, autocommit=True)
+    if not guard.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
+        raise BenchError("another bench.settle is running on this database: wait for it")
     from marketplace.devservices import localstripe
 
     logdir = Path(tempfile.mkdtemp(prefix="cocrea-bench-settle-"))
