@@ -305,12 +305,15 @@ def _register_template_helpers(app: Flask) -> None:
         # cache (ours, a proxy's) from sharing their pages.
         if not has_request_context() or not current_user.is_authenticated:
             return {}
+        try:
+            banners = [
+                banner
+                for provider in app.extensions.get("banners", ())
+                for banner in provider(current_user)
+            ]
+        except sa.exc.SQLAlchemyError:
+            banners = []  # an error page must still render when the database is what failed
         # formdata=None: an error page for an oversized body must not read that body again.
-        banners = [
-            banner
-            for provider in app.extensions.get("banners", ())
-            for banner in provider(current_user)
-        ]
         return {"nav_form": ButtonForm(formdata=None), "banners": banners}
 
     @app.template_filter("money")
