@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.dbtypes import UTCDateTime, enum_column, utcnow
+from marketplace.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
 from marketplace.extensions import db
 from marketplace.models import User
 from marketplace.statemachine import StateMachine
 
 
-class DesignState(enum.StrEnum):
+class DesignState(StateEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
     DECLINED = "declined"
@@ -24,10 +23,6 @@ class DesignState(enum.StrEnum):
     NOT_SELECTED = "not_selected"
     SELECTED = "selected"
     CAMPAIGN = "campaign"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
 
 
 S = DesignState

@@ -35,6 +35,14 @@ class UTCDateTime(sa.TypeDecorator):
         return value.replace(tzinfo=dt.UTC)
 
 
+class StateEnum(enum.StrEnum):
+    """A state stored by its value; ``label`` is how pages and mail name it."""
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
 def enum_column(enum_cls: type[enum.StrEnum], length: int = 20) -> sa.Enum:
     """A string enum stored by value in a VARCHAR, so adding a state needs no type migration."""
     return sa.Enum(

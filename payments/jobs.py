@@ -9,6 +9,7 @@ import datetime as dt
 from marketplace.campaigns.models import Campaign, Pledge
 from marketplace.dbtypes import utcnow
 from marketplace.extensions import db
+from marketplace.models import User
 
 from . import refunds, settlement, webhooks
 
@@ -75,4 +76,10 @@ def execute_refund(refund_id: int) -> str | None:
 
 
 def refund_campaign_pledges(campaign_id: int, operator_id: int, reason: str) -> int:
-    return refunds.refund_collected(campaign_id, operator_id, reason)
+    """Request every collected pledge's refund, a committed batch at a time."""
+    operator = db.session.get(User, operator_id)
+    count = 0
+    while done := refunds.refund_next_batch(campaign_id, operator, reason):
+        db.session.commit()
+        count += done
+    return count

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.campaigns.models import Pledge
-from marketplace.dbtypes import UTCDateTime, enum_column, utcnow
+from marketplace.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
 from marketplace.extensions import db
 
 
@@ -42,7 +42,7 @@ class CardSetup(db.Model):
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-class AttemptStatus(enum.StrEnum):
+class AttemptStatus(StateEnum):
     #: Recorded before Stripe is called; the PaymentIntent id is added as soon as it exists.
     STARTED = "started"
     SUCCEEDED = "succeeded"
@@ -50,10 +50,6 @@ class AttemptStatus(enum.StrEnum):
     REQUIRES_ACTION = "requires_action"
     #: Given up by us (a new card replaced it) before it succeeded.
     CANCELED = "canceled"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
 
 
 class ChargeAttempt(db.Model):

@@ -161,29 +161,23 @@ def cancel_production(
     return campaign
 
 
-def refund_collected(campaign_id: int, operator_id: int, reason: str, batch: int = 200) -> int:
-    """Request the refund of every collected pledge not refunded yet, batch by batch (each
-    committed), so a run that dies is finished by the next one."""
-    operator = db.session.get(User, operator_id)
-    count = 0
-    while True:
-        ids = db.session.scalars(
-            sa.select(Pledge.id)
-            .outerjoin(Refund, Refund.pledge_id == Pledge.id)
-            .where(
-                Pledge.campaign_id == campaign_id,
-                Pledge.state == PledgeState.COLLECTED,
-                Refund.id.is_(None),
-            )
-            .order_by(Pledge.id)
-            .limit(batch)
-        ).all()
-        if not ids:
-            return count
-        for pledge_id in ids:
-            request_refund(pledge_id, operator, reason)
-        db.session.commit()
-        count += len(ids)
+def refund_next_batch(campaign_id: int, operator: User, reason: str, batch: int = 200) -> int:
+    """Request the refund of up to ``batch`` collected pledges not refunded yet; returns how
+    many. The job commits each batch, so a run that dies is finished by the next one."""
+    ids = db.session.scalars(
+        sa.select(Pledge.id)
+        .outerjoin(Refund, Refund.pledge_id == Pledge.id)
+        .where(
+            Pledge.campaign_id == campaign_id,
+            Pledge.state == PledgeState.COLLECTED,
+            Refund.id.is_(None),
+        )
+        .order_by(Pledge.id)
+        .limit(batch)
+    ).all()
+    for pledge_id in ids:
+        request_refund(pledge_id, operator, reason)
+    return len(ids)
 
 
 def cancel_for_run(run: ProductionRun, operator: User, reason: str) -> None:

@@ -497,15 +497,15 @@ def retry_due(campaign: Campaign, now: dt.datetime) -> int:
     """The automatic retry, once per pledge, in the last day of the window."""
     if not auto_retry_at(campaign) <= now < fix_deadline(campaign):
         return 0
-    ids = [
-        pledge_id
-        for pledge_id in db.session.scalars(
-            sa.select(Pledge.id).where(
-                Pledge.campaign_id == campaign.id, Pledge.state == PledgeState.ERRORED
-            )
+    ids = db.session.scalars(
+        sa.select(Pledge.id).where(
+            Pledge.campaign_id == campaign.id,
+            Pledge.state == PledgeState.ERRORED,
+            ~sa.exists().where(
+                ChargeAttempt.pledge_id == Pledge.id, ChargeAttempt.trigger == "auto_retry"
+            ),
         )
-        if not _auto_retried(pledge_id)
-    ]
+    ).all()
     for pledge_id in ids:
         enqueue_charge(pledge_id, "auto_retry")
     return len(ids)
@@ -574,14 +574,22 @@ class Summary:
                 yield state, *self._rows[state]
 
 
+def summaries(campaign_ids) -> dict[int, Summary]:
+    """Each campaign's Summary, in one grouped query."""
+    rows: dict[int, list] = {campaign_id: [] for campaign_id in campaign_ids}
+    for campaign_id, state, count, amount in db.session.execute(
+        sa.select(
+            Pledge.campaign_id, Pledge.state, sa.func.count(), sa.func.sum(Pledge.amount_cents)
+        )
+        .where(Pledge.campaign_id.in_(rows))
+        .group_by(Pledge.campaign_id, Pledge.state)
+    ):
+        rows[campaign_id].append((state, count, amount))
+    return {campaign_id: Summary(found) for campaign_id, found in rows.items()}
+
+
 def summary(campaign_id: int) -> Summary:
-    return Summary(
-        db.session.execute(
-            sa.select(Pledge.state, sa.func.count(), sa.func.sum(Pledge.amount_cents))
-            .where(Pledge.campaign_id == campaign_id)
-            .group_by(Pledge.state)
-        ).all()
-    )
+    return summaries([campaign_id])[campaign_id]
 
 
 def forecast(campaign: Campaign) -> dict:

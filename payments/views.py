@@ -226,7 +226,7 @@ def index():
     return render_template(
         "operator/settlements.html",
         campaigns=rows,
-        summaries={c.id: settlement.summary(c.id) for c in rows},
+        summaries=settlement.summaries([c.id for c in rows]),
         PledgeState=PledgeState,
     )
 
@@ -389,12 +389,14 @@ def payout(designer_id: int):
 def operator_queue_items() -> list[dict]:
     """Settlements under way, with their failed payments."""
     items = []
-    for campaign in db.session.scalars(
+    settling = db.session.scalars(
         sa.select(Campaign)
         .where(Campaign.state == CampaignState.SETTLING)
         .order_by(Campaign.closed_at)
-    ):
-        totals = settlement.summary(campaign.id)
+    ).all()
+    all_totals = settlement.summaries([c.id for c in settling])
+    for campaign in settling:
+        totals = all_totals[campaign.id]
         failed = totals.count(PledgeState.ERRORED) + totals.count(PledgeState.ACTION_REQUIRED)
         items.append(
             {

@@ -7,13 +7,12 @@ which builds on these tables; nothing here talks to Stripe.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from designs.models import Design
-from marketplace.dbtypes import UTCDateTime, enum_column, utcnow
+from marketplace.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
 from marketplace.extensions import db
 from marketplace.models import User
 from marketplace.statemachine import StateMachine
@@ -22,7 +21,7 @@ CURRENCIES = ("EUR", "USD", "GBP")
 MAX_UNITS_PER_PLEDGE = 10
 
 
-class CampaignState(enum.StrEnum):
+class CampaignState(StateEnum):
     SCHEDULED = "scheduled"
     LIVE = "live"
     FUNDED = "funded"
@@ -32,10 +31,6 @@ class CampaignState(enum.StrEnum):
     IN_PRODUCTION = "in_production"
     SHIPPED = "shipped"
     CANCELLED = "cancelled"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
 
 
 C = CampaignState
@@ -57,7 +52,7 @@ CAMPAIGN_MACHINE = StateMachine(
 )
 
 
-class PledgeState(enum.StrEnum):
+class PledgeState(StateEnum):
     PENDING_CARD = "pending_card"
     ACTIVE = "active"
     CANCELLED = "cancelled"
@@ -67,10 +62,6 @@ class PledgeState(enum.StrEnum):
     ACTION_REQUIRED = "action_required"
     DROPPED = "dropped"
     REFUNDED = "refunded"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
 
 
 P = PledgeState

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.campaigns.models import Campaign, CampaignVariant, Pledge
-from marketplace.dbtypes import UTCDateTime, enum_column, utcnow
+from marketplace.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
 from marketplace.extensions import db
 from marketplace.models import User
 from marketplace.statemachine import StateMachine
@@ -42,17 +42,13 @@ class Survey(db.Model):
     backer: Mapped[User] = relationship()
 
 
-class RunState(enum.StrEnum):
+class RunState(StateEnum):
     PLANNED = "planned"
     ORDERED = "ordered"
     IN_PRODUCTION = "in_production"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
 
 
 R = RunState

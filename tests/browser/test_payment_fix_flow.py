@@ -8,18 +8,11 @@ import sqlalchemy as sa
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.extensions import db
+from tests.browser.test_design_pipeline import login
 from tests.browser.test_pledge_flow import save_card
 from tests.payments.conftest import add_pledges, succeeded_intents
 
 pytestmark = [pytest.mark.browser, pytest.mark.live_db]
-
-
-def log_in(page, base, email):
-    page.goto(base + "/account/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(base + "/")
 
 
 def test_backers_fix_a_declined_card_and_pass_3d_secure(
@@ -38,7 +31,7 @@ def test_backers_fix_a_declined_card_and_pass_3d_secure(
         db.session.commit()
     run_jobs(("settlement",))
 
-    log_in(page, live_server, "ada@example.com")
+    login(page, live_server, "ada@example.com")
     page.goto(live_server + "/pledges/")
     assert page.get_by_text("Your card was declined.").is_visible()
     page.get_by_role("link", name="Fix the payment").click()
@@ -52,7 +45,7 @@ def test_backers_fix_a_declined_card_and_pass_3d_secure(
     assert page.get_by_text("Paid.").is_visible()
 
     page.context.clear_cookies()
-    log_in(page, live_server, "ben@example.com")
+    login(page, live_server, "ben@example.com")
     page.goto(live_server + "/pledges/")
     assert page.get_by_text("Your bank asks you to confirm the payment").is_visible()
     page.get_by_role("link", name="Fix the payment").click()

@@ -257,6 +257,8 @@ def test_the_run_moves_step_by_step_and_backers_follow(
     login_as(client, auth, "cy@example.com")
     page = client.get("/pledges/").get_data(as_text=True)
     assert "tracking COLIS-42" in page
+    # Shipped: the address can no longer change.
+    assert answer(client, auth, "cy@example.com", settled["pledges"]["cy"]).status_code == 409
 
 
 def test_cancelling_a_run_refunds_everyone_and_reverses_the_royalty(
