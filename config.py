@@ -135,6 +135,8 @@ class Config:
 
     #: How long anonymous visitors' public pages are cached (0 turns the cache off).
     PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 10)
+    #: How long pages that are forgotten on every change (a design's) are cached (0: off).
+    PAGE_CACHE_TAGGED_SECONDS = env_int("PAGE_CACHE_TAGGED_SECONDS", 300)
     #: Length of a design's scoring window.
     VOTING_DAYS = env_int("VOTING_DAYS", 7)
     #: Bayesian prior weight: how many "average" votes every design starts with.
@@ -171,6 +173,7 @@ class TestConfig(Config):
     MAIL_PASSWORD = None
     # Tests read their own writes at once; the page cache has tests of its own.
     PAGE_CACHE_SECONDS = 0
+    PAGE_CACHE_TAGGED_SECONDS = 0
     # A cheap scrypt keeps a suite that creates hundreds of accounts fast; same algorithm.
     PASSWORD_HASH_METHOD = "scrypt:1024:8:1"
     SERVER_BASE_URL = "http://localhost"

@@ -17,6 +17,7 @@ from marketplace.dbtypes import utcnow
 from marketplace.extensions import db
 from marketplace.mail import queue_mail
 from marketplace.models import AuditEvent, User
+from marketplace.pagecache import forget_after_commit
 from marketplace.queues import enqueue_after_commit
 from marketplace.services import ServiceError, apply_transition, lock_row, record
 from marketplace.urls import external_url
@@ -100,9 +101,17 @@ def transition(
     design: Design, event: str, actor: User | None, *, reason: str | None = None, **data
 ) -> bool:
     """Apply ``event``; returns False when it was a repeat (no change, nothing recorded)."""
-    return apply_transition(
+    changed = apply_transition(
         DESIGN_MACHINE, design, event, actor=actor, subject_type="design", reason=reason, **data
     )
+    if changed:
+        forget_page(design.id)
+    return changed
+
+
+def forget_page(design_id: int) -> None:
+    """The design's public page changed: anonymous visitors get a fresh one after commit."""
+    forget_after_commit(f"design:{design_id}")
 
 
 def _notify_designer(design: Design, subject: str, text: str) -> None:
@@ -462,6 +471,7 @@ def add_comment(design: Design, author: User, body: str) -> Comment:
     comment = Comment(design_id=design.id, author_id=author.id, body=body)
     db.session.add(comment)
     db.session.flush()
+    forget_page(design.id)
     return comment
 
 
@@ -488,6 +498,7 @@ def report_comment(comment_id: int, reporter: User) -> Comment:
         and not comment.hidden
     ):
         comment.hidden = True
+        forget_page(comment.design_id)
         record(
             "comment.hidden_by_reports",
             actor=None,
@@ -504,6 +515,7 @@ def moderate(comment_id: int, operator: User, hide: bool, reason: str = "") -> C
     if comment is None:
         raise DesignError("No such comment.", 404)
     comment.hidden = hide
+    forget_page(comment.design_id)
     comment.reviewed_at = utcnow()
     comment.reviewed_by_id = operator.id
     record(

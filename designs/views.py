@@ -133,7 +133,7 @@ def index():
 
 
 @bp.get("/<int:design_id>")
-@cached_for_anonymous
+@cached_for_anonymous(tag="design:{design_id}")
 def show(design_id: int):
     design = _design_or_404(design_id, *_card_options(), selectinload(Design.variants))
     vote = services.vote_of(design.id, current_user)

@@ -33,6 +33,10 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     config_class.validate(app.config)
     _fill_paths(app)
 
+    from .pagecache import PageCache
+
+    # Inside ProxyFix, so that cached pages are keyed by the scheme and host it restores.
+    app.wsgi_app = PageCache(app, app.wsgi_app)
     if app.config["PROXY_FIX_HOPS"]:
         hops = app.config["PROXY_FIX_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -1,14 +1,28 @@
 """Anonymous visitors share briefly cached public pages; members never see a cached page."""
 
+import datetime as dt
+
 import pytest
 
 from designs.models import Design
+from marketplace.dbtypes import utcnow
 from marketplace.extensions import db
+from tests.conftest import csrf_token
 
 
 @pytest.fixture
 def caching(app, monkeypatch):
     monkeypatch.setitem(app.config, "PAGE_CACHE_SECONDS", 30)
+    monkeypatch.setitem(app.config, "PAGE_CACHE_TAGGED_SECONDS", 300)
+    # One process, one clock: the allowance for two servers' clocks would only make a page
+    # visited within a second of a change wait for the visit after.
+    monkeypatch.setattr("marketplace.pagecache.CLOCK_SKEW_SECONDS", 0.0)
+
+
+def _anonymous(app, path):
+    resp = app.test_client().get(path)
+    assert resp.status_code == 200
+    return resp.headers.get("X-Cache"), resp.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path", ["/", "/designs/", "/campaigns/", "/about/scoring"])
@@ -75,3 +89,127 @@ def test_errors_are_not_cached(app, caching, ctx):
     resp = app.test_client().get("/designs/999999")
     assert resp.status_code == 404
     assert redis_connection(app).keys("pagecache:*") == []
+
+
+def test_a_cached_page_keeps_the_headers_of_the_page_it_copies(app, caching, make_design):
+    make_design()
+    first = app.test_client().get("/designs/")
+    second = app.test_client().get("/designs/")
+    assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("miss", "hit")
+    for header in ("Content-Security-Policy", "X-Frame-Options", "Content-Type", "Cache-Control"):
+        assert second.headers[header] == first.headers[header]
+    assert second.get_data() == first.get_data()
+
+
+def test_a_hit_does_not_touch_the_database(app, caching, make_design):
+    from sqlalchemy import event
+
+    from marketplace.extensions import db as database
+
+    make_design()
+    app.test_client().get("/designs/")
+    statements = []
+    with app.app_context():
+        engine = database.engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert app.test_client().get("/designs/").headers["X-Cache"] == "hit"
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert statements == []
+
+
+@pytest.mark.parametrize("cookie", ["session", "remember_token"])
+def test_a_visitor_with_a_session_or_remember_cookie_is_never_served_a_copy(
+    app, caching, make_design, cookie
+):
+    make_design()
+    app.test_client().get("/designs/")
+    client = app.test_client()
+    client.set_cookie(app.config.get("SESSION_COOKIE_NAME") if cookie == "session" else cookie, "x")
+    resp = client.get("/designs/")
+    assert resp.status_code == 200 and "X-Cache" not in resp.headers
+
+
+def test_pages_not_marked_for_the_cache_are_never_stored(app, caching):
+    from marketplace.queues import redis_connection
+
+    # The login page also puts a CSRF token in a new session: it belongs to that visitor.
+    resp = app.test_client().get("/account/login")
+    assert resp.status_code == 200
+    assert redis_connection(app).keys("pagecache:*") == []
+
+
+def test_a_design_page_is_kept_until_the_design_changes(
+    app, ctx, client, auth, caching, make_user, make_design
+):
+    from designs import services
+
+    design_id = make_design(title="Kept design", closes_in=dt.timedelta(days=7))
+    path = f"/designs/{design_id}"
+    assert _anonymous(app, path)[0] == "miss"
+    # Changes no code announces (here: straight to the database) wait for the copy to expire;
+    # proxies are only allowed the short window.
+    with ctx():
+        db.session.get(Design, design_id).description = "Edited behind the cache's back"
+        db.session.commit()
+    cached, html = _anonymous(app, path)
+    assert cached == "hit" and "Edited behind" not in html
+    assert "max-age=30" in app.test_client().get(path).headers["Cache-Control"]
+
+    # A member's comment: anonymous visitors see it on their next visit.
+    make_user("member@example.com")
+    auth.login("member@example.com")
+    token = csrf_token(client, path)
+    resp = client.post(f"{path}/comments", data={"csrf_token": token, "body": "Love the colours"})
+    assert resp.status_code == 302
+    cached, html = _anonymous(app, path)
+    assert cached == "miss" and "Love the colours" in html and "Edited behind" in html
+    assert _anonymous(app, path)[0] == "hit"
+
+    # A state change (here the scheduled close of scoring) too.
+    with ctx():
+        design = db.session.get(Design, design_id)
+        design.voting_closes_at = utcnow() - dt.timedelta(seconds=1)
+        db.session.commit()
+        assert services.close_voting(design_id)
+        db.session.commit()
+    cached, html = _anonymous(app, path)
+    assert cached == "miss" and "Scoring closed" in html
+
+
+def test_a_change_rolled_back_forgets_nothing(app, ctx, caching, make_design):
+    from designs import services
+
+    design_id = make_design()
+    _anonymous(app, f"/designs/{design_id}")
+    with ctx():
+        services.forget_page(design_id)
+        db.session.rollback()
+        db.session.commit()
+    assert _anonymous(app, f"/designs/{design_id}")[0] == "hit"
+
+
+def test_a_page_rendered_before_a_change_is_not_stored_after_it(
+    app, ctx, caching, monkeypatch, make_design
+):
+    """The race every invalidated cache has: a visitor's render reads the design, another
+    server commits a change and forgets the page, then that render stores what it read.
+    It must not be kept."""
+    from designs import views as design_views
+    from marketplace import pagecache
+
+    design_id = make_design(title="Old title")
+    real_render = design_views.render_template
+
+    def render_then_another_server_forgets(*args, **kwargs):
+        html = real_render(*args, **kwargs)
+        pagecache.forget({f"design:{design_id}"})
+        return html
+
+    monkeypatch.setattr(design_views, "render_template", render_then_another_server_forgets)
+    assert _anonymous(app, f"/designs/{design_id}")[0] == "miss"
+    monkeypatch.setattr(design_views, "render_template", real_render)
+    assert _anonymous(app, f"/designs/{design_id}")[0] == "miss"
+    assert _anonymous(app, f"/designs/{design_id}")[0] == "hit"
