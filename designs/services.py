@@ -268,6 +268,38 @@ def _reason_line(reasons: dict[str, str], reason: str, message: str | None) -> s
 # --- scoring ----------------------------------------------------------------------------------
 
 
+def _vote_statements():
+    """The vote's statements, built once: constructing and keying SQLAlchemy statements on
+    every request was a third of a vote's CPU time."""
+    designs, votes, variants = Design.__table__, Vote.__table__, DesignVariant.__table__
+    design_id, user_id = sa.bindparam("p_design"), sa.bindparam("p_user")
+    mine = (votes.c.design_id == design_id) & (votes.c.user_id == user_id)
+    values = {c: sa.bindparam("p_" + c) for c in ("score", "would_buy", "variant_id", "updated_at")}
+    return {
+        "lock": sa.select(designs.c.designer_id, designs.c.state, designs.c.voting_closes_at)
+        .where(designs.c.id == design_id)
+        .with_for_update(),
+        "variant": sa.select(variants.c.id).where(
+            variants.c.id == sa.bindparam("p_variant_id"), variants.c.design_id == design_id
+        ),
+        "old": sa.select(votes.c.score, votes.c.would_buy).where(mine),
+        "insert": votes.insert().values(
+            design_id=design_id, user_id=user_id, created_at=sa.bindparam("p_updated_at"), **values
+        ),
+        "update": votes.update().where(mine).values(**values),
+        "totals": designs.update()
+        .where(designs.c.id == design_id)
+        .values(
+            vote_count=designs.c.vote_count + sa.bindparam("p_new_votes"),
+            score_sum=designs.c.score_sum + sa.bindparam("p_score_change"),
+            buy_count=designs.c.buy_count + sa.bindparam("p_buy_change"),
+        ),
+    }
+
+
+_VOTE_SQL = _vote_statements()
+
+
 def cast_vote(
     design_id: int,
     user: User,
@@ -275,47 +307,60 @@ def cast_vote(
     would_buy: bool = False,
     variant_id: int | None = None,
     now: dt.datetime | None = None,
-) -> Vote:
+) -> None:
     """Record or change ``user``'s vote.
 
     The design's row is locked first: votes on one design queue behind each other, so the
     running totals stay exact and two simultaneous first votes by one account cannot both
     insert (the unique constraint would refuse the second anyway).
+
+    It is the busiest write of the site, so it works on a few columns with prepared
+    statements rather than on ORM objects.
     """
     if not 0 <= score <= 5:
         raise DesignError("A score is a whole number from 0 to 5.")
     if not user.is_verified:
         raise DesignError("Confirm your email address before scoring.", 403)
-    design = _lock(design_id)
-    if design is None or not design.visible_to(user):
+    run = db.session.execute
+    ids = {"p_design": design_id, "p_user": user.id}
+    design = run(_VOTE_SQL["lock"], ids).first()
+    if design is None or not (
+        design.state in PUBLIC_STATES or design.designer_id == user.id or user.is_operator
+    ):
         raise DesignError("No such design.", 404)
     if design.designer_id == user.id:
         raise DesignError("You cannot score your own design.", 403)
     now = now or utcnow()
     if design.state != DesignState.VOTING or now >= design.voting_closes_at:
         raise DesignError("Scoring for this design is closed.", 409)
-    if variant_id is not None:
-        if not would_buy:
-            variant_id = None
-        elif variant_id not in {v.id for v in design.variants}:
-            raise DesignError("Choose one of the variants of this design.")
+    if not would_buy:
+        variant_id = None
+    elif (
+        variant_id is not None
+        and not run(
+            _VOTE_SQL["variant"], {"p_design": design_id, "p_variant_id": variant_id}
+        ).first()
+    ):
+        raise DesignError("Choose one of the variants of this design.")
 
-    vote = db.session.scalar(
-        sa.select(Vote).where(Vote.design_id == design_id, Vote.user_id == user.id)
+    old = run(_VOTE_SQL["old"], ids).first()
+    values = {
+        **ids,
+        "p_score": score,
+        "p_would_buy": would_buy,
+        "p_variant_id": variant_id,
+        "p_updated_at": now,
+    }
+    run(_VOTE_SQL["insert" if old is None else "update"], values)
+    run(
+        _VOTE_SQL["totals"],
+        {
+            "p_design": design_id,
+            "p_new_votes": int(old is None),
+            "p_score_change": score - (old.score if old else 0),
+            "p_buy_change": int(would_buy) - int(bool(old and old.would_buy)),
+        },
     )
-    if vote is None:
-        vote = Vote(design_id=design_id, user_id=user.id, score=score, would_buy=would_buy)
-        vote.variant_id = variant_id
-        db.session.add(vote)
-        design.vote_count += 1
-        design.score_sum += score
-        design.buy_count += int(would_buy)
-    else:
-        design.score_sum += score - vote.score
-        design.buy_count += int(would_buy) - int(vote.would_buy)
-        vote.score, vote.would_buy, vote.variant_id = score, would_buy, variant_id
-    db.session.flush()
-    return vote
 
 
 def vote_of(design_id: int, user) -> Vote | None:
