@@ -144,7 +144,10 @@ class PageCache:
         )
 
     def _key(self, environ) -> str | None:
-        if environ.get("REQUEST_METHOD") != "GET" or self.app.config["PAGE_CACHE_SECONDS"] <= 0:
+        cfg = self.app.config
+        if environ.get("REQUEST_METHOD") != "GET" or (
+            cfg["PAGE_CACHE_SECONDS"] <= 0 and cfg["PAGE_CACHE_TAGGED_SECONDS"] <= 0
+        ):
             return None
         cookies = environ.get("HTTP_COOKIE", "")
         if any(name in cookies for name in self.private_cookies):
