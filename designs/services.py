@@ -269,8 +269,8 @@ def _reason_line(reasons: dict[str, str], reason: str, message: str | None) -> s
 
 
 def _vote_statements():
-    """The vote's statements, built once: constructing and keying SQLAlchemy statements on
-    every request was a third of a vote's CPU time."""
+    """The vote's statements, built once: loading ORM objects and building statements on
+    every request cost a fifth of a vote's CPU time (4.5 -> 3.5 ms measured in-process)."""
     designs, votes, variants = Design.__table__, Vote.__table__, DesignVariant.__table__
     design_id, user_id = sa.bindparam("p_design"), sa.bindparam("p_user")
     mine = (votes.c.design_id == design_id) & (votes.c.user_id == user_id)
