@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
-#: Identical for both servers. gthread keeps wrk's connections alive (sync workers would close
+#: Identical for every server. gthread keeps wrk's connections alive (sync workers would close
 #: each one); 4 x 4 gives one thread per connection, and threads let a worker overlap its
 #: database waits.
 GUNICORN_SETTINGS = [
@@ -497,6 +498,23 @@ def prepare_vote(base: str, design_ids: list[int]) -> Load:
     return Load(path="/designs/", ids=design_ids, cookie=cookie, csrf_token=token)
 
 
+def prepare_floor_vote(base: str, design_ids: list[int]) -> Load:
+    """The same votes for ``bench/floor.py``: its session cookie and CSRF token."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    token = session.get(f"{base}/login/{seeding.BENCH_USER_ID}", timeout=10).text
+    cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+    probe = session.post(
+        f"{base}/designs/{design_ids[0]}/vote",
+        data={"csrf_token": token, "score": "3"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    if probe.status_code != 302:
+        raise BenchError(f"a floor vote failed: HTTP {probe.status_code} {probe.text[:300]}")
+    return Load(path="/designs/", ids=design_ids, cookie=cookie, csrf_token=token)
+
+
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -587,7 +605,7 @@ def run() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="cocrea-bench-"))
     generator = load_generator(workdir)
     print(f"bench: load generator: {generator.name} ({generator.describe()})")
-    print(f"bench: gunicorn {' '.join(GUNICORN_SETTINGS)} (both servers)")
+    print(f"bench: gunicorn {' '.join(GUNICORN_SETTINGS)} (every server)")
 
     app_port = free_port()
     app_env = {
@@ -600,12 +618,15 @@ def run() -> int:
     }
     app = Server("marketplace", "wsgi:app", app_env, workdir, app_port)
     minimal = Server("minimal", "bench.minimal:app", {}, workdir, free_port())
-    servers = [app, minimal]
+    floor_env = {"DATABASE_URL": url, "FLOOR_SECRET_KEY": secrets.token_hex(32)}
+    floor = Server("floor", "bench.floor:app", floor_env, workdir, free_port())
+    servers = [app, minimal, floor]
     try:
         for server in servers:
             server.start()
         app.wait_ready("/healthz")
         minimal.wait_ready("/ping")
+        floor.wait_ready("/ping")
         for server in servers:
             server.wait_settled()
         for path in ("/designs/", f"/designs/{public_ids[0]}"):
@@ -635,6 +656,15 @@ def run() -> int:
         ]
         for load, label, kind in plan:
             rows.append(measure(generator, app.base, load, label, kind))
+        rows.append(
+            measure(
+                generator,
+                floor.base,
+                prepare_floor_vote(floor.base, voting_ids),
+                "vote floor: bare Flask + psycopg",
+                "info",
+            )
+        )
         rows.append(measure(generator, minimal.base, ping, "minimal /ping (after)", "baseline"))
     finally:
         for server in servers:
