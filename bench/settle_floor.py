@@ -1,0 +1,213 @@
+"""``python -m bench.settle_floor``: the best ratio to localstripe any settlement could reach on
+this machine with one worker, if it keeps what the issue asks of it.
+
+``bench.settle`` compares the workers' charges/s with localstripe's own PaymentIntents/s. With
+one worker, everything a charge costs happens one after the other, so the best ratio is
+
+    baseline time per charge / (baseline time + the charge's own bookkeeping + its job)
+
+This measures the three terms on the same database, Redis and localstripe as ``bench.settle``:
+
+1. **baseline**: ``bench.settle``'s K=1 baseline (create, then confirm a PaymentIntent);
+2. **bookkeeping**: for each pledge of a seeded campaign, the statements the exactly-once
+   protocol commits (the same ones ``payments.settlement`` sends, read off its SQL log: the
+   attempt recorded before Stripe is called, the intent's id recorded before it is confirmed,
+   the outcome, the pledge's transitions and audit rows, the survey, the receipt in the mail
+   outbox and its job), in three durable transactions, on plain psycopg: no ORM, no
+   SQLAlchemy, no templates;
+3. **job**: an RQ job that does nothing, run by the same worker class as ``flask worker
+   settlement --no-fork`` (one job per pledge is what the issue asks).
+
+It prints each term and the two floors (with and without the job). Nothing here is a charge:
+the bookkeeping step writes made-up intent ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+import redis
+
+from bench import settle
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def bookkeeping(url: str, pledge_ids: list[int], rq_redis: redis.Redis) -> float:
+    """Seconds per pledge for the protocol's statements, committed as settlement commits."""
+    with psycopg.connect(url) as conn:
+        started = time.perf_counter()
+        for pledge_id in pledge_ids:
+            with conn.transaction():  # 1. the attempt, before Stripe is called
+                pledge = conn.execute(
+                    "SELECT campaign_id, backer_id, amount_cents, currency, payment_method_id"
+                    " FROM pledges WHERE id = %s FOR UPDATE",
+                    (pledge_id,),
+                ).fetchone()
+                campaign_id, backer_id, amount, currency, card = pledge
+                conn.execute("SELECT state FROM campaigns WHERE id = %s", (campaign_id,))
+                conn.execute(
+                    "SELECT id FROM charge_attempts WHERE pledge_id = %s"
+                    " ORDER BY number DESC LIMIT 1",
+                    (pledge_id,),
+                )
+                attempt_id = conn.execute(
+                    "INSERT INTO charge_attempts (pledge_id, number, trigger, idempotency_key,"
+                    " amount_cents, currency, payment_method_id, status, created_at, updated_at)"
+                    " VALUES (%s, 1, 'settlement', %s, %s, %s, %s, 'started', %s, %s)"
+                    " RETURNING id",
+                    (
+                        pledge_id,
+                        f"pledge-{pledge_id}-attempt-1-{secrets.token_hex(6)}",
+                        amount,
+                        currency,
+                        card or "pm_card_visa",
+                        _now(),
+                        _now(),
+                    ),
+                ).fetchone()[0]
+                conn.execute(
+                    "UPDATE pledges SET state = 'charging', updated_at = %s WHERE id = %s",
+                    (_now(), pledge_id),
+                )
+                conn.execute(
+                    "INSERT INTO audit_events (created_at, action, subject_type, subject_id,"
+                    " from_state, to_state) VALUES (%s, 'pledge.charge', 'pledge', %s,"
+                    " 'active', 'charging')",
+                    (_now(), pledge_id),
+                )
+            with conn.transaction():  # 2. the intent's id, before it is confirmed
+                conn.execute("SELECT id FROM pledges WHERE id = %s FOR UPDATE", (pledge_id,))
+                conn.execute("SELECT status FROM charge_attempts WHERE id = %s", (attempt_id,))
+                conn.execute(
+                    "SELECT customer_id FROM stripe_customers WHERE user_id = %s", (backer_id,)
+                )
+                conn.execute(
+                    "UPDATE charge_attempts SET payment_intent_id = %s, updated_at = %s"
+                    " WHERE id = %s",
+                    (f"pi_floor_{attempt_id}_{secrets.token_hex(4)}", _now(), attempt_id),
+                )
+            with conn.transaction():  # 3. the outcome
+                conn.execute("SELECT id FROM pledges WHERE id = %s FOR UPDATE", (pledge_id,))
+                conn.execute("SELECT status FROM charge_attempts WHERE id = %s", (attempt_id,))
+                conn.execute(
+                    "UPDATE charge_attempts SET status = 'succeeded', finished_at = %s,"
+                    " updated_at = %s WHERE id = %s",
+                    (_now(), _now(), attempt_id),
+                )
+                conn.execute(
+                    "UPDATE pledges SET state = 'collected', updated_at = %s WHERE id = %s",
+                    (_now(), pledge_id),
+                )
+                conn.execute(
+                    "INSERT INTO audit_events (created_at, action, subject_type, subject_id,"
+                    " from_state, to_state) VALUES (%s, 'pledge.succeed', 'pledge', %s,"
+                    " 'charging', 'collected')",
+                    (_now(), pledge_id),
+                )
+                conn.execute("SELECT id FROM surveys WHERE pledge_id = %s", (pledge_id,))
+                conn.execute(
+                    "INSERT INTO surveys (pledge_id, campaign_id, backer_id, requested_at,"
+                    " reminded_at) VALUES (%s, %s, %s, %s, %s)",
+                    (pledge_id, campaign_id, backer_id, _now(), _now()),
+                )
+                conn.execute("SELECT email FROM users WHERE id = %s", (backer_id,))
+                mail_id = conn.execute(
+                    "INSERT INTO outbox_mails (created_at, to_address, user_id, kind, subject,"
+                    " body_text, status, attempts) VALUES (%s, 'floor@example.com', %s,"
+                    " 'charge_succeeded', 'Your pledge is paid', 'Thank you.', 'pending', 0)"
+                    " RETURNING id",
+                    (_now(), backer_id),
+                ).fetchone()[0]
+            # The receipt's job, as one pipelined write (RQ's enqueue is one too).
+            with rq_redis.pipeline() as pipe:
+                pipe.hset(f"floor:job:{mail_id}", mapping={"mail": mail_id, "status": "queued"})
+                pipe.rpush("floor:queue", mail_id)
+                pipe.execute()
+            with conn.transaction():  # is the campaign settled?
+                conn.execute(
+                    "SELECT id FROM pledges WHERE campaign_id = %s AND state IN"
+                    " ('active', 'charging', 'errored', 'action_required') LIMIT 1",
+                    (campaign_id,),
+                )
+        return (time.perf_counter() - started) / len(pledge_ids)
+
+
+def empty_jobs(setup: settle.Setup, count: int) -> float:
+    """Seconds per job for RQ jobs that do nothing, in the settlement worker's class."""
+    from rq import Queue
+
+    from marketplace.queues import get_queue, make_worker
+
+    with setup.app.app_context():
+        queue = get_queue("settlement")
+        queue.empty()
+        queue.enqueue_many([Queue.prepare_data("builtins.len", ([1],)) for _ in range(count)])
+        worker = make_worker(setup.app, ("settlement",), simple=True)
+        started = time.perf_counter()
+        worker.work(burst=True, logging_level="WARNING")
+        return (time.perf_counter() - started) / count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pledges", type=int, default=1000)
+    args = parser.parse_args(argv)
+    url = settle.database_url()
+    settle.prepare_database(url)
+    guard = psycopg.connect(url, autocommit=True)
+    if not guard.execute("SELECT pg_try_advisory_lock(%s)", (settle.RUN_LOCK,)).fetchone()[0]:
+        print("settle_floor: bench.settle is running on this database: wait for it")
+        return 1
+    from marketplace.devservices import localstripe
+
+    backers = settle.backers_for(args.pledges, 10)
+    with localstripe() as stripe_url:
+        setup = settle.Setup(
+            db_url=url,
+            stripe_url=stripe_url,
+            rate_limit=100_000,
+            app=settle.make_app(url, stripe_url, 100_000),
+            localstripe_pid=settle.localstripe_pid(stripe_url.rsplit(":", 1)[1]),
+            postmaster=settle.postmaster_pid(url),
+            logdir=Path(tempfile.mkdtemp(prefix="cocrea-settle-floor-")),
+        )
+        baseline = settle.baseline_phase(setup, 1, args.pledges, backers)
+        settle.flush_everything(setup)
+        settle.empty_tables(url)
+        campaign_id = settle.seed_campaign(setup, args.pledges, backers)
+        with psycopg.connect(url) as conn:
+            pledge_ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM pledges WHERE campaign_id = %s ORDER BY id", (campaign_id,)
+                )
+            ]
+        books = bookkeeping(url, pledge_ids, redis.Redis.from_url(settle.REDIS_URL))
+        job = empty_jobs(setup, args.pledges)
+        settle.flush_everything(setup)
+        settle.empty_tables(url)
+
+    per_charge = 1 / baseline.rate
+    print(f"\nOne worker, {args.pledges:,} pledges (ms per charge, one after the other)")
+    print(f"  localstripe baseline (create + confirm)   {per_charge * 1000:6.2f}")
+    print(f"  protocol bookkeeping, plain psycopg        {books * 1000:6.2f}")
+    print(f"  an empty RQ job                            {job * 1000:6.2f}")
+    with_job = per_charge / (per_charge + books + job)
+    without_job = per_charge / (per_charge + books)
+    print(f"floor: {100 * with_job:.1f} % of localstripe's rate with a job per pledge,")
+    print(f"       {100 * without_job:.1f} % without any job (target {settle.TARGET_PCT:.0f} %)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
