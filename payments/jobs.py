@@ -24,14 +24,16 @@ def charge_pledge(pledge_id: int, trigger: str = "settlement") -> str | None:
     db.session.commit()
     if attempt_id is None:
         return None
-    if settlement.ensure_payment_intent(attempt_id):
+    if settlement.ensure_payment_intent(attempt_id, pledge_id):
         db.session.commit()
-        settlement.confirm_attempt(attempt_id)
+        settlement.confirm_attempt(attempt_id, pledge_id)
+    # Read before the commit expires it: the pledge was just locked and refreshed.
+    pledge = db.session.get(Pledge, pledge_id)
+    campaign_id, state = pledge.campaign_id, pledge.state
     db.session.commit()
-    campaign_id = db.session.get(Pledge, pledge_id).campaign_id
     settlement.finish_if_done(campaign_id)
     db.session.commit()
-    return db.session.get(Pledge, pledge_id).state.value
+    return state.value
 
 
 def refresh_attempt(attempt_id: int) -> str | None:

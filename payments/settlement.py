@@ -220,24 +220,31 @@ def _auto_retried(pledge_id: int) -> bool:
     )
 
 
-def _locked_attempt(attempt_id: int) -> tuple[Pledge, ChargeAttempt] | None:
-    pledge_id = db.session.scalar(
-        sa.select(ChargeAttempt.pledge_id).where(ChargeAttempt.id == attempt_id)
-    )
+def _locked_attempt(
+    attempt_id: int, pledge_id: int | None = None
+) -> tuple[Pledge, ChargeAttempt] | None:
+    """The attempt and its pledge, the pledge locked first. A caller that knows the pledge
+    (the charge job) saves the lookup."""
     if pledge_id is None:
-        return None
+        pledge_id = db.session.scalar(
+            sa.select(ChargeAttempt.pledge_id).where(ChargeAttempt.id == attempt_id)
+        )
+        if pledge_id is None:
+            return None
     pledge = _lock(pledge_id)
     attempt = db.session.scalar(
         sa.select(ChargeAttempt)
         .where(ChargeAttempt.id == attempt_id)
         .execution_options(populate_existing=True)
     )
+    if pledge is None or attempt is None or attempt.pledge_id != pledge_id:
+        raise SettlementError(f"attempt {attempt_id} is not an attempt of pledge {pledge_id}")
     return pledge, attempt
 
 
-def ensure_payment_intent(attempt_id: int) -> bool:
+def ensure_payment_intent(attempt_id: int, pledge_id: int | None = None) -> bool:
     """Give the attempt its (unconfirmed) PaymentIntent. True when there is one to confirm."""
-    pledge, attempt = _locked_attempt(attempt_id)
+    pledge, attempt = _locked_attempt(attempt_id, pledge_id)
     if attempt.status != AttemptStatus.STARTED:
         return False
     if attempt.payment_intent_id:
@@ -274,9 +281,9 @@ def ensure_payment_intent(attempt_id: int) -> bool:
     return True
 
 
-def confirm_attempt(attempt_id: int) -> PledgeState | None:
+def confirm_attempt(attempt_id: int, pledge_id: int | None = None) -> PledgeState | None:
     """Charge the card through the attempt's intent and record what Stripe says."""
-    pledge, attempt = _locked_attempt(attempt_id)
+    pledge, attempt = _locked_attempt(attempt_id, pledge_id)
     if attempt.status != AttemptStatus.STARTED or not attempt.payment_intent_id:
         return None
     try:
