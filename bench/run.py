@@ -618,7 +618,11 @@ def run() -> int:
     }
     app = Server("marketplace", "wsgi:app", app_env, workdir, app_port)
     minimal = Server("minimal", "bench.minimal:app", {}, workdir, free_port())
-    floor_env = {"DATABASE_URL": url, "FLOOR_SECRET_KEY": secrets.token_hex(32)}
+    floor_conninfo = seeding.conninfo(url)
+    floor_env = {"DATABASE_URL": floor_conninfo, "FLOOR_SECRET_KEY": secrets.token_hex(32)}
+    from bench import floor as floor_app
+
+    floor_app.install(floor_conninfo)
     floor = Server("floor", "bench.floor:app", floor_env, workdir, free_port())
     servers = [app, minimal, floor]
     try:
@@ -661,7 +665,7 @@ def run() -> int:
                 generator,
                 floor.base,
                 prepare_floor_vote(floor.base, voting_ids),
-                "vote floor: bare Flask + psycopg",
+                "vote floor: bare Flask, one SQL call",
                 "info",
             )
         )
@@ -669,6 +673,7 @@ def run() -> int:
     finally:
         for server in servers:
             server.stop()
+        floor_app.uninstall(floor_conninfo)
         shutil.rmtree(workdir, ignore_errors=True)
 
     baseline_runs = [r.rps for r in rows if r.kind == "baseline"]
