@@ -56,7 +56,9 @@ def cached_for_anonymous(view=None, *, tag: str | None = None):
                     response.cache_control.public = True
                     response.cache_control.max_age = min(seconds, cfg["PAGE_CACHE_SECONDS"])
                 # A page that started a session (a CSRF token, a flash) belongs to one visitor.
-                if not session.modified:
+                # A tagged page lives minutes and takes no query string: copies of it under
+                # made-up ones (?x=1, ?x=2...) would only fill Redis, which the queues share.
+                if not session.modified and not (tag and request.query_string):
                     request.environ[_MARK] = (seconds, tag.format(**kwargs) if tag else None)
             return response
 

@@ -213,3 +213,15 @@ def test_a_page_rendered_before_a_change_is_not_stored_after_it(
     monkeypatch.setattr(design_views, "render_template", real_render)
     assert _anonymous(app, f"/designs/{design_id}")[0] == "miss"
     assert _anonymous(app, f"/designs/{design_id}")[0] == "hit"
+
+
+def test_made_up_query_strings_do_not_multiply_a_design_pages_copies(app, caching, make_design):
+    from marketplace.queues import redis_connection
+
+    design_id = make_design()
+    for n in range(3):
+        resp = app.test_client().get(f"/designs/{design_id}?x={n}")
+        assert resp.status_code == 200 and "X-Cache" not in resp.headers
+    assert redis_connection(app).keys("pagecache:*") == []
+    assert _anonymous(app, f"/designs/{design_id}")[0] == "miss"
+    assert len(redis_connection(app).keys("pagecache:*")) == 1
