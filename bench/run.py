@@ -487,15 +487,7 @@ def prepare_vote(base: str, design_ids: list[int]) -> Load:
     token = _csrf(design.text, "the design page")
     # The cookie as it is now, before a vote adds a flash message to it.
     cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
-    probe = session.post(
-        f"{base}/designs/{design_ids[0]}/vote",
-        data={"csrf_token": token, "score": "3"},
-        allow_redirects=False,
-        timeout=10,
-    )
-    if probe.status_code != 302 or "/designs/" not in probe.headers.get("Location", ""):
-        raise BenchError(f"a test vote failed: HTTP {probe.status_code} {probe.text[:300]}")
-    return Load(path="/designs/", ids=design_ids, cookie=cookie, csrf_token=token)
+    return _probed_vote_load(session, base, design_ids, cookie, token)
 
 
 def prepare_floor_vote(base: str, design_ids: list[int]) -> Load:
@@ -504,14 +496,21 @@ def prepare_floor_vote(base: str, design_ids: list[int]) -> Load:
     session.headers["User-Agent"] = USER_AGENT
     token = session.get(f"{base}/login/{seeding.BENCH_USER_ID}", timeout=10).text
     cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+    return _probed_vote_load(session, base, design_ids, cookie, token)
+
+
+def _probed_vote_load(
+    session: requests.Session, base: str, design_ids: list[int], cookie: str, token: str
+) -> Load:
+    """The vote load, once one vote with that cookie and token has gone through."""
     probe = session.post(
         f"{base}/designs/{design_ids[0]}/vote",
         data={"csrf_token": token, "score": "3"},
         allow_redirects=False,
         timeout=10,
     )
-    if probe.status_code != 302:
-        raise BenchError(f"a floor vote failed: HTTP {probe.status_code} {probe.text[:300]}")
+    if probe.status_code != 302 or "/designs/" not in probe.headers.get("Location", ""):
+        raise BenchError(f"a test vote failed: HTTP {probe.status_code} {probe.text[:300]}")
     return Load(path="/designs/", ids=design_ids, cookie=cookie, csrf_token=token)
 
 

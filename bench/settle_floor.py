@@ -46,6 +46,18 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def _transition(conn, pledge_id: int, event: str, before: str, after: str) -> None:
+    """A pledge's state change and its audit row, as ``pledge_transition`` writes them."""
+    conn.execute(
+        "UPDATE pledges SET state = %s, updated_at = %s WHERE id = %s", (after, _now(), pledge_id)
+    )
+    conn.execute(
+        "INSERT INTO audit_events (created_at, action, subject_type, subject_id, from_state,"
+        " to_state) VALUES (%s, %s, 'pledge', %s, %s, %s)",
+        (_now(), f"pledge.{event}", pledge_id, before, after),
+    )
+
+
 def bookkeeping(url: str, pledge_ids: list[int], rq_redis: redis.Redis) -> float:
     """Seconds per pledge for the protocol's statements, committed as settlement commits."""
     with psycopg.connect(url) as conn:
@@ -79,16 +91,7 @@ def bookkeeping(url: str, pledge_ids: list[int], rq_redis: redis.Redis) -> float
                         _now(),
                     ),
                 ).fetchone()[0]
-                conn.execute(
-                    "UPDATE pledges SET state = 'charging', updated_at = %s WHERE id = %s",
-                    (_now(), pledge_id),
-                )
-                conn.execute(
-                    "INSERT INTO audit_events (created_at, action, subject_type, subject_id,"
-                    " from_state, to_state) VALUES (%s, 'pledge.charge', 'pledge', %s,"
-                    " 'active', 'charging')",
-                    (_now(), pledge_id),
-                )
+                _transition(conn, pledge_id, "charge", "active", "charging")
             with conn.transaction():  # 2. the intent's id, before it is confirmed
                 conn.execute("SELECT id FROM pledges WHERE id = %s FOR UPDATE", (pledge_id,))
                 conn.execute("SELECT status FROM charge_attempts WHERE id = %s", (attempt_id,))
@@ -108,16 +111,7 @@ def bookkeeping(url: str, pledge_ids: list[int], rq_redis: redis.Redis) -> float
                     " updated_at = %s WHERE id = %s",
                     (_now(), _now(), attempt_id),
                 )
-                conn.execute(
-                    "UPDATE pledges SET state = 'collected', updated_at = %s WHERE id = %s",
-                    (_now(), pledge_id),
-                )
-                conn.execute(
-                    "INSERT INTO audit_events (created_at, action, subject_type, subject_id,"
-                    " from_state, to_state) VALUES (%s, 'pledge.succeed', 'pledge', %s,"
-                    " 'charging', 'collected')",
-                    (_now(), pledge_id),
-                )
+                _transition(conn, pledge_id, "succeed", "charging", "collected")
                 conn.execute("SELECT id FROM surveys WHERE pledge_id = %s", (pledge_id,))
                 conn.execute(
                     "INSERT INTO surveys (pledge_id, campaign_id, backer_id, requested_at,"

@@ -177,12 +177,18 @@ class Design(db.Model):
         return reasons.get(self.decision_reason, self.decision_reason)
 
     def visible_to(self, user) -> bool:
-        if self.is_public:
+        return self.visible(self.state, self.designer_id, user)
+
+    @staticmethod
+    def visible(state: DesignState, designer_id: int, user) -> bool:
+        """Public designs to everyone; the others to their designer and operators (also for
+        callers that read these two columns without loading the design)."""
+        if state in PUBLIC_STATES:
             return True
         return bool(
             user is not None
             and user.is_authenticated
-            and (user.id == self.designer_id or user.is_operator)
+            and (user.id == designer_id or user.is_operator)
         )
 
 

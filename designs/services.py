@@ -324,9 +324,7 @@ def cast_vote(
     run = db.session.execute
     ids = {"p_design": design_id, "p_user": user.id}
     design = run(_VOTE_SQL["lock"], ids).first()
-    if design is None or not (
-        design.state in PUBLIC_STATES or design.designer_id == user.id or user.is_operator
-    ):
+    if design is None or not Design.visible(design.state, design.designer_id, user):
         raise DesignError("No such design.", 404)
     if design.designer_id == user.id:
         raise DesignError("You cannot score your own design.", 403)

@@ -185,6 +185,19 @@ def test_who_may_not_score(app, client, auth, ctx, make_user, make_design):
     auth.login("voter@example.com")
     assert vote(client, design_id, 6).status_code == 422
     assert vote(client, design_id, 4, would_buy=True, variant_id=999999).status_code == 422
+    other_id = make_design()
+    with ctx():
+        others_variant = db.session.get(Design, other_id).variants[0].id
+    assert vote(client, design_id, 4, would_buy=True, variant_id=others_variant).status_code == 422
+    # A design not published yet is not there for voters; one that does not exist neither.
+    submitted_id = make_design(state=DesignState.SUBMITTED)
+    assert vote(client, submitted_id, 4).status_code == 404
+    assert vote(client, 999999, 4).status_code == 404
+    auth.logout()
+    # An operator sees it, but it is not open for scoring.
+    make_user("op@example.com", operator=True)
+    auth.login("op@example.com")
+    assert vote(client, submitted_id, 4).status_code == 409
     with ctx():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Vote)) == 0
 
