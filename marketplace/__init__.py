@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask, has_request_context, render_template, request
 from flask_login import current_user
+from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -15,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config, config_from_env
 
 from .dbtypes import utcnow
-from .extensions import csrf, db, limiter, login_manager, migrate, talisman
+from .extensions import csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,6 +51,7 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     _init_security_headers(app)
     with app.app_context():
         _tune_sqlite(app)
+        _ping_idle_connections(app)
 
     _register_blueprints(app)
     _register_error_handlers(app)
@@ -68,6 +71,36 @@ def _fill_paths(app: Flask) -> None:
         )
     if not app.config.get("UPLOAD_DIR"):
         app.config["UPLOAD_DIR"] = os.path.join(app.instance_path, "uploads")
+
+
+def _ping_idle_connections(app: Flask) -> None:
+    """Check a pooled connection before use only if it sat idle for a while.
+
+    ``pool_pre_ping`` pings at every checkout, which is a round trip per transaction: a vote
+    has one, a charge job four. A connection checked in a moment ago is alive unless the
+    server went away in that moment, and then the statement fails like one in flight would,
+    SQLAlchemy recycles the whole pool, and a retry (the user's or the job's) gets a fresh
+    connection. A connection left idle (a quiet worker, a night without traffic, a server
+    restarted meanwhile) is pinged, and replaced transparently if the ping fails: raising
+    DisconnectionError from a checkout listener is SQLAlchemy's documented way to make the
+    pool discard it and connect again.
+    """
+    engine = db.engine
+    idle_seconds = app.config["DB_PING_AFTER_IDLE_SECONDS"]
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("idle_since")  # None: connected just now
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DisconnectionError("idle connection failed its ping") from exc
 
 
 def _tune_sqlite(app: Flask) -> None:
@@ -145,7 +178,9 @@ def _init_security_headers(app: Flask) -> None:
         "base-uri": "'self'",
         "object-src": "'none'",
     }
-    talisman.init_app(
+    # One Talisman per app: it keeps its settings on itself, so a shared instance would give
+    # every app in the process the CSP of the last one created.
+    Talisman(
         app,
         force_https=cfg["FORCE_HTTPS"],
         strict_transport_security=cfg["FORCE_HTTPS"],

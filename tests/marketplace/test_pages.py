@@ -1,5 +1,9 @@
 import pytest
 
+from config import TestConfig
+from marketplace import create_app
+from marketplace.extensions import db
+
 
 def test_healthz_checks_database_and_redis(client):
     resp = client.get("/healthz")
@@ -42,6 +46,23 @@ def test_security_headers_allow_stripe_js_and_nothing_else(app, client):
     assert "frame-ancestors 'none'" in csp
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_each_app_keeps_its_own_security_policy(app, client, database_url, redis_url):
+    other = create_app(
+        TestConfig,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        REDIS_URL=redis_url,
+        RATELIMIT_STORAGE_URI=redis_url,
+        STRIPE_JS_URL="https://stripe-js.example.test/v3/",
+    )
+    theirs = other.test_client().get("/about/how-it-works").headers["Content-Security-Policy"]
+    with other.app_context():
+        db.engine.dispose()
+    assert "script-src 'self' https://stripe-js.example.test" in theirs
+    ours = client.get("/").headers["Content-Security-Policy"]
+    assert "stripe-js.example.test" not in ours
+    assert app.config["STRIPE_JS_URL"].split("/js.stripe.com")[0] in ours
 
 
 def test_session_cookie_is_httponly_and_samesite_lax(client, make_user, auth):
