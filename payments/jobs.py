@@ -24,11 +24,13 @@ def charge_pledge(pledge_id: int, trigger: str = "settlement") -> str | None:
     db.session.commit()
     if attempt_id is None:
         return None
+    pledge = None
     if settlement.ensure_payment_intent(attempt_id, pledge_id):
         db.session.commit()
-        settlement.confirm_attempt(attempt_id, pledge_id)
-    # Read before the commit expires it: the pledge was just locked and refreshed.
-    pledge = db.session.get(Pledge, pledge_id)
+        pledge = settlement.confirm_attempt(attempt_id, pledge_id)
+    if pledge is None:
+        pledge = db.session.get(Pledge, pledge_id)
+    # Read before the commit expires it.
     campaign_id, state = pledge.campaign_id, pledge.state
     db.session.commit()
     settlement.finish_if_done(campaign_id)

@@ -281,8 +281,10 @@ def ensure_payment_intent(attempt_id: int, pledge_id: int | None = None) -> bool
     return True
 
 
-def confirm_attempt(attempt_id: int, pledge_id: int | None = None) -> PledgeState | None:
-    """Charge the card through the attempt's intent and record what Stripe says."""
+def confirm_attempt(attempt_id: int, pledge_id: int | None = None) -> Pledge | None:
+    """Charge the card through the attempt's intent and record what Stripe says. Returns the
+    pledge (None when there was nothing to confirm): the session holds clean objects weakly,
+    so a caller that reads it afterwards would otherwise load it again."""
     pledge, attempt = _locked_attempt(attempt_id, pledge_id)
     if attempt.status != AttemptStatus.STARTED or not attempt.payment_intent_id:
         return None
@@ -294,9 +296,9 @@ def confirm_attempt(attempt_id: int, pledge_id: int | None = None) -> PledgeStat
         info = gateway.cancel_payment_intent(attempt.payment_intent_id)
         if info.status != "succeeded":
             _decline(pledge, attempt, exc)
-            return pledge.state
+            return pledge
     apply_outcome(pledge, attempt, info)
-    return pledge.state
+    return pledge
 
 
 def _decline(pledge: Pledge, attempt: ChargeAttempt, refusal: gateway.Refused) -> None:
