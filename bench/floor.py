@@ -5,7 +5,8 @@ A signed session cookie says who votes, CSRFProtect checks the token, and one ro
 PostgreSQL (plain psycopg calling a PL/pgSQL function, one durable transaction) does what the
 marketplace's vote does: the account must exist and be verified, the design row is locked,
 its state, deadline and designer are checked, the account's vote is inserted or changed, the
-design's totals move. The answer is a flash message and a redirect.
+design's totals move. The answer is a flash message and a redirect; ``/quiet/...`` answers
+with the redirect alone, so that the session is never rewritten.
 
 What the marketplace adds on top (Flask-Login, WTForms, SQLAlchemy, several statements,
 security headers, the page cache's pass-through) is the gap between this row and the real
@@ -53,6 +54,19 @@ def login(user_id: int):
 
 @app.post("/designs/<int:design_id>/vote")
 def vote(design_id: int):
+    _take_vote(design_id)
+    flash("Your score is saved.")
+    return redirect(f"/designs/{design_id}#scores")
+
+
+@app.post("/quiet/designs/<int:design_id>/vote")
+def quiet_vote(design_id: int):
+    # No flash, so the session is read but never rewritten: no Set-Cookie to sign.
+    _take_vote(design_id)
+    return redirect(f"/designs/{design_id}#scores")
+
+
+def _take_vote(design_id: int) -> None:
     user_id = session.get("uid")
     if user_id is None:
         abort(401)
@@ -71,8 +85,6 @@ def vote(design_id: int):
     )
     if status != 200:
         abort(status)
-    flash("Your score is saved.")
-    return redirect(f"/designs/{design_id}#scores")
 
 
 # The vote in one round trip: the checks and statements of ``designs.services.cast_vote`` in a
