@@ -18,6 +18,7 @@ from config import Config, config_from_env
 
 from .dbtypes import utcnow
 from .extensions import csrf, db, limiter, login_manager, migrate
+from .text import counted
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -362,6 +363,8 @@ def _register_template_helpers(app: Flask) -> None:
         cents = abs(cents)
         return f"{sign}{symbol}{cents // 100:,}.{cents % 100:02d}"
 
+    app.add_template_filter(counted)
+
     @app.template_filter("age")
     def age(value, now=None) -> str:
         """'3 days', '5 hours', '12 minutes': how long something has waited (or has left)."""
@@ -370,8 +373,7 @@ def _register_template_helpers(app: Flask) -> None:
         seconds = abs(((now or utcnow()) - value).total_seconds())
         for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
             if seconds >= size:
-                n = int(seconds // size)
-                return f"{n} {unit}{'' if n == 1 else 's'}"
+                return counted(int(seconds // size), unit)
         return "moments"
 
     @app.template_filter("datetime")

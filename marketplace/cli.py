@@ -14,6 +14,7 @@ from flask.cli import AppGroup, with_appcontext
 from . import services
 from .extensions import db
 from .queues import QUEUE_NAMES, make_worker, redis_connection
+from .text import counted
 
 
 def register_cli(app: Flask) -> None:
@@ -57,7 +58,7 @@ def worker_command(
     # Mail whose enqueue was lost while no worker (or no Redis) was up goes out now.
     requeued = sweep_outbox()
     if requeued:
-        click.echo(f"re-enqueued {requeued} outbox mail(s) left behind")
+        click.echo(f"re-enqueued {counted(requeued, 'outbox mail')} left behind")
     app = current_app._get_current_object()
     worker = make_worker(app, tuple(names), simple=no_fork)
     worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
@@ -112,7 +113,7 @@ def outbox_flush() -> None:
     """Re-enqueue mail left pending or stuck in sending."""
     from .jobs import sweep_outbox
 
-    click.echo(f"re-enqueued {sweep_outbox()} mail(s)")
+    click.echo(f"re-enqueued {counted(sweep_outbox(), 'mail')}")
 
 
 campaigns_group = AppGroup("campaigns", help="Close campaigns and look at their settlement.")

@@ -24,6 +24,7 @@ from marketplace.extensions import db
 from marketplace.mail import queue_mail
 from marketplace.models import User
 from marketplace.services import ServiceError, apply_transition, lock_row, record
+from marketplace.text import counted
 from marketplace.urls import external_url
 
 from .models import RUN_MACHINE, Order, OrderState, ProductionRun, RunLine, RunState, Survey
@@ -275,7 +276,9 @@ def move_run(run_id: int, operator: User, event: str) -> ProductionRun:
         )
         if waiting:
             raise ProductionError(
-                f"{waiting} order(s) have no tracking reference yet: mark them shipped first.", 409
+                f"{counted(waiting, 'order')} without a tracking reference yet: mark them shipped "
+                "first.",
+                409,
             )
     apply_transition(
         RUN_MACHINE,

@@ -13,6 +13,7 @@ from marketplace.campaigns.models import Campaign, CampaignState, Pledge
 from marketplace.dbtypes import utcnow
 from marketplace.extensions import db
 from marketplace.forms import ButtonForm
+from marketplace.text import counted
 
 from . import services
 from .forms import LaunchRunForm, ReasonForm, ShipOneForm, StepForm, SurveyForm, TrackingForm
@@ -108,7 +109,7 @@ def operator_queue_items() -> list[dict]:
         items.append(
             {
                 "queue": "Surveys outstanding",
-                "title": f"{name}: {waiting} backer(s) without an address",
+                "title": f"{name}: {counted(waiting, 'backer')} without an address",
                 "link": url_for("production_operator.index") + f"#surveys-{campaign_id}",
                 "since": oldest,
             }
@@ -246,7 +247,7 @@ def ship_orders(run_id: int):
     except services.ProductionError as exc:
         _fail(exc)
     db.session.commit()
-    flash(f"{count} order(s) marked shipped; backers are mailed.", "success")
+    flash(f"{counted(count, 'order')} marked shipped; backers are mailed.", "success")
     return redirect(url_for("production_operator.run", run_id=run_id))
 
 
@@ -303,7 +304,7 @@ def remind(campaign_id: int):
         abort(404)
     count = services.remind_surveys(campaign_id=campaign_id, actor=current_user)
     db.session.commit()
-    flash(f"Reminded {count} backer(s) who have not answered.", "success")
+    flash(f"Reminded {counted(count, 'backer')} who have not answered.", "success")
     return redirect(url_for("production_operator.index") + f"#surveys-{campaign_id}")
 
 

@@ -335,7 +335,7 @@ def test_the_console_lists_work_with_its_age_and_the_audit_log_filters(
     console = client.get("/operator/").get_data(as_text=True)
     assert "Quality check" in console and "Waiting for a check" in console
     assert "Production runs to launch" in console and "Test tee" in console
-    assert "Surveys outstanding" in console and "3 backer(s) without an address" in console
+    assert "Surveys outstanding" in console and "3 backers without an address" in console
     assert "waiting " in console
 
     run_id = launch(ctx, settled)
