@@ -5,6 +5,8 @@ Designs, campaigns and production runs join the demo as their capabilities land.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from .dbtypes import utcnow
 from .extensions import db
 from .models import User
@@ -20,6 +22,20 @@ DEMO_ACCOUNTS = [
     ("backer", "ben@example.com", "Ben Backer", False, False),
     ("backer", "chloe@example.com", "Chloé", False, False),
 ]
+
+
+def demo_backers() -> list[User]:
+    """Who pledges in the demo: the demo's backer logins first, so that logging in as one of
+    them shows pledges at every stage, then the generated community."""
+    named = [
+        user
+        for role, email, *_ in DEMO_ACCOUNTS
+        if role == "backer" and (user := get_user_by_email(email)) is not None
+    ]
+    members = db.session.scalars(
+        sa.select(User).where(User.email.like("member%@example.com")).order_by(User.id)
+    ).all()
+    return named + list(members)
 
 
 def seed_demo() -> list[tuple[str, str]]:

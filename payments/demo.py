@@ -13,6 +13,7 @@ from designs.models import Design, DesignState
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Pledge
 from marketplace.dbtypes import utcnow
+from marketplace.demo import demo_backers
 from marketplace.extensions import db
 from marketplace.models import User
 from marketplace.production import services as production
@@ -34,9 +35,7 @@ def seed_production() -> int:
     if db.session.scalar(sa.select(ProductionRun.id).limit(1)):
         return 0
     operator = db.session.scalar(sa.select(User).where(User.is_operator).order_by(User.id))
-    backers = db.session.scalars(
-        sa.select(User).where(User.email.like("member%@example.com")).order_by(User.id)
-    ).all()
+    backers = demo_backers()
     now = utcnow().replace(microsecond=0)
     created = 0
     for title, product, goal, count, last_step in STORIES:

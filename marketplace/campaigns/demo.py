@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from designs.models import Design, DesignState
 from marketplace.dbtypes import utcnow
+from marketplace.demo import demo_backers
 from marketplace.extensions import db
 from marketplace.models import User
 
@@ -27,9 +28,7 @@ def seed_campaigns() -> int:
     if db.session.scalar(sa.select(Campaign.id).limit(1)):
         return 0
     operator = db.session.scalar(sa.select(User).where(User.is_operator).order_by(User.id))
-    backers = db.session.scalars(
-        sa.select(User).where(User.email.like("member%@example.com")).order_by(User.id)
-    ).all()
+    backers = demo_backers()
     now = utcnow().replace(microsecond=0)
     created = 0
     for title, product, goal, started_days_ago, days, units in STORIES:
@@ -54,15 +53,16 @@ def seed_campaigns() -> int:
             platform_cents=500,
             now=start,
         )
-        for n in range(units):
-            backer = backers[n % len(backers)]
+        # One pledge per backer, as people pledge: with more units than backers, some take two.
+        for n, backer in enumerate(backers[:units]):
+            quantity = len(range(n, units, len(backers)))
             variant = campaign.variants[n % len(campaign.variants)]
             pledge = Pledge(
                 campaign_id=campaign.id,
                 backer_id=backer.id,
                 variant_id=variant.id,
-                quantity=1,
-                amount_cents=campaign.unit_price_cents,
+                quantity=quantity,
+                amount_cents=campaign.unit_price_cents * quantity,
                 currency=campaign.currency,
                 idempotency_key=f"demo-pledge-{campaign.id}-{n:04d}",
                 # Stripe's test PaymentMethod, known to localstripe and to Stripe's test mode.
@@ -71,7 +71,7 @@ def seed_campaigns() -> int:
             )
             db.session.add(pledge)
             db.session.flush()
-            services._reserve(variant.id, 1)
+            services._reserve(variant.id, quantity)
             services.pledge_transition(pledge, "card_saved", backer)
         db.session.expire(campaign)
         services.close_due(campaign.id, now=now)  # the past ones close: funded or failed

@@ -329,6 +329,16 @@ def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx, stripe_server)
         }
         run_states = {r.state.value for r in db.session.scalars(sa.select(ProductionRun))}
         assert run_states == {"in_production", "delivered"}
+        # Logging in as a demo backer shows pledges: on the live campaign and on a made one.
+        from marketplace.campaigns.models import Pledge
+
+        ben_pledges = db.session.execute(
+            sa.select(Campaign.state)
+            .join(Pledge, Pledge.campaign_id == Campaign.id)
+            .join(User, User.id == Pledge.backer_id)
+            .where(User.email == "ben@example.com")
+        ).scalars()
+        assert {"live", "in_production"} <= {s.value for s in ben_pledges}
         assert (
             db.session.scalar(
                 sa.select(sa.func.count()).select_from(User).where(User.email == "ada@example.com")
