@@ -15,6 +15,7 @@ from marketplace.extensions import db
 from marketplace.models import User
 from marketplace.production.models import Order, OrderState, ProductionRun
 from marketplace.services import ServiceError, lock_row, record
+from marketplace.text import counted
 
 from .models import LedgerEntry, LedgerKind
 
@@ -45,7 +46,10 @@ def book_run(run: ProductionRun, operator: User | None) -> LedgerEntry | None:
         currency=campaign.currency,
         campaign_id=campaign.id,
         run_id=run.id,
-        note=f"Royalty on production run #{run.id}: {units} unit(s) of {campaign.product_name}",
+        note=(
+            f"Royalty on production run #{run.id}: {counted(units, 'unit')} of "
+            f"{campaign.product_name}"
+        ),
         created_by_id=operator.id if operator else None,
     )
     db.session.add(entry)
@@ -109,7 +113,8 @@ def reverse_pledge_share(pledge: Pledge, actor: User | None) -> LedgerEntry | No
     return _reverse(
         entry,
         royalty_of(campaign, pledge.quantity),
-        f"Pledge #{pledge.id} refunded: its {pledge.quantity} unit(s) leave run #{order.run_id}",
+        f"Pledge #{pledge.id} refunded: its {counted(pledge.quantity, 'unit')} leave run "
+        f"#{order.run_id}",
         actor,
     )
 
