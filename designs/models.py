@@ -24,6 +24,13 @@ class DesignState(StateEnum):
     SELECTED = "selected"
     CAMPAIGN = "campaign"
 
+    @property
+    def label(self) -> str:
+        # What visitors read on badges and in messages: the stored names are for us.
+        return _DESIGN_LABELS.get(self.value) or super().label
+
+
+_DESIGN_LABELS = {"voting": "open for scoring", "campaign": "in a campaign"}
 
 S = DesignState
 DESIGN_MACHINE = StateMachine(
