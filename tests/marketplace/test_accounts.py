@@ -266,6 +266,22 @@ def test_operator_console_is_for_operators_only(client, auth, make_user):
     assert "Operator console" in resp.get_data(as_text=True)
 
 
+def test_the_console_menu_marks_the_section_you_are_in(client, auth, make_user):
+    make_user("staff@example.com", operator=True)
+    auth.login("staff@example.com")
+
+    def current(path):
+        html = client.get(path).get_data(as_text=True)
+        return re.findall(
+            r'aria-current="page">([^<]+)</a>', html.split('class="row operator-nav"')[1]
+        )
+
+    assert current("/operator/") == ["Overview"]
+    assert current("/operator/designs/review") == ["Quality check"]
+    assert current("/operator/settlements/") == ["Settlements"]
+    assert current("/operator/audit") == ["Audit log"]
+
+
 def test_create_operator_command_creates_or_promotes(app, ctx, make_user):
     runner = app.test_cli_runner()
     result = runner.invoke(
