@@ -37,7 +37,16 @@ def port_is_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def _unwind(signum, _frame) -> None:
+    # SIGTERM (an IDE's stop button, `kill`) and SIGHUP (the terminal closed) would end this
+    # process on the spot and leave the web app, worker, Redis and localstripe running;
+    # unwinding like Ctrl-C lets the cleanup below stop them.
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _unwind)
     env = dict(os.environ)
     env.setdefault("MARKETPLACE_ENV", "development")
     port = int(env.get("PORT", "5000"))
@@ -118,7 +127,8 @@ def main() -> int:
             return 0
         finally:
             # Ctrl-C reached the whole process group already; this covers the other exits.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(signum, signal.SIG_IGN)
             for child in children:
                 stop(child)
 
