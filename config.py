@@ -38,6 +38,16 @@ def env_int(name: str, default: int) -> int:
         raise ValueError(f"{name}={raw!r} is not an integer") from None
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+
+
 def normalise_database_url(url: str | None) -> str | None:
     """Point plain PostgreSQL URLs at psycopg 3, the driver this project installs."""
     if not url:
@@ -59,7 +69,7 @@ class Config:
     #: A pooled connection idle this long is pinged before use (see ``_ping_idle_connections``
     #: in ``create_app``); one used more recently is trusted, which saves a round trip per
     #: transaction.
-    DB_PING_AFTER_IDLE_SECONDS = float(os.environ.get("DB_PING_AFTER_IDLE_SECONDS", "1"))
+    DB_PING_AFTER_IDLE_SECONDS = env_float("DB_PING_AFTER_IDLE_SECONDS", 1.0)
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     RQ_DEFAULT_TIMEOUT = env_int("RQ_DEFAULT_TIMEOUT", 180)
 
@@ -72,11 +82,11 @@ class Config:
     #: Calls per second to Stripe from all workers together (shared in Redis): under the
     #: 25/s that Stripe allows a test-mode account; live accounts may raise it towards 100.
     STRIPE_RATE_LIMIT = env_int("STRIPE_RATE_LIMIT", 20)
-    STRIPE_CONNECT_TIMEOUT = float(os.environ.get("STRIPE_CONNECT_TIMEOUT", "5"))
-    STRIPE_READ_TIMEOUT = float(os.environ.get("STRIPE_READ_TIMEOUT", "30"))
+    STRIPE_CONNECT_TIMEOUT = env_float("STRIPE_CONNECT_TIMEOUT", 5.0)
+    STRIPE_READ_TIMEOUT = env_float("STRIPE_READ_TIMEOUT", 30.0)
     #: Attempts per Stripe call on 429, 5xx and network errors, with jittered backoff.
     STRIPE_MAX_ATTEMPTS = env_int("STRIPE_MAX_ATTEMPTS", 4)
-    STRIPE_BACKOFF_SECONDS = float(os.environ.get("STRIPE_BACKOFF_SECONDS", "0.5"))
+    STRIPE_BACKOFF_SECONDS = env_float("STRIPE_BACKOFF_SECONDS", 0.5)
 
     #: Days after the deadline during which a backer whose charge failed can fix the card.
     CARD_FIX_DAYS = env_int("CARD_FIX_DAYS", 7)
@@ -145,10 +155,10 @@ class Config:
     #: Bayesian prior weight: how many "average" votes every design starts with.
     SCORING_PRIOR_WEIGHT = env_int("SCORING_PRIOR_WEIGHT", 10)
     #: Share of buy intent (Wilson lower bound) in the rank; the rest is the Bayesian score.
-    SCORING_BUY_WEIGHT = float(os.environ.get("SCORING_BUY_WEIGHT", "0.3"))
+    SCORING_BUY_WEIGHT = env_float("SCORING_BUY_WEIGHT", 0.3)
     #: The shortlist bar, applied when voting closes.
     SHORTLIST_MIN_VOTES = env_int("SHORTLIST_MIN_VOTES", 10)
-    SHORTLIST_MIN_RANK = float(os.environ.get("SHORTLIST_MIN_RANK", "0.55"))
+    SHORTLIST_MIN_RANK = env_float("SHORTLIST_MIN_RANK", 0.55)
 
     @classmethod
     def validate(cls, config: dict) -> None:

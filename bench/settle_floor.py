@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         settle.empty_tables(url)
         rq_redis = redis.Redis.from_url(settle.REDIS_URL)
         books = bookkeeping(url, _seeded_pledges(setup, url, args.pledges, backers), rq_redis)
-        settle.empty_tables(url)
+        # seed_campaign empties the tables first: the core runs on a fresh campaign.
         core = bookkeeping(
             url, _seeded_pledges(setup, url, args.pledges, backers), rq_redis, receipts=False
         )

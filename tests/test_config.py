@@ -27,6 +27,16 @@ def test_env_bool_refuses_a_typo_instead_of_reading_it_as_false(monkeypatch):
         config.env_bool("SESSION_COOKIE_SECURE", True)
 
 
+def test_numbers_are_read_strictly(monkeypatch):
+    monkeypatch.setenv("DB_PING_AFTER_IDLE_SECONDS", "2.5")
+    assert config.env_float("DB_PING_AFTER_IDLE_SECONDS", 1) == 2.5
+    monkeypatch.setenv("DB_PING_AFTER_IDLE_SECONDS", "")
+    assert config.env_float("DB_PING_AFTER_IDLE_SECONDS", 1) == 1
+    monkeypatch.setenv("DB_PING_AFTER_IDLE_SECONDS", "1s")
+    with pytest.raises(ValueError, match="DB_PING_AFTER_IDLE_SECONDS='1s' is not a number"):
+        config.env_float("DB_PING_AFTER_IDLE_SECONDS", 1)
+
+
 def test_unset_environment_means_production_which_refuses_to_start_without_secrets(monkeypatch):
     monkeypatch.delenv("MARKETPLACE_ENV", raising=False)
     for name in ("SECRET_KEY", "DATABASE_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):

@@ -168,6 +168,32 @@ def test_charge_resumed_after_dying_between_each_step_charges_once(
         assert {k: len(v) for k, v in succeeded_intents().items()} == {str(pledge_id): 1}
 
 
+def test_an_attempt_is_never_confirmed_under_another_pledge(
+    ctx, make_campaign, backers, stripe_server
+):
+    """The charge job passes its pledge id along; a mismatched pair is refused before any
+    Stripe call, so a mix-up can never charge one pledge's intent for another."""
+    campaign_id = make_campaign(goal=2)
+    first, second = add_pledges(
+        ctx, campaign_id, [(backers[0], "S", 1, "visa"), (backers[1], "S", 1, "visa")]
+    )
+    close(ctx, campaign_id)
+    with ctx():
+        attempt_id = settlement.begin_attempt(first, "settlement")
+        db.session.commit()
+        with pytest.raises(settlement.SettlementError, match="not an attempt of pledge"):
+            settlement.ensure_payment_intent(attempt_id, second)
+        db.session.rollback()
+        assert db.session.get(ChargeAttempt, attempt_id).payment_intent_id is None
+        assert settlement.ensure_payment_intent(attempt_id, first)
+        db.session.commit()
+        with pytest.raises(settlement.SettlementError, match="not an attempt of pledge"):
+            settlement.confirm_attempt(attempt_id, second)
+        db.session.rollback()
+        assert db.session.get(ChargeAttempt, attempt_id).status == AttemptStatus.STARTED
+        assert succeeded_intents() == {}
+
+
 def test_reconciler_settles_a_charge_left_in_charging(
     app, ctx, make_campaign, backers, stripe_server, run_jobs
 ):
