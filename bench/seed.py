@@ -72,7 +72,7 @@ def _in_list(states: tuple[str, ...]) -> str:
 PUBLIC_SQL = _in_list(PUBLIC_STATES)
 CLOSED_SQL = _in_list(CLOSED_STATES)
 
-# Every timestamp column stores naive UTC (marketplace.dbtypes.UTCDateTime).
+# Every timestamp column stores naive UTC (marketplace.kernel.dbtypes.UTCDateTime).
 NOW = "(now() AT TIME ZONE 'UTC')"
 
 #: A per-design "quality" between 1.5 and 4.5: it drives the scores, the buy intent and

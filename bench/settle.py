@@ -366,6 +366,7 @@ def seed_campaign(setup: Setup, pledges: int, backers: int) -> int:
     import sqlalchemy as sa
 
     from designs.models import Design, DesignState, Product
+    from marketplace.accounts.models import User
     from marketplace.campaigns.models import (
         Campaign,
         CampaignState,
@@ -373,9 +374,8 @@ def seed_campaign(setup: Setup, pledges: int, backers: int) -> int:
         Pledge,
         PledgeState,
     )
-    from marketplace.dbtypes import utcnow
-    from marketplace.extensions import db
-    from marketplace.models import User
+    from marketplace.kernel.dbtypes import utcnow
+    from marketplace.kernel.extensions import db
     from payments.models import StripeCustomer
 
     empty_tables(setup.db_url)
@@ -645,7 +645,7 @@ def settle_phase(
 
     from marketplace.campaigns import services as campaigns
     from marketplace.campaigns.models import CampaignState
-    from marketplace.extensions import db
+    from marketplace.kernel.extensions import db
 
     workers = Workers(setup, workers_count, worker_class, label)
     try:

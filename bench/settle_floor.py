@@ -162,7 +162,7 @@ def empty_jobs(setup: settle.Setup, count: int) -> float:
     """Seconds per job for RQ jobs that do nothing, in the settlement worker's class."""
     from rq import Queue
 
-    from marketplace.queues import get_queue, make_worker
+    from marketplace.kernel.queues import get_queue, make_worker
 
     with setup.app.app_context():
         queue = get_queue("settlement")

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from flask import current_app
 from PIL import Image, ImageDraw
 
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
-from marketplace.models import User
-from marketplace.services import get_user_by_email
+from marketplace.accounts.models import User
+from marketplace.accounts.services import get_user_by_email
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
 
 from . import images, services
 from .models import Design, Product
@@ -91,8 +91,8 @@ DESIGNS = [
 
 
 def _community() -> list[User]:
+    from marketplace.accounts.services import hash_password
     from marketplace.demo import DEMO_PASSWORD  # the core's demo owns the shared password
-    from marketplace.services import hash_password
 
     members, now = [], utcnow()
     password_hash = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 from . import services
 

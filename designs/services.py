@@ -13,14 +13,17 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import current_app
 
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
-from marketplace.mail import queue_mail
-from marketplace.models import AuditEvent, User
-from marketplace.pagecache import forget_after_commit
-from marketplace.queues import enqueue_after_commit
-from marketplace.services import ServiceError, apply_transition, lock_row, record
-from marketplace.urls import external_url
+from marketplace.accounts.models import User
+from marketplace.kernel.audit import apply_transition, record
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.errors import ServiceError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.locks import lock_row
+from marketplace.kernel.mail import queue_mail
+from marketplace.kernel.models import AuditEvent
+from marketplace.kernel.pagecache import forget_after_commit
+from marketplace.kernel.queues import enqueue_after_commit
+from marketplace.kernel.urls import external_url
 
 from . import ranking
 from .models import (

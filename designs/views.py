@@ -19,11 +19,11 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectChoice
 
-from marketplace.authz import operator_required, verified_required
-from marketplace.extensions import db
-from marketplace.forms import ButtonForm
-from marketplace.models import User
-from marketplace.pagecache import cached_for_anonymous
+from marketplace.accounts.authz import operator_required, verified_required
+from marketplace.accounts.models import User
+from marketplace.kernel.extensions import db
+from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.pagecache import cached_for_anonymous
 
 from . import images, services
 from .forms import (

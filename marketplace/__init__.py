@@ -15,10 +15,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, config_from_env
-
-from .dbtypes import utcnow
-from .extensions import csrf, db, limiter, login_manager, migrate
-from .text import counted
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import csrf, db, limiter, login_manager, migrate
+from marketplace.kernel.text import counted
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +35,7 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     config_class.validate(app.config)
     _fill_paths(app)
 
-    from .pagecache import PageCache
+    from marketplace.kernel.pagecache import PageCache
 
     # Inside ProxyFix, so that cached pages are keyed by the scheme and host it restores.
     app.wsgi_app = PageCache(app, app.wsgi_app)
@@ -136,7 +135,7 @@ def _tune_sqlite(app: Flask) -> None:
 
 
 def _init_login(app: Flask) -> None:
-    from .models import User
+    from marketplace.accounts.models import User
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
@@ -204,6 +203,10 @@ def _register_blueprints(app: Flask) -> None:
     from designs.views import operator_queue_counts as design_queues
     from designs.views import operator_queue_items as design_items
     from designs.views import scoring_bp
+    from marketplace.accounts.views import accounts
+    from marketplace.kernel.jobs import sweep_outbox
+    from marketplace.operator.views import operator
+    from marketplace.pages.views import dev, main
     from payments.demo import seed_production
     from payments.gateway import preload as stripe_preload
     from payments.jobs import sweep_settlements
@@ -223,13 +226,11 @@ def _register_blueprints(app: Flask) -> None:
     from .campaigns.views import operator_queue_counts as campaign_queues
     from .campaigns.views import operator_queue_items as campaign_items
     from .campaigns.views import pledges_bp
-    from .jobs import sweep_outbox
     from .production.jobs import sweep_surveys
     from .production.views import bp as production_bp
     from .production.views import campaign_timeline, pledge_details, survey_banners
     from .production.views import operator_bp as production_operator_bp
     from .production.views import operator_queue_items as production_items
-    from .views import accounts, dev, main, operator
 
     for blueprint in (
         main,
@@ -336,7 +337,7 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from .forms import ButtonForm
+    from marketplace.kernel.forms import ButtonForm
 
     @app.context_processor
     def inject():

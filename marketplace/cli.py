@@ -11,10 +11,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import services
-from .extensions import db
-from .queues import QUEUE_NAMES, make_worker, redis_connection
-from .text import counted
+from marketplace.accounts import services
+from marketplace.kernel.extensions import db
+from marketplace.kernel.queues import QUEUE_NAMES, make_worker, redis_connection
+from marketplace.kernel.text import counted
 
 
 def register_cli(app: Flask) -> None:
@@ -48,7 +48,7 @@ def worker_command(
     queues: tuple[str, ...], burst: bool, with_scheduler: bool, no_fork: bool
 ) -> None:
     """Run an RQ worker on QUEUES (default: settlement, default, mail, in that order)."""
-    from .jobs import sweep_outbox
+    from marketplace.kernel.jobs import sweep_outbox
 
     names = queues or QUEUE_NAMES
     unknown = set(names) - set(QUEUE_NAMES)
@@ -111,7 +111,7 @@ outbox_group = AppGroup("outbox", help="Inspect and flush the mail outbox.")
 @outbox_group.command("flush")
 def outbox_flush() -> None:
     """Re-enqueue mail left pending or stuck in sending."""
-    from .jobs import sweep_outbox
+    from marketplace.kernel.jobs import sweep_outbox
 
     click.echo(f"re-enqueued {counted(sweep_outbox(), 'mail')}")
 

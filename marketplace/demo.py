@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from .dbtypes import utcnow
-from .extensions import db
-from .models import User
-from .services import get_user_by_email, hash_password
+from marketplace.accounts.models import User
+from marketplace.accounts.services import get_user_by_email, hash_password
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
 
 DEMO_PASSWORD = "demo-password"
 

@@ -6,7 +6,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-from marketplace.dbtypes import UTCDateTime
+from marketplace.kernel.dbtypes import UTCDateTime
 
 config = context.config
 if config.config_file_name:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from marketplace.extensions import db
-from marketplace.models import User
+from marketplace.accounts.models import User
+from marketplace.kernel.extensions import db
 
 from . import gateway
 from .models import StripeCustomer

@@ -10,12 +10,12 @@ import sqlalchemy as sa
 from flask import current_app
 
 from designs.models import Design, DesignState
+from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Pledge
-from marketplace.dbtypes import utcnow
 from marketplace.demo import demo_backers
-from marketplace.extensions import db
-from marketplace.models import User
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
 from marketplace.production import services as production
 from marketplace.production.models import Order, ProductionRun
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign, Pledge
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
-from marketplace.models import User
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
 
 from . import refunds, settlement, webhooks
 

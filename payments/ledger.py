@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign, Pledge
-from marketplace.extensions import db
-from marketplace.models import User
+from marketplace.kernel.audit import record
+from marketplace.kernel.errors import ServiceError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.locks import lock_row
+from marketplace.kernel.text import counted
 from marketplace.production.models import Order, OrderState, ProductionRun
-from marketplace.services import ServiceError, lock_row, record
-from marketplace.text import counted
 
 from .models import LedgerEntry, LedgerKind
 

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.campaigns.models import Pledge
-from marketplace.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
-from marketplace.extensions import db
+from marketplace.kernel.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
+from marketplace.kernel.extensions import db
 
 
 class StripeCustomer(db.Model):

@@ -10,17 +10,19 @@ import secrets
 import sqlalchemy as sa
 from rq import Retry
 
+from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
-from marketplace.mail import queue_mail
-from marketplace.models import User
+from marketplace.kernel.audit import record
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.errors import ServiceError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.locks import lock_row
+from marketplace.kernel.mail import queue_mail
+from marketplace.kernel.queues import enqueue_after_commit
+from marketplace.kernel.urls import external_url
 from marketplace.production import services as production
 from marketplace.production.models import ProductionRun, RunState
-from marketplace.queues import enqueue_after_commit
-from marketplace.services import ServiceError, lock_row, record
-from marketplace.urls import external_url
 
 from . import gateway, ledger
 from .models import AttemptStatus, ChargeAttempt, Refund, RefundStatus

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Pledge, PledgeState
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
-from marketplace.models import User
-from marketplace.services import ServiceError
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.errors import ServiceError
+from marketplace.kernel.extensions import db
 
 from . import gateway, settlement
 from .customers import customer_for

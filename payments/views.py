@@ -8,13 +8,13 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
-from marketplace.authz import operator_required, verified_required
+from marketplace.accounts.authz import operator_required, verified_required
+from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.forms import PledgeForm
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
-from marketplace.extensions import csrf, db
-from marketplace.forms import ButtonForm
-from marketplace.models import User
+from marketplace.kernel.extensions import csrf, db
+from marketplace.kernel.forms import ButtonForm
 
 from . import gateway, ledger, refunds, services, settlement, webhooks
 from .forms import PayoutForm, RefundForm

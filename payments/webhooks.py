@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
-from marketplace.queues import enqueue_after_commit
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.queues import enqueue_after_commit
 
 from . import settlement
 from .models import ChargeAttempt, WebhookEvent

@@ -33,7 +33,6 @@ from designs import images
 from designs.models import Design, DesignState, DesignTag, DesignVariant, Product, Vote
 from marketplace import create_app
 from marketplace.campaigns.models import Campaign, CampaignState, CampaignVariant
-from marketplace.dbtypes import utcnow
 from marketplace.devservices import (
     flush_localstripe,
     free_port,
@@ -41,8 +40,9 @@ from marketplace.devservices import (
     redis_answers,
     redis_server,
 )
-from marketplace.extensions import db
-from marketplace.queues import QUEUE_NAMES, make_worker, redis_connection
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.queues import QUEUE_NAMES, make_worker, redis_connection
 from tests.helpers import files_under, png_bytes
 
 CHROMIUM = "/usr/bin/chromium"
@@ -278,9 +278,9 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def make_user(app, ctx):
     """Create an account directly in the database; returns its id."""
-    from marketplace.dbtypes import utcnow
-    from marketplace.models import User
-    from marketplace.services import hash_password
+    from marketplace.accounts.models import User
+    from marketplace.accounts.services import hash_password
+    from marketplace.kernel.dbtypes import utcnow
 
     counter = iter(range(1, 10_000))
 

@@ -10,7 +10,7 @@ from flask_migrate import downgrade, upgrade
 
 from config import TestConfig
 from marketplace import create_app
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 
 def _script_directory(app) -> ScriptDirectory:

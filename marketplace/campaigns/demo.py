@@ -8,10 +8,10 @@ import datetime as dt
 import sqlalchemy as sa
 
 from designs.models import Design, DesignState
-from marketplace.dbtypes import utcnow
+from marketplace.accounts.models import User
 from marketplace.demo import demo_backers
-from marketplace.extensions import db
-from marketplace.models import User
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
 
 from . import services
 from .models import Campaign, Pledge

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from designs.models import Design
-from marketplace.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
-from marketplace.extensions import db
-from marketplace.models import User
-from marketplace.statemachine import StateMachine
+from marketplace.accounts.models import User
+from marketplace.kernel.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.statemachine import StateMachine
 
 CURRENCIES = ("EUR", "USD", "GBP")
 MAX_UNITS_PER_PLEDGE = 10

@@ -17,13 +17,15 @@ from flask import current_app
 
 from designs import services as design_services
 from designs.models import Design, DesignState
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
-from marketplace.mail import queue_mail
-from marketplace.models import User
-from marketplace.queues import enqueue_after_commit
-from marketplace.services import ServiceError, apply_transition, lock_row, record
-from marketplace.urls import external_url
+from marketplace.accounts.models import User
+from marketplace.kernel.audit import apply_transition, record
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.errors import ServiceError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.locks import lock_row
+from marketplace.kernel.mail import queue_mail
+from marketplace.kernel.queues import enqueue_after_commit
+from marketplace.kernel.urls import external_url
 
 from .models import (
     CAMPAIGN_MACHINE,

@@ -21,12 +21,12 @@ from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectChoice
 
 from designs.models import Design, DesignState
-from marketplace.authz import operator_required, verified_required
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
-from marketplace.forms import ButtonForm
-from marketplace.models import AuditEvent
-from marketplace.pagecache import cached_for_anonymous
+from marketplace.accounts.authz import operator_required, verified_required
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.models import AuditEvent
+from marketplace.kernel.pagecache import cached_for_anonymous
 
 from . import services
 from .forms import (

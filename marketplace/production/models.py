@@ -8,11 +8,11 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign, CampaignVariant, Pledge
-from marketplace.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
-from marketplace.extensions import db
-from marketplace.models import User
-from marketplace.statemachine import StateMachine
+from marketplace.kernel.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.statemachine import StateMachine
 
 
 class Survey(db.Model):

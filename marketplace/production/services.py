@@ -17,15 +17,17 @@ from collections import Counter
 import sqlalchemy as sa
 from flask import current_app
 
+from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
-from marketplace.mail import queue_mail
-from marketplace.models import User
-from marketplace.services import ServiceError, apply_transition, lock_row, record
-from marketplace.text import counted
-from marketplace.urls import external_url
+from marketplace.kernel.audit import apply_transition, record
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.errors import ServiceError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.locks import lock_row
+from marketplace.kernel.mail import queue_mail
+from marketplace.kernel.text import counted
+from marketplace.kernel.urls import external_url
 
 from .models import RUN_MACHINE, Order, OrderState, ProductionRun, RunLine, RunState, Survey
 

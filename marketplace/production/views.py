@@ -8,12 +8,12 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
-from marketplace.authz import operator_required, verified_required
+from marketplace.accounts.authz import operator_required, verified_required
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
-from marketplace.forms import ButtonForm
-from marketplace.text import counted
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.text import counted
 
 from . import services
 from .forms import LaunchRunForm, ReasonForm, ShipOneForm, StepForm, SurveyForm, TrackingForm

@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from designs.models import Design, DesignState
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
-from marketplace.queues import get_queue
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.queues import get_queue
 from tests.helpers import png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.live_db]

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 
 from designs.models import Design, DesignState
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.queues import get_queue
 from marketplace.production.models import ProductionRun, RunState
-from marketplace.queues import get_queue
 from payments import ledger
 from tests.browser.test_design_pipeline import login, logout
 from tests.browser.test_pledge_flow import save_card

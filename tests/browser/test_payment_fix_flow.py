@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests.browser.test_design_pipeline import login
 from tests.browser.test_pledge_flow import save_card
 from tests.payments.conftest import add_pledges, succeeded_intents

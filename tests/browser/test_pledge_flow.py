@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.campaigns.models import Pledge, PledgeState
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from payments import gateway
 
 pytestmark = [pytest.mark.browser, pytest.mark.live_db]

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from designs.models import Comment, DesignState
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests.conftest import csrf_token
 
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from config import TestConfig
 from designs.models import Design, Vote
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests.conftest import csrf_token
 
 pytestmark = [

@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from designs.models import DESIGN_MACHINE, DesignState
-from marketplace.statemachine import IllegalTransition
+from marketplace.kernel.statemachine import IllegalTransition
 
 S = DesignState
 LEGAL = {

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from designs.models import Design, DesignState
-from marketplace.extensions import db
-from marketplace.models import AuditEvent
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditEvent
 from tests.conftest import csrf_token
 from tests.helpers import files_under, png_bytes
 

@@ -3,8 +3,9 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from marketplace.extensions import db
-from marketplace.models import AuditEvent, OutboxMail, User
+from marketplace.accounts.models import User
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditEvent, OutboxMail
 from tests.conftest import PASSWORD, csrf_token
 
 

@@ -6,10 +6,10 @@ import pytest
 import sqlalchemy as sa
 
 from config import TestConfig
+from marketplace.accounts.models import User
 from marketplace.campaigns import services
 from marketplace.campaigns.models import CampaignVariant, Pledge, PledgeState
-from marketplace.extensions import db
-from marketplace.models import User
+from marketplace.kernel.extensions import db
 
 pytestmark = [
     pytest.mark.live_db,

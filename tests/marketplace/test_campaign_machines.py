@@ -10,7 +10,7 @@ from marketplace.campaigns.models import (
     CampaignState,
     PledgeState,
 )
-from marketplace.statemachine import IllegalTransition
+from marketplace.kernel.statemachine import IllegalTransition
 
 C, P = CampaignState, PledgeState
 CAMPAIGN_MOVES = {

@@ -15,10 +15,10 @@ from marketplace.campaigns.models import (
     Pledge,
     PledgeState,
 )
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
-from marketplace.models import AuditEvent, OutboxMail
-from marketplace.queues import get_queue
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditEvent, OutboxMail
+from marketplace.kernel.queues import get_queue
 from tests.conftest import csrf_token
 
 

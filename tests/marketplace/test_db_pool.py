@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from config import TestConfig
 from marketplace import create_app
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 on_postgresql = pytest.mark.skipif(
     not (TestConfig.SQLALCHEMY_DATABASE_URI or "").startswith("postgresql"),

@@ -8,11 +8,11 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from marketplace.extensions import db
-from marketplace.jobs import send_outbox_mail, sweep_outbox
-from marketplace.mail import MAX_ATTEMPTS, queue_mail
-from marketplace.models import MailStatus, OutboxMail
-from marketplace.queues import enqueue_after_commit, get_queue
+from marketplace.kernel.extensions import db
+from marketplace.kernel.jobs import send_outbox_mail, sweep_outbox
+from marketplace.kernel.mail import MAX_ATTEMPTS, queue_mail
+from marketplace.kernel.models import MailStatus, OutboxMail
+from marketplace.kernel.queues import enqueue_after_commit, get_queue
 
 
 def queued_job_ids(app, name="mail"):
@@ -76,7 +76,7 @@ def test_smtp_failure_keeps_the_mail_pending_for_a_retry_then_gives_up(app, ctx,
 def test_sweep_re_enqueues_mail_whose_job_was_lost(app, ctx):
     import datetime as dt
 
-    from marketplace.dbtypes import utcnow
+    from marketplace.kernel.dbtypes import utcnow
 
     with ctx():
         old = utcnow() - dt.timedelta(minutes=30)
@@ -110,12 +110,12 @@ def test_sweep_re_enqueues_mail_whose_job_was_lost(app, ctx):
 
 def test_enqueue_after_commit_refuses_unknown_queues(app, ctx):
     with ctx(), pytest.raises(ValueError, match="unknown queue"):
-        enqueue_after_commit("fast-lane", "marketplace.jobs.sweep_outbox")
+        enqueue_after_commit("fast-lane", "marketplace.kernel.jobs.sweep_outbox")
 
 
 def test_job_enqueued_in_a_rolled_back_transaction_is_forgotten(app, ctx):
     with ctx():
-        enqueue_after_commit("default", "marketplace.jobs.sweep_outbox")
+        enqueue_after_commit("default", "marketplace.kernel.jobs.sweep_outbox")
         db.session.rollback()
         db.session.commit()
     assert queued_job_ids(app, "default") == []
@@ -170,5 +170,7 @@ def test_cron_enqueues_every_periodic_sweep(app, ctx):
             "designs.jobs.close_due_windows",
             "marketplace.production.jobs.sweep_surveys",
         ]
-        assert [j.func_name for j in get_queue("mail").jobs] == ["marketplace.jobs.sweep_outbox"]
+        assert [j.func_name for j in get_queue("mail").jobs] == [
+            "marketplace.kernel.jobs.sweep_outbox"
+        ]
     assert scheduler.enqueue_jobs() == []  # and not again before their interval

@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 
 from designs.models import Design
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
 from tests.conftest import csrf_token
 
 
@@ -16,7 +16,7 @@ def caching(app, monkeypatch):
     monkeypatch.setitem(app.config, "PAGE_CACHE_TAGGED_SECONDS", 300)
     # One process, one clock: the allowance for two servers' clocks would only make a page
     # visited within a second of a change wait for the visit after.
-    monkeypatch.setattr("marketplace.pagecache.CLOCK_SKEW_SECONDS", 0.0)
+    monkeypatch.setattr("marketplace.kernel.pagecache.CLOCK_SKEW_SECONDS", 0.0)
 
 
 def _anonymous(app, path):
@@ -75,7 +75,7 @@ def test_members_always_get_a_fresh_page(app, ctx, client, auth, caching, make_u
 
 
 def test_a_down_cache_only_costs_speed(app, caching, monkeypatch, make_design):
-    from marketplace.queues import make_redis
+    from marketplace.kernel.queues import make_redis
 
     make_design(title="Still served")
     monkeypatch.setitem(app.extensions, "redis", make_redis("redis://127.0.0.1:1/0"))
@@ -84,7 +84,7 @@ def test_a_down_cache_only_costs_speed(app, caching, monkeypatch, make_design):
 
 
 def test_errors_are_not_cached(app, caching, ctx):
-    from marketplace.queues import redis_connection
+    from marketplace.kernel.queues import redis_connection
 
     resp = app.test_client().get("/designs/999999")
     assert resp.status_code == 404
@@ -104,7 +104,7 @@ def test_a_cached_page_keeps_the_headers_of_the_page_it_copies(app, caching, mak
 def test_a_hit_does_not_touch_the_database(app, caching, make_design):
     from sqlalchemy import event
 
-    from marketplace.extensions import db as database
+    from marketplace.kernel.extensions import db as database
 
     make_design()
     app.test_client().get("/designs/")
@@ -133,7 +133,7 @@ def test_a_visitor_with_a_session_or_remember_cookie_is_never_served_a_copy(
 
 
 def test_pages_not_marked_for_the_cache_are_never_stored(app, caching):
-    from marketplace.queues import redis_connection
+    from marketplace.kernel.queues import redis_connection
 
     # The login page also puts a CSRF token in a new session: it belongs to that visitor.
     resp = app.test_client().get("/account/login")
@@ -198,7 +198,7 @@ def test_a_page_rendered_before_a_change_is_not_stored_after_it(
     server commits a change and forgets the page, then that render stores what it read.
     It must not be kept."""
     from designs import views as design_views
-    from marketplace import pagecache
+    from marketplace.kernel import pagecache
 
     design_id = make_design(title="Old title")
     real_render = design_views.render_template
@@ -216,7 +216,7 @@ def test_a_page_rendered_before_a_change_is_not_stored_after_it(
 
 
 def test_made_up_query_strings_do_not_multiply_a_design_pages_copies(app, caching, make_design):
-    from marketplace.queues import redis_connection
+    from marketplace.kernel.queues import redis_connection
 
     design_id = make_design()
     for n in range(3):

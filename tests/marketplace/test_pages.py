@@ -2,7 +2,7 @@ import pytest
 
 from config import TestConfig
 from marketplace import create_app
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 
 
 def test_healthz_checks_database_and_redis(client):
@@ -12,7 +12,7 @@ def test_healthz_checks_database_and_redis(client):
 
 
 def test_healthz_reports_503_when_redis_is_down(app, client, monkeypatch):
-    from marketplace.queues import make_redis
+    from marketplace.kernel.queues import make_redis
 
     monkeypatch.setitem(app.extensions, "redis", make_redis("redis://127.0.0.1:1/0"))
     resp = client.get("/healthz")
@@ -101,8 +101,8 @@ def test_development_lists_the_outbox_at_dev_mail(tmp_path, redis_url):
 
     from config import DevelopmentConfig
     from marketplace import create_app
-    from marketplace.extensions import db
-    from marketplace.mail import queue_mail
+    from marketplace.kernel.extensions import db
+    from marketplace.kernel.mail import queue_mail
 
     dev_app = create_app(
         DevelopmentConfig,

@@ -9,11 +9,12 @@ import io
 import pytest
 import sqlalchemy as sa
 
+from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
-from marketplace.models import OutboxMail, User
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import OutboxMail
 from marketplace.production import services as production
 from marketplace.production.models import Order, OrderState, ProductionRun, RunState, Survey
 from payments import jobs, ledger, refunds

@@ -1,4 +1,4 @@
-from marketplace.text import counted
+from marketplace.kernel.text import counted
 
 
 def test_counts_agree_with_their_noun():

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.campaigns.models import CampaignVariant
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from payments import gateway
 
 CARDS = {
@@ -60,7 +60,7 @@ CHARGE_CARDS = {
 def saved_card(user_id: int, card: str = "visa") -> tuple[str, str]:
     """What a pledge's SetupIntent leaves behind: the backer's Customer and a card
     PaymentMethod attached to it. Call inside an app context."""
-    from marketplace.models import User
+    from marketplace.accounts.models import User
     from payments.customers import customer_for
 
     customer_id = customer_for(db.session.get(User, user_id))

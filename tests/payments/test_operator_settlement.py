@@ -4,7 +4,7 @@ stands, attempt by attempt."""
 import pytest
 
 from marketplace.campaigns.models import Campaign, CampaignState
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from tests.conftest import csrf_token
 from tests.payments.conftest import add_pledges
 

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.campaigns.models import CampaignState, CampaignVariant, Pledge, PledgeState
-from marketplace.extensions import db
-from marketplace.models import OutboxMail
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import OutboxMail
 from payments import gateway
 from payments.models import CardSetup, StripeCustomer
 from tests.conftest import csrf_token

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
-from marketplace.extensions import db
-from marketplace.models import OutboxMail
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import OutboxMail
 from payments import gateway, jobs, refunds
 from payments.models import ChargeAttempt, Refund, RefundStatus
 from tests.conftest import csrf_token
@@ -106,7 +106,7 @@ def test_a_refund_job_run_twice_or_after_a_lost_answer_refunds_once(ctx, settled
     _, (first, _) = settled
     with ctx():
         operator_id = make_user("ops2@example.com", operator=True)
-        from marketplace.models import User
+        from marketplace.accounts.models import User
 
         refund = refunds.request_refund(first, db.session.get(User, operator_id), "Cancelled order")
         db.session.commit()

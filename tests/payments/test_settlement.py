@@ -8,12 +8,13 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
-from marketplace.dbtypes import utcnow
-from marketplace.extensions import db
-from marketplace.models import AuditEvent, OutboxMail, User
-from marketplace.queues import redis_connection
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditEvent, OutboxMail
+from marketplace.kernel.queues import redis_connection
 from payments import gateway, jobs, settlement
 from payments.models import AttemptStatus, ChargeAttempt
 from tests.conftest import csrf_token

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Pledge, PledgeState
 from marketplace.devservices import register_localstripe_webhook
-from marketplace.extensions import db
-from marketplace.models import AuditEvent
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditEvent
 from payments import gateway
 from payments.models import ChargeAttempt, WebhookEvent
 from tests.payments.conftest import add_pledges

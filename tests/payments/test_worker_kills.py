@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
-from marketplace.extensions import db
+from marketplace.kernel.extensions import db
 from payments import jobs
 from payments.models import AttemptStatus, ChargeAttempt
 from tests.payments.conftest import add_pledges, succeeded_intents

@@ -1,4 +1,4 @@
-"""Accounts, roles and the audit log: the business rules, without HTTP.
+"""Accounts and roles: the business rules, without HTTP.
 
 Functions here flush and never commit: the view (or job, or CLI command) that calls them
 commits once when its unit of work is complete.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -16,28 +15,17 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .dbtypes import utcnow
-from .extensions import db
-from .mail import queue_mail
-from .models import AuditEvent, User
-from .statemachine import StateMachine
-from .urls import external_url
+from marketplace.kernel.audit import record
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.errors import ServiceError
+from marketplace.kernel.extensions import db
+from marketplace.kernel.mail import queue_mail
+from marketplace.kernel.urls import external_url
+
+from .models import User
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128
-
-
-class ServiceError(Exception):
-    """A broken business rule. ``message`` is safe to show to the person; ``status`` is the
-    HTTP status a view answers with."""
-
-    status = 422
-
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        if status is not None:
-            self.status = status
 
 
 class AccountError(ServiceError):
@@ -54,73 +42,6 @@ class InvalidToken(AccountError):
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
-
-
-def record(
-    action: str,
-    *,
-    actor: User | None,
-    subject_type: str,
-    subject_id: int | None,
-    from_state: str | None = None,
-    to_state: str | None = None,
-    reason: str | None = None,
-    **data: Any,
-) -> AuditEvent:
-    """Append one line to the audit log, in the caller's transaction."""
-    event = AuditEvent(
-        action=action,
-        actor_id=actor.id if actor else None,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        from_state=from_state,
-        to_state=to_state,
-        reason=reason,
-        data=data or None,
-    )
-    db.session.add(event)
-    return event
-
-
-def lock_row(model, row_id: int):
-    """Load a row locked until commit (SELECT ... FOR UPDATE on PostgreSQL; on SQLite every
-    transaction holds the database's write lock from its start), refreshed from the database
-    even if the session holds it."""
-    return db.session.scalar(
-        sa.select(model)
-        .where(model.id == row_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-
-
-def apply_transition(
-    machine: StateMachine,
-    obj,
-    event: str,
-    *,
-    actor: User | None,
-    subject_type: str,
-    reason: str | None = None,
-    **data: Any,
-) -> bool:
-    """Move ``obj.state`` through ``machine`` and record the move in the audit log, in the
-    caller's transaction. A repeated event changes and records nothing: returns False."""
-    move = machine.next(obj.state, event)
-    if not move.changed:
-        return False
-    obj.state = move.target
-    record(
-        f"{subject_type}.{event}",
-        actor=actor,
-        subject_type=subject_type,
-        subject_id=obj.id,
-        from_state=move.source.value,
-        to_state=move.target.value,
-        reason=reason,
-        **data,
-    )
-    return True
 
 
 def hash_password(password: str) -> str:

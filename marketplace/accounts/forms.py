@@ -80,9 +80,3 @@ class DesignerTermsForm(FlaskForm):
         validators=[DataRequired("You need to accept the terms to become a designer.")],
     )
     submit = SubmitField("Become a designer")
-
-
-class ButtonForm(FlaskForm):
-    """A form with nothing but its CSRF token, for POST-only buttons (log out, resend)."""
-
-    submit = SubmitField("Submit")

@@ -1,4 +1,8 @@
-"""Accounts, the audit log and the mail outbox: the core every other package builds on."""
+"""The kernel's tables: the audit log and the mail outbox.
+
+Both name accounts by id only (a foreign key to ``users``), so every package can log and
+mail here without the kernel importing the accounts package.
+"""
 
 from __future__ import annotations
 
@@ -7,44 +11,10 @@ import enum
 from typing import Any
 
 import sqlalchemy as sa
-from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .dbtypes import UTCDateTime, enum_column, utcnow
 from .extensions import db
-
-
-class User(UserMixin, db.Model):
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    #: Stored lower-cased, so uniqueness ignores case.
-    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
-    display_name: Mapped[str] = mapped_column(sa.String(60))
-    password_hash: Mapped[str] = mapped_column(sa.String(255))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    email_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    is_operator: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
-    #: Version of the designer licence the account accepted; None means not a designer.
-    designer_terms_version: Mapped[str | None] = mapped_column(sa.String(20))
-    designer_terms_accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    #: Part of the login session id: bumping it (password reset) logs out every session.
-    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
-    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
-
-    @property
-    def is_verified(self) -> bool:
-        return self.email_verified_at is not None
-
-    @property
-    def is_designer(self) -> bool:
-        return self.designer_terms_version is not None
-
-    def __repr__(self) -> str:
-        return f"<User {self.id} {self.email}>"
 
 
 class AuditEvent(db.Model):
@@ -69,7 +39,7 @@ class AuditEvent(db.Model):
     reason: Mapped[str | None] = mapped_column(sa.Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
 
-    actor: Mapped[User | None] = relationship()
+    actor: Mapped[User | None] = relationship("User")  # noqa: F821
 
 
 class MailStatus(enum.StrEnum):

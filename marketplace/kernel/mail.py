@@ -13,7 +13,7 @@ from rq import Retry
 
 from .dbtypes import utcnow
 from .extensions import db
-from .models import MailStatus, OutboxMail, User
+from .models import MailStatus, OutboxMail
 from .queues import enqueue_after_commit
 
 #: After this many failed SMTP attempts a mail is marked failed and left for an operator.
@@ -22,12 +22,13 @@ MAX_ATTEMPTS = 5
 RETRY_INTERVALS = [30, 120, 600, 1800]
 
 
-def queue_mail(to: User | str, kind: str, **context) -> OutboxMail:
+def queue_mail(to, kind: str, **context) -> OutboxMail:
     """Render ``templates/mail/<kind>.txt`` into the outbox and send it after commit.
 
-    The template's first line is ``Subject: ...``; the rest is the body.
+    ``to`` is an account (anything with ``email`` and ``id``) or a bare address. The
+    template's first line is ``Subject: ...``; the rest is the body.
     """
-    user = to if isinstance(to, User) else None
+    user = None if isinstance(to, str) else to
     address = user.email if user else to
     rendered = render_template(f"mail/{kind}.txt", user=user, **context)
     first, _, body = rendered.lstrip().partition("\n")
@@ -49,7 +50,7 @@ def queue_mail(to: User | str, kind: str, **context) -> OutboxMail:
 def enqueue_mail(mail_id: int) -> None:
     enqueue_after_commit(
         "mail",
-        "marketplace.jobs.send_outbox_mail",
+        "marketplace.kernel.jobs.send_outbox_mail",
         mail_id,
         retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
         description=f"send outbox mail {mail_id}",

@@ -1,0 +1,1 @@
+"""The operator console: reads every package; nothing imports it."""
