@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config, config_from_env
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import csrf, db, limiter, login_manager, migrate
+from marketplace.kernel.signals import collect, page_banners
 from marketplace.kernel.text import counted
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +55,7 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
         _ping_idle_connections(app)
 
     _register_blueprints(app)
+    _connect_signals()
     _register_error_handlers(app)
     _register_template_helpers(app)
 
@@ -193,44 +195,21 @@ def _init_security_headers(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    """The composition root: the only place that knows every package. Packages built on
-    the core hand it their console queues, demo data and periodic sweeps through
-    ``app.extensions``, so the core never imports them."""
-    from designs.demo import seed_designs
-    from designs.jobs import close_due_windows
+    """The composition root: the only place that knows every package."""
     from designs.views import bp as designs_bp
     from designs.views import operator_bp as designs_operator_bp
-    from designs.views import operator_queue_counts as design_queues
-    from designs.views import operator_queue_items as design_items
     from designs.views import scoring_bp
     from marketplace.accounts.views import accounts
-    from marketplace.kernel.jobs import sweep_outbox
+    from marketplace.campaigns.views import bp as campaigns_bp
+    from marketplace.campaigns.views import operator_bp as campaigns_operator_bp
+    from marketplace.campaigns.views import pledges_bp
     from marketplace.operator.views import operator
     from marketplace.pages.views import dev, main
-    from payments.demo import seed_production
-    from payments.gateway import preload as stripe_preload
-    from payments.jobs import sweep_settlements
-    from payments.ledger import book_run
-    from payments.refunds import cancel_for_run
-    from payments.settlement import start_settlement
+    from marketplace.production.views import bp as production_bp
+    from marketplace.production.views import operator_bp as production_operator_bp
     from payments.views import bp as payments_bp
     from payments.views import operator_bp as payments_operator_bp
-    from payments.views import operator_queue_counts as payment_queues
-    from payments.views import operator_queue_items as payment_items
     from payments.views import royalties_bp
-
-    from .campaigns.demo import seed_campaigns
-    from .campaigns.jobs import sweep_due_campaigns
-    from .campaigns.views import bp as campaigns_bp
-    from .campaigns.views import operator_bp as campaigns_operator_bp
-    from .campaigns.views import operator_queue_counts as campaign_queues
-    from .campaigns.views import operator_queue_items as campaign_items
-    from .campaigns.views import pledges_bp
-    from .production.jobs import sweep_surveys
-    from .production.views import bp as production_bp
-    from .production.views import campaign_timeline, pledge_details, survey_banners
-    from .production.views import operator_bp as production_operator_bp
-    from .production.views import operator_queue_items as production_items
 
     for blueprint in (
         main,
@@ -251,34 +230,25 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     if app.config["MAIL_DEV_VIEWER"]:
         app.register_blueprint(dev)
-    app.extensions["operator_queues"] = [design_queues, campaign_queues, payment_queues]
-    # (queue, title, link, since or due) items for the console's work queues.
-    app.extensions["operator_items"] = [
-        design_items,
-        campaign_items,
-        payment_items,
-        production_items,
-    ]
-    app.extensions["on_campaign_funded"] = [start_settlement]
-    app.extensions["on_run_launched"] = [book_run]
-    app.extensions["on_run_cancelled"] = [cancel_for_run]
-    app.extensions["pledge_details"] = [pledge_details]
-    app.extensions["banners"] = [survey_banners]
-    app.extensions["campaign_timeline"] = [campaign_timeline]
-    app.extensions["worker_preloads"] = [stripe_preload]
-    app.extensions["demo_seeders"] = [
-        ("designs", seed_designs),
-        ("campaigns", seed_campaigns),
-        ("production runs", seed_production),
-    ]
-    # (function, queue, seconds between runs) for `flask cron`.
-    app.extensions["cron_jobs"] = [
-        (close_due_windows, "default", 60),
-        (sweep_due_campaigns, "settlement", 60),
-        (sweep_settlements, "settlement", 60),
-        (sweep_surveys, "default", 3600),
-        (sweep_outbox, "mail", 300),
-    ]
+
+
+def _connect_signals() -> None:
+    """Every receiver of ``marketplace.kernel.signals``, in one place. Connecting the same
+    function again (a second app in the process) changes nothing."""
+    from marketplace.kernel import signals
+    from marketplace.production import services as production
+    from marketplace.production import views as production_views
+    from payments import gateway, ledger, refunds, settlement
+
+    signals.campaign_funded.connect(settlement.start_settlement)
+    signals.pledge_collected.connect(production.request_survey)
+    signals.pledge_refunded.connect(production.withdraw_refunded_order)
+    signals.run_launched.connect(ledger.book_run)
+    signals.run_cancelled.connect(refunds.cancel_for_run)
+    signals.worker_warming_up.connect(gateway.preload)
+    signals.page_banners.connect(production_views.survey_banners)
+    signals.pledge_details.connect(production_views.pledge_details)
+    signals.campaign_timeline.connect(production_views.campaign_timeline)
 
 
 _ERROR_TEXT = {
@@ -347,11 +317,8 @@ def _register_template_helpers(app: Flask) -> None:
         if not has_request_context() or not current_user.is_authenticated:
             return {}
         try:
-            banners = [
-                banner
-                for provider in app.extensions.get("banners", ())
-                for banner in provider(current_user)
-            ]
+            user = current_user._get_current_object()
+            banners = [banner for found in collect(page_banners, user) for banner in found]
         except sa.exc.SQLAlchemyError:
             banners = []  # an error page must still render when the database is what failed
         # formdata=None: an error page for an oversized body must not read that body again.

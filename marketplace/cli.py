@@ -87,6 +87,19 @@ def create_operator_command(email: str, display_name: str | None, password_stdin
     click.echo(f"{'Created' if created else 'Promoted'} operator {user.email} (id {user.id})")
 
 
+def demo_seeders():
+    """(what, function) in pipeline order: each builds on what the one before made."""
+    from designs.demo import seed_designs
+    from marketplace.campaigns.demo import seed_campaigns
+    from payments.demo import seed_production
+
+    return [
+        ("designs", seed_designs),
+        ("campaigns", seed_campaigns),
+        ("production runs", seed_production),
+    ]
+
+
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command() -> None:
@@ -95,8 +108,7 @@ def seed_demo_command() -> None:
 
     accounts = seed_demo()
     db.session.commit()
-    # Packages built on the core register their own demo data (see create_app).
-    for name, seeder in current_app.extensions["demo_seeders"]:
+    for name, seeder in demo_seeders():
         created = seeder()
         db.session.commit()
         click.echo(f"{name}: {created} created" if created else f"{name}: already there")
@@ -134,8 +146,25 @@ def campaigns_close(campaign_id: int) -> None:
     click.echo(f"campaign {campaign_id}: {state.value}")
 
 
+def cron_jobs():
+    """(function, queue, seconds between runs) for ``flask cron``."""
+    from designs.jobs import close_due_windows
+    from marketplace.campaigns.jobs import sweep_due_campaigns
+    from marketplace.kernel.jobs import sweep_outbox
+    from marketplace.production.jobs import sweep_surveys
+    from payments.jobs import sweep_settlements
+
+    return [
+        (close_due_windows, "default", 60),
+        (sweep_due_campaigns, "settlement", 60),
+        (sweep_settlements, "settlement", 60),
+        (sweep_surveys, "default", 3600),
+        (sweep_outbox, "mail", 300),
+    ]
+
+
 def make_cron(app: Flask):
-    """RQ's cron scheduler with every periodic sweep the packages registered (create_app).
+    """RQ's cron scheduler with every periodic sweep of ``cron_jobs``.
 
     The sweeps only catch what a lost job left behind (a scheduled close lost with Redis, a
     mail whose enqueue failed), and each is safe to run twice, so a second ``flask cron``
@@ -144,7 +173,7 @@ def make_cron(app: Flask):
     from rq.cron import CronScheduler
 
     scheduler = CronScheduler(connection=redis_connection(app), name="cocrea-cron")
-    for func, queue_name, interval in app.extensions["cron_jobs"]:
+    for func, queue_name, interval in cron_jobs():
         scheduler.register(func, queue_name, interval=interval)
     return scheduler
 

@@ -64,9 +64,10 @@ def client() -> stripe.StripeClient:
     return cached
 
 
-def preload() -> None:
-    """The Stripe library imports its resource modules on first use; a forking worker
-    calls this once so that each work-horse does not import them again."""
+def preload(_app=None) -> None:
+    """Receives ``worker_warming_up``. The Stripe library imports its resource modules on
+    first use; a forking worker calls this once so that each work-horse does not import
+    them again."""
     client().v1.payment_intents  # noqa: B018
     client().v1.refunds  # noqa: B018
     _ = (stripe.PaymentIntent, stripe.Refund, stripe.SetupIntent, stripe.Charge)

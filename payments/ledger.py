@@ -17,7 +17,6 @@ from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.locks import lock_row
 from marketplace.kernel.text import counted
-from marketplace.production.models import Order, OrderState, ProductionRun
 
 from .models import LedgerEntry, LedgerKind
 
@@ -30,14 +29,10 @@ def royalty_of(campaign: Campaign, units: int) -> int:
     return units * campaign.royalty_cents
 
 
-def book_run(run: ProductionRun, operator: User | None) -> LedgerEntry | None:
-    """The designer's royalty for a run just launched (hook ``on_run_launched``)."""
-    campaign = db.session.get(Campaign, run.campaign_id)
-    units = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Pledge.quantity), 0))
-        .join(Order, Order.pledge_id == Pledge.id)
-        .where(Order.run_id == run.id, Order.state != OrderState.CANCELLED)
-    )
+def book_run(run, *, actor: User | None, campaign_id: int, units: int) -> LedgerEntry | None:
+    """Receives ``run_launched``: the designer's royalty for the run's units."""
+    operator = actor
+    campaign = db.session.get(Campaign, campaign_id)
     amount = royalty_of(campaign, units)
     if amount <= 0:
         return None
@@ -96,27 +91,24 @@ def _run_royalty(run_id: int) -> LedgerEntry | None:
     )
 
 
-def reverse_run(run: ProductionRun, actor: User | None, reason: str) -> LedgerEntry | None:
-    entry = _run_royalty(run.id)
+def reverse_run(run_id: int, actor: User | None, reason: str) -> LedgerEntry | None:
+    entry = _run_royalty(run_id)
     if entry is None:
         return None
-    return _reverse(entry, entry.amount_cents, f"Run #{run.id} cancelled: {reason}", actor)
+    return _reverse(entry, entry.amount_cents, f"Run #{run_id} cancelled: {reason}", actor)
 
 
-def reverse_pledge_share(pledge: Pledge, actor: User | None) -> LedgerEntry | None:
-    """A paid pledge refunded after its run booked the royalty: its share comes back."""
-    order = db.session.scalar(sa.select(Order).where(Order.pledge_id == pledge.id))
-    if order is None:
-        return None
-    entry = _run_royalty(order.run_id)
+def reverse_pledge_share(pledge: Pledge, run_id: int, actor: User | None) -> LedgerEntry | None:
+    """A paid pledge of run ``run_id`` refunded after the run booked the royalty: its share
+    comes back."""
+    entry = _run_royalty(run_id)
     if entry is None:
         return None
     campaign = db.session.get(Campaign, pledge.campaign_id)
     return _reverse(
         entry,
         royalty_of(campaign, pledge.quantity),
-        f"Pledge #{pledge.id} refunded: its {counted(pledge.quantity, 'unit')} leave run "
-        f"#{order.run_id}",
+        f"Pledge #{pledge.id} refunded: its {counted(pledge.quantity, 'unit')} leave run #{run_id}",
         actor,
     )
 

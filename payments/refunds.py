@@ -13,6 +13,7 @@ from rq import Retry
 from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
+from marketplace.kernel import signals
 from marketplace.kernel.audit import record
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
@@ -21,8 +22,6 @@ from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.queues import enqueue_after_commit
 from marketplace.kernel.urls import external_url
-from marketplace.production import services as production
-from marketplace.production.models import ProductionRun, RunState
 
 from . import gateway, ledger
 from .models import AttemptStatus, ChargeAttempt, Refund, RefundStatus
@@ -117,8 +116,7 @@ def execute(refund_id: int) -> str | None:
     campaigns.pledge_transition(
         pledge, "refund", None, reason=refund.reason, amount_cents=refund.amount_cents
     )
-    production.cancel_order_of(pledge)
-    ledger.reverse_pledge_share(pledge, None)
+    signals.pledge_refunded.send(pledge, actor=None)
     campaign = db.session.get(Campaign, pledge.campaign_id)
     queue_mail(
         db.session.get(User, pledge.backer_id),
@@ -139,12 +137,9 @@ def cancel_production(
     campaign = lock_row(Campaign, campaign_id)
     if campaign is None:
         raise RefundError("No such campaign.", 404)
-    live_run = db.session.scalar(
-        sa.select(ProductionRun.id).where(
-            ProductionRun.campaign_id == campaign_id, ProductionRun.state != RunState.CANCELLED
-        )
-    )
-    if live_run and not run_cancelled:
+    # A launched run moves its campaign on to in production, then shipped.
+    has_run = campaign.state in (CampaignState.IN_PRODUCTION, CampaignState.SHIPPED)
+    if has_run and not run_cancelled:
         raise RefundError(
             "This campaign has a production run: cancel the run, which refunds everyone.", 409
         )
@@ -182,8 +177,8 @@ def refund_next_batch(campaign_id: int, operator: User, reason: str, batch: int 
     return len(ids)
 
 
-def cancel_for_run(run: ProductionRun, operator: User, reason: str) -> None:
-    """Hook ``on_run_cancelled``: the campaign is cancelled, everyone refunded, and the
+def cancel_for_run(run, *, actor: User, campaign_id: int, reason: str) -> None:
+    """Receives ``run_cancelled``: the campaign is cancelled, everyone refunded, and the
     run's royalty reversed."""
-    cancel_production(run.campaign_id, operator, reason, run_cancelled=True)
-    ledger.reverse_run(run, operator, reason)
+    cancel_production(campaign_id, actor, reason, run_cancelled=True)
+    ledger.reverse_run(run.id, actor, reason)

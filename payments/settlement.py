@@ -29,6 +29,7 @@ from flask import current_app
 from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
+from marketplace.kernel import signals
 from marketplace.kernel.audit import record
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
@@ -37,7 +38,6 @@ from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.queues import enqueue_after_commit, get_queue
 from marketplace.kernel.urls import external_url
-from marketplace.production import services as production
 
 from . import gateway
 from .customers import customer_for
@@ -345,7 +345,7 @@ def apply_outcome(pledge: Pledge, attempt: ChargeAttempt, info: gateway.PaymentI
             payment_intent=info.id,
             amount_cents=info.amount_received,
         )
-        production.request_survey(pledge)
+        signals.pledge_collected.send(pledge)
         _mail(
             pledge,
             "charge_succeeded",

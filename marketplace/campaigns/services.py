@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
-from flask import current_app
 
 from designs import services as design_services
 from designs.models import Design, DesignState
 from marketplace.accounts.models import User
+from marketplace.kernel import signals
 from marketplace.kernel.audit import apply_transition, record
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
@@ -284,7 +284,7 @@ def start_due(campaign_id: int, now: dt.datetime | None = None) -> bool:
 def close_due(campaign_id: int, now: dt.datetime | None = None) -> CampaignState | None:
     """At the deadline: funded when the counted units reach the goal, else failed and every
     pledge released. Returns which (funded or failed), or None when there was nothing to do.
-    Charging a funded campaign is the settlement's work, started by the funded hooks."""
+    Charging a funded campaign is the settlement's work, started by ``campaign_funded``."""
     now = now or utcnow()
     campaign = lock_campaign(campaign_id)
     if campaign is None or campaign.state != CampaignState.LIVE or now < campaign.deadline:
@@ -297,9 +297,7 @@ def close_due(campaign_id: int, now: dt.datetime | None = None) -> CampaignState
         for pledge in _pledges(campaign.id, (PledgeState.PENDING_CARD,)):
             _cancel(pledge, None, "No card was saved before the deadline")
         mail_everyone(campaign, "campaign_funded")
-        # Settlement (in ``payments``, which builds on this package) registers here.
-        for hook in current_app.extensions.get("on_campaign_funded", ()):
-            hook(campaign)
+        signals.campaign_funded.send(campaign)
         return CampaignState.FUNDED
     transition(campaign, "fail", None, units=units, goal=campaign.goal_units)
     _release_all(campaign, None, "The campaign did not reach its goal: nobody is charged.")

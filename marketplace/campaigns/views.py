@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -27,6 +26,7 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.models import AuditEvent
 from marketplace.kernel.pagecache import cached_for_anonymous
+from marketplace.kernel.signals import campaign_timeline, collect, pledge_details
 
 from . import services
 from .forms import (
@@ -138,9 +138,7 @@ def show(campaign_id: int):
         pledge_form.variant_id.choices = _variant_choices(campaign)
     # Packages built on campaigns (production runs) add their own subjects' events.
     subjects = [("campaign", campaign.id)] + [
-        subject
-        for provider in current_app.extensions.get("campaign_timeline", ())
-        for subject in provider(campaign.id)
+        subject for found in collect(campaign_timeline, campaign) for subject in found
     ]
     timeline = db.session.scalars(
         sa.select(AuditEvent)
@@ -214,8 +212,8 @@ def mine():
             forms[pledge.id] = form
     # Production (which builds on this package) adds its survey and order lines.
     details: dict[int, list] = {}
-    for provider in current_app.extensions.get("pledge_details", ()):
-        for pledge_id, lines in provider(pledges).items():
+    for found in collect(pledge_details, pledges):
+        for pledge_id, lines in found.items():
             details.setdefault(pledge_id, []).extend(lines)
     return render_template(
         "campaigns/my_pledges.html",

@@ -20,6 +20,7 @@ from redis.retry import Retry
 from rq import Queue, SimpleWorker, Worker
 from sqlalchemy import event
 
+from . import signals
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -139,8 +140,8 @@ class AppWorker(_AppContextJobs, Worker):
 
 def warm_up(app: Flask) -> None:
     """Do once, before any fork, what every horse would otherwise redo and lose when it
-    exits: configure the ORM's mappers, run the preloads packages registered (the Stripe
-    library's lazy imports), compile the mail templates; then ``gc.freeze()``, so that a
+    exits: configure the ORM's mappers, let packages preload (``worker_warming_up``: the
+    Stripe library's lazy imports), compile the mail templates; then ``gc.freeze()``, so that a
     horse's garbage collector does not walk (and so copy, page by page) every object the
     worker holds. ``make bench``'s settlement bench: about a third less CPU per charge."""
     import gc
@@ -149,8 +150,7 @@ def warm_up(app: Flask) -> None:
 
     configure_mappers()
     with app.app_context():
-        for preload in app.extensions.get("worker_preloads", ()):
-            preload()
+        signals.worker_warming_up.send(app)
     for name in app.jinja_env.list_templates(filter_func=lambda n: n.startswith("mail/")):
         app.jinja_env.get_template(name)
     gc.collect()

@@ -5,16 +5,27 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, render_template, request
 from sqlalchemy.orm import joinedload
 
+from designs.views import operator_queue_counts as design_queues
+from designs.views import operator_queue_items as design_items
 from marketplace.accounts.authz import operator_required
 from marketplace.accounts.models import User
+from marketplace.campaigns.views import operator_queue_counts as campaign_queues
+from marketplace.campaigns.views import operator_queue_items as campaign_items
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent, MailStatus, OutboxMail
+from marketplace.production.views import operator_queue_items as production_items
+from payments.views import operator_queue_counts as payment_queues
+from payments.views import operator_queue_items as payment_items
 
 operator = Blueprint("operator", __name__, url_prefix="/operator")
+
+_QUEUE_PROVIDERS = (design_queues, campaign_queues, payment_queues)
+#: Items (queue, title, link, since or due) of the console's work queues.
+_ITEM_PROVIDERS = (design_items, campaign_items, payment_items, production_items)
 
 
 @operator.get("/")
@@ -36,7 +47,7 @@ def console():
         sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(25)
     ).all()
     items: dict[str, list[dict]] = {}
-    for provider in current_app.extensions["operator_items"]:
+    for provider in _ITEM_PROVIDERS:
         for item in provider():
             items.setdefault(item["queue"], []).append(item)
     return render_template(
@@ -112,6 +123,5 @@ def audit():
 
 
 def _work_queues() -> list[tuple[str, int, str]]:
-    """What waits for an operator: each package registers a function giving
-    (label, count, link) rows, so the core never imports the packages built on it."""
-    return [row for provider in current_app.extensions["operator_queues"] for row in provider()]
+    """What waits for an operator: (label, count, link) rows from each package."""
+    return [row for provider in _QUEUE_PROVIDERS for row in provider()]

@@ -3,7 +3,8 @@
 A run's quantities come from the collected pledges at launch (a dropped, refunded or
 otherwise unpaid pledge is never in a run), each run state change goes through RUN_MACHINE
 and the audit log, and backers are mailed at each step. The money side (royalties booked,
-refunds when a run is cancelled) belongs to ``payments``, which registers hooks for it.
+refunds when a run is cancelled) belongs to ``payments``, which receives this package's
+signals (``marketplace.kernel.signals``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from flask import current_app
 from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
+from marketplace.kernel import signals
 from marketplace.kernel.audit import apply_transition, record
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
@@ -28,6 +30,7 @@ from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.text import counted
 from marketplace.kernel.urls import external_url
+from payments import ledger
 
 from .models import RUN_MACHINE, Order, OrderState, ProductionRun, RunLine, RunState, Survey
 
@@ -37,10 +40,6 @@ _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 
 class ProductionError(ServiceError):
     pass
-
-
-def _hooks(name: str):
-    return current_app.extensions.get(name, ())
 
 
 # --- surveys ----------------------------------------------------------------------------------
@@ -249,8 +248,7 @@ def launch_run(
         manufacturer=manufacturer,
     )
     campaigns.transition(campaign, "produce", operator, run_id=run.id)
-    for hook in _hooks("on_run_launched"):
-        hook(run, operator)
+    signals.run_launched.send(run, actor=operator, campaign_id=campaign.id, units=run.total_units)
     _mail_backers(run, "run_update")
     return run
 
@@ -362,7 +360,7 @@ def ship_orders(run_id: int, operator: User, entries: list[tuple[int, str]]) -> 
 
 def cancel_run(run_id: int, operator: User, reason: str) -> ProductionRun:
     """Cancel a run: its orders are cancelled, and the money side refunds the backers and
-    reverses the royalty (hooks)."""
+    reverses the royalty (``run_cancelled``)."""
     reason = (reason or "").strip()
     if not 10 <= len(reason) <= 1000:
         raise ProductionError("Give backers a public reason of 10 to 1,000 characters.")
@@ -385,9 +383,16 @@ def cancel_run(run_id: int, operator: User, reason: str) -> ProductionRun:
         .values(state=OrderState.CANCELLED)
         .execution_options(synchronize_session=False)
     )
-    for hook in _hooks("on_run_cancelled"):
-        hook(run, operator, reason)
+    signals.run_cancelled.send(run, actor=operator, campaign_id=run.campaign_id, reason=reason)
     return run
+
+
+def withdraw_refunded_order(pledge: Pledge, *, actor: User | None) -> None:
+    """Receives ``pledge_refunded``: the pledge's order leaves its run, and the royalty the
+    run booked gives back the pledge's share."""
+    order = cancel_order_of(pledge)
+    if order is not None:
+        ledger.reverse_pledge_share(pledge, order.run_id, actor)
 
 
 def cancel_order_of(pledge: Pledge) -> Order | None:

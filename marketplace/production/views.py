@@ -309,8 +309,8 @@ def remind(campaign_id: int):
 
 
 def pledge_details(pledges) -> dict[int, list[tuple[str, str | None, str | None]]]:
-    """For "My pledges": (text, link label, link) lines about each paid pledge's survey and
-    order."""
+    """Receives ``pledge_details``: (text, link label, link) lines for "My pledges" about
+    each paid pledge's survey and order."""
     ids = [p.id for p in pledges if p.state.value in ("collected", "refunded")]
     if not ids:
         return {}
@@ -361,7 +361,8 @@ def pledge_details(pledges) -> dict[int, list[tuple[str, str | None, str | None]
 
 
 def survey_banners(user) -> list[tuple[str, str]]:
-    """Shown on every page to a backer whose paid pledge still lacks an address."""
+    """Receives ``page_banners``: shown on every page to a backer whose paid pledge still
+    lacks an address."""
     return [
         (
             f"Where should we send your {s.pledge.campaign.product_name}? "
@@ -372,8 +373,10 @@ def survey_banners(user) -> list[tuple[str, str]]:
     ]
 
 
-def campaign_timeline(campaign_id: int) -> list[tuple[str, int]]:
-    """The run's events belong on its campaign's public timeline."""
+def campaign_timeline(campaign) -> list[tuple[str, int]]:
+    """Receives ``campaign_timeline``: the run's events belong on its campaign's public
+    timeline."""
+    campaign_id = campaign.id
     return [
         ("production_run", run_id)
         for run_id in db.session.scalars(
