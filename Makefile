@@ -19,7 +19,7 @@ install: $(STAMP)
 
 # Migrate, load the demo, then start web + worker + localstripe (+ Redis if none) until Ctrl-C.
 run: install
-	$(BIN)/python -m marketplace.devstack
+	$(BIN)/python -m dev.stack
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -253,7 +253,7 @@ def localstripe_pid(port: str) -> int:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"payments.localstripe_server" in cmdline and port.encode() in cmdline:
+        if b"dev.localstripe_server" in cmdline and port.encode() in cmdline:
             return pid
     raise BenchError("cannot find the localstripe process this bench started")
 
@@ -334,7 +334,7 @@ def saved_cards(stripe_url: str, count: int, threads: int = 8) -> list[tuple[str
 
 
 def flush_everything(setup: Setup) -> None:
-    from marketplace.devservices import flush_localstripe
+    from dev.services import flush_localstripe
 
     flush_localstripe(setup.stripe_url)
     redis.Redis.from_url(REDIS_URL).flushdb()
@@ -1076,7 +1076,7 @@ def run(args: argparse.Namespace) -> int:
     guard = psycopg.connect(url, autocommit=True)
     if not guard.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
         raise BenchError("another bench.settle is running on this database: wait for it")
-    from marketplace.devservices import localstripe
+    from dev.services import localstripe
 
     logdir = Path(tempfile.mkdtemp(prefix="cocrea-bench-settle-"))
     phases: list[Phase] = []

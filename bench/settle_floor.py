@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     if not guard.execute("SELECT pg_try_advisory_lock(%s)", (settle.RUN_LOCK,)).fetchone()[0]:
         print("settle_floor: bench.settle is running on this database: wait for it")
         return 1
-    from marketplace.devservices import localstripe
+    from dev.services import localstripe
 
     backers = settle.backers_for(args.pledges, 10)
     with localstripe() as stripe_url:

@@ -1,5 +1,6 @@
-"""Flask CLI commands: ``flask worker``, ``flask create-operator``, ``flask seed-demo``,
-``flask outbox ...``, ``flask campaigns close``."""
+"""Flask CLI commands: ``flask worker``, ``flask cron``, ``flask create-operator``,
+``flask outbox ...``, ``flask campaigns close``. (The demo data is development code:
+``python -m dev.demo``.)"""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from marketplace.kernel.text import counted
 def register_cli(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(create_operator_command)
-    app.cli.add_command(seed_demo_command)
     app.cli.add_command(outbox_group)
     app.cli.add_command(cron_command)
     app.cli.add_command(campaigns_group)
@@ -85,36 +85,6 @@ def create_operator_command(email: str, display_name: str | None, password_stdin
         raise click.ClickException(str(exc)) from None
     db.session.commit()
     click.echo(f"{'Created' if created else 'Promoted'} operator {user.email} (id {user.id})")
-
-
-def demo_seeders():
-    """(what, function) in pipeline order: each builds on what the one before made."""
-    from designs.demo import seed_designs
-    from marketplace.campaigns.demo import seed_campaigns
-    from payments.demo import seed_production
-
-    return [
-        ("designs", seed_designs),
-        ("campaigns", seed_campaigns),
-        ("production runs", seed_production),
-    ]
-
-
-@click.command("seed-demo")
-@with_appcontext
-def seed_demo_command() -> None:
-    """Load the demo data; running it again changes nothing."""
-    from .demo import DEMO_PASSWORD, seed_demo
-
-    accounts = seed_demo()
-    db.session.commit()
-    for name, seeder in demo_seeders():
-        created = seeder()
-        db.session.commit()
-        click.echo(f"{name}: {created} created" if created else f"{name}: already there")
-    click.echo("Demo accounts (password for all: " + DEMO_PASSWORD + "):")
-    for role, email in accounts:
-        click.echo(f"  {role:<10} {email}")
 
 
 outbox_group = AppGroup("outbox", help="Inspect and flush the mail outbox.")

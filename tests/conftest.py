@@ -31,15 +31,15 @@ from werkzeug.serving import make_server
 from config import TestConfig
 from designs import images
 from designs.models import Design, DesignState, DesignTag, DesignVariant, Product, Vote
-from marketplace import create_app
-from marketplace.campaigns.models import Campaign, CampaignState, CampaignVariant
-from marketplace.devservices import (
+from dev.services import (
     flush_localstripe,
     free_port,
     localstripe,
     redis_answers,
     redis_server,
 )
+from marketplace import create_app
+from marketplace.campaigns.models import Campaign, CampaignState, CampaignVariant
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.queues import QUEUE_NAMES, make_worker, redis_connection

@@ -311,14 +311,15 @@ def test_create_operator_refuses_a_weak_password(app, ctx):
 
 def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx, stripe_server):
     from designs.models import Design
+    from dev.demo import seed_demo_command
     from marketplace.campaigns.models import Campaign
     from marketplace.production.models import ProductionRun
 
     runner = app.test_cli_runner()
-    first = runner.invoke(args=["seed-demo"])
+    first = runner.invoke(seed_demo_command)
     assert first.exit_code == 0, first.output
     assert "operator@example.com" in first.output
-    second = runner.invoke(args=["seed-demo"])
+    second = runner.invoke(seed_demo_command)
     assert "designs: already there" in second.output and "campaigns: already there" in second.output
     assert "production runs: 2 created" in first.output
     assert "production runs: already there" in second.output

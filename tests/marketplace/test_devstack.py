@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from marketplace.devservices import free_port
+from dev.services import free_port
 
 
 def _children_of(pid: int) -> set[int]:
@@ -57,7 +57,7 @@ def test_stopping_the_stack_stops_everything_it_started(tmp_path, redis_url, sig
         REDIS_URL=redis_url,
     )
     stack = subprocess.Popen(
-        [sys.executable, "-m", "marketplace.devstack"],
+        [sys.executable, "-m", "dev.stack"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

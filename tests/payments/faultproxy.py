@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from marketplace.devservices import free_port
+from dev.services import free_port
 
 
 class Fault(enum.StrEnum):

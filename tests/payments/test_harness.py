@@ -6,7 +6,7 @@ import pytest
 import stripe
 from redis import Redis
 
-from marketplace.devservices import redis_server
+from dev.services import redis_server
 from payments import gateway
 
 

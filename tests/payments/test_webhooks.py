@@ -9,9 +9,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from dev.services import register_localstripe_webhook
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Pledge, PledgeState
-from marketplace.devservices import register_localstripe_webhook
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent
 from payments import gateway

@@ -1,7 +1,4 @@
-"""Demo data for ``make run``: idempotent, so running it twice changes nothing.
-
-Designs, campaigns and production runs join the demo as their capabilities land.
-"""
+"""The demo's accounts: an operator, two designers, two backers, all with one password."""
 
 from __future__ import annotations
 
@@ -38,7 +35,7 @@ def demo_backers() -> list[User]:
     return named + list(members)
 
 
-def seed_demo() -> list[tuple[str, str]]:
+def seed_accounts() -> list[tuple[str, str]]:
     from flask import current_app
 
     now = utcnow()

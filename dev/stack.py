@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.request
 
-from .devservices import (
+from dev.services import (
     localstripe,
     redis_answers,
     redis_server,
@@ -87,7 +87,7 @@ def main() -> int:
 
         subprocess.run(flask("db", "upgrade"), env=env, check=True)
         seeded = subprocess.run(
-            flask("seed-demo"), env=env, check=True, capture_output=True, text=True
+            [sys.executable, "-m", "dev.demo"], env=env, check=True, capture_output=True, text=True
         ).stdout
 
         children = [

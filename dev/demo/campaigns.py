@@ -8,13 +8,12 @@ import datetime as dt
 import sqlalchemy as sa
 
 from designs.models import Design, DesignState
+from dev.demo.accounts import demo_backers
 from marketplace.accounts.models import User
-from marketplace.demo import demo_backers
+from marketplace.campaigns import services
+from marketplace.campaigns.models import Campaign, Pledge
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
-
-from . import services
-from .models import Campaign, Pledge
 
 # (design title, product name, goal, days before now it started, length in days, units pledged)
 STORIES = [

@@ -10,16 +10,15 @@ import sqlalchemy as sa
 from flask import current_app
 
 from designs.models import Design, DesignState
+from dev.demo.accounts import demo_backers
 from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Pledge
-from marketplace.demo import demo_backers
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.production import services as production
 from marketplace.production.models import Order, ProductionRun
-
-from . import jobs
+from payments import jobs
 
 # (design title, product, goal, pledges, the run's last step)
 STORIES = [

@@ -11,13 +11,12 @@ import sqlalchemy as sa
 from flask import current_app
 from PIL import Image, ImageDraw
 
+from designs import images, services
+from designs.models import Design, Product
 from marketplace.accounts.models import User
 from marketplace.accounts.services import get_user_by_email
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
-
-from . import images, services
-from .models import Design, Product
 
 PALETTES = [
     ((255, 94, 58), (255, 219, 88), (32, 32, 64)),
@@ -91,8 +90,8 @@ DESIGNS = [
 
 
 def _community() -> list[User]:
+    from dev.demo.accounts import DEMO_PASSWORD
     from marketplace.accounts.services import hash_password
-    from marketplace.demo import DEMO_PASSWORD  # the core's demo owns the shared password
 
     members, now = [], utcnow()
     password_hash = None

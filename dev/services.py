@@ -83,7 +83,7 @@ def localstripe(port: int | None = None) -> Iterator[str]:
     """Start localstripe on loopback with an in-memory store; yields its base URL."""
     port = port or free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "payments.localstripe_server", "--port", str(port)],
+        [sys.executable, "-m", "dev.localstripe_server", "--port", str(port)],
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     url = f"http://127.0.0.1:{port}"
