@@ -3,6 +3,9 @@ operators' quality check, shortlist and moderation."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -16,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectChoice
 
@@ -343,10 +347,7 @@ def submit(design_id: int):
     if not form.validate_on_submit():
         flash("Accept the licence terms to submit your design.", "error")
         return redirect(url_for("designs.show", design_id=design.id)), 303
-    try:
-        services.submit(design, current_user)
-    except services.DesignError as exc:
-        abort(exc.status, description=exc.message)
+    services.submit(design, current_user)
     db.session.commit()
     flash("Submitted! Our team checks every design before it opens for scoring.", "success")
     return redirect(url_for("designs.show", design_id=design.id))
@@ -361,17 +362,13 @@ def vote(design_id: int):
     form = VoteForm()  # the variant is checked against the design in services
     if not form.validate_on_submit():
         abort(422, description="Choose a score from 0 to 5.")
-    try:
-        services.cast_vote(
-            design_id,
-            current_user,
-            form.score.data,
-            would_buy=bool(form.would_buy.data),
-            variant_id=form.variant_id.data or None,
-        )
-    except services.DesignError as exc:
-        db.session.rollback()
-        abort(exc.status, description=exc.message)
+    services.cast_vote(
+        design_id,
+        current_user,
+        form.score.data,
+        would_buy=bool(form.would_buy.data),
+        variant_id=form.variant_id.data or None,
+    )
     db.session.commit()
     flash("Your score is saved. You can change it until scoring closes.", "success")
     return redirect(url_for("designs.show", design_id=design_id) + "#scores")
@@ -384,10 +381,7 @@ def comment(design_id: int):
     form = CommentForm()
     if not form.validate_on_submit():
         abort(422, description="A comment needs 1 to 1,000 characters.")
-    try:
-        created = services.add_comment(design, current_user, form.body.data)
-    except services.DesignError as exc:
-        abort(exc.status, description=exc.message)
+    created = services.add_comment(design, current_user, form.body.data)
     db.session.commit()
     return redirect(url_for("designs.show", design_id=design_id) + f"#comment-{created.id}")
 
@@ -397,10 +391,7 @@ def comment(design_id: int):
 def report(comment_id: int):
     if not ButtonForm().validate_on_submit():
         abort(400)
-    try:
-        reported = services.report_comment(comment_id, current_user)
-    except services.DesignError as exc:
-        abort(exc.status, description=exc.message)
+    reported = services.report_comment(comment_id, current_user)
     db.session.commit()
     flash("Thank you: our team will look at this comment.", "info")
     return redirect(url_for("designs.show", design_id=reported.design_id) + "#comments")
@@ -424,13 +415,65 @@ def how_scoring_works():
 # --- operators --------------------------------------------------------------------------------
 
 
-def _operator_action(action, design_id: int, *args) -> None:
-    try:
-        action(design_id, current_user, *args)
-    except services.DesignError as exc:
-        db.session.rollback()
-        abort(exc.status, description=exc.message)
+@dataclass(frozen=True)
+class _Decision:
+    """One of an operator's four decisions on a design: what it calls, what it needs, what
+    it says, where it goes back to."""
+
+    service: Callable[..., object]
+    form: type[FlaskForm]
+    #: Shown when the form is not valid; None for a plain button (a 400 then).
+    invalid: str | None
+    flash: tuple[str, str]
+    back: str
+
+
+_DECISIONS = {
+    "approve": _Decision(
+        services.approve,
+        ButtonForm,
+        None,
+        ("Approved: scoring is open.", "success"),
+        "designs_operator.review",
+    ),
+    "decline": _Decision(
+        services.decline,
+        DeclineForm,
+        "Choose a reason from the list.",
+        ("Declined; the designer sees the reason.", "info"),
+        "designs_operator.review",
+    ),
+    "select": _Decision(
+        services.select,
+        ButtonForm,
+        None,
+        ("Selected: the design is ready for a campaign.", "success"),
+        "designs_operator.shortlist",
+    ),
+    "reject": _Decision(
+        services.reject,
+        RejectForm,
+        "Choose a reason from the list.",
+        ("Marked not selected; the reason is public.", "info"),
+        "designs_operator.shortlist",
+    ),
+}
+
+
+@operator_bp.post("/<int:design_id>/<any(approve, decline, select, reject):action>")
+@operator_required
+def decide(design_id: int, action: str):
+    """Approve or decline a submitted design; select or reject a shortlisted one. Declining
+    and rejecting take a reason from the list, which the designer and the public read."""
+    decision = _DECISIONS[action]
+    form = decision.form()
+    if not form.validate_on_submit():
+        abort(422 if decision.invalid else 400, description=decision.invalid)
+    reason = (form.reason.data, form.message.data or "") if decision.invalid else ()
+    decision.service(design_id, current_user, *reason)
     db.session.commit()
+    flash(*decision.flash)
+    return redirect(url_for(decision.back))
 
 
 @operator_bp.get("/review")
@@ -448,27 +491,6 @@ def review():
         button=ButtonForm(formdata=None),
         decline_form=DeclineForm(formdata=None),
     )
-
-
-@operator_bp.post("/<int:design_id>/approve")
-@operator_required
-def approve(design_id: int):
-    if not ButtonForm().validate_on_submit():
-        abort(400)
-    _operator_action(services.approve, design_id)
-    flash("Approved: scoring is open.", "success")
-    return redirect(url_for("designs_operator.review"))
-
-
-@operator_bp.post("/<int:design_id>/decline")
-@operator_required
-def decline(design_id: int):
-    form = DeclineForm()
-    if not form.validate_on_submit():
-        abort(422, description="Choose a reason from the list.")
-    _operator_action(services.decline, design_id, form.reason.data, form.message.data or "")
-    flash("Declined; the designer sees the reason.", "info")
-    return redirect(url_for("designs_operator.review"))
 
 
 @operator_bp.get("/shortlist")
@@ -498,27 +520,6 @@ def shortlist():
     )
 
 
-@operator_bp.post("/<int:design_id>/select")
-@operator_required
-def select(design_id: int):
-    if not ButtonForm().validate_on_submit():
-        abort(400)
-    _operator_action(services.select, design_id)
-    flash("Selected: the design is ready for a campaign.", "success")
-    return redirect(url_for("designs_operator.shortlist"))
-
-
-@operator_bp.post("/<int:design_id>/reject")
-@operator_required
-def reject(design_id: int):
-    form = RejectForm()
-    if not form.validate_on_submit():
-        abort(422, description="Choose a reason from the list.")
-    _operator_action(services.reject, design_id, form.reason.data, form.message.data or "")
-    flash("Marked not selected; the reason is public.", "info")
-    return redirect(url_for("designs_operator.shortlist"))
-
-
 @operator_bp.get("/comments")
 @operator_required
 def comments():
@@ -539,10 +540,7 @@ def comments():
 def moderate(comment_id: int, action: str):
     if not ButtonForm().validate_on_submit():
         abort(400)
-    try:
-        services.moderate(comment_id, current_user, hide=action == "hide")
-    except services.DesignError as exc:
-        abort(exc.status, description=exc.message)
+    services.moderate(comment_id, current_user, hide=action == "hide")
     db.session.commit()
     flash("Comment hidden." if action == "hide" else "Comment restored.", "info")
     return redirect(url_for("designs_operator.comments"))

@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, config_from_env
 from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import csrf, db, limiter, login_manager, migrate
 from marketplace.kernel.signals import collect, page_banners
 from marketplace.kernel.text import counted
@@ -273,6 +274,15 @@ def _register_error_handlers(app: Flask) -> None:
         return render_template(
             "errors/error.html", code=code, title=title, text=detail or text
         ), code
+
+    @app.errorhandler(ServiceError)
+    def broken_rule(exc: ServiceError):
+        """The write views' envelope: a service refused the change, so nothing of it is kept
+        and the person reads why, with the status the rule chose (404, 409, 422...). Views
+        keep only parse, call, commit, redirect; a form that must be shown again with the
+        input kept catches the error itself."""
+        db.session.rollback()
+        return render_error(exc.status, exc.message)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

@@ -30,17 +30,13 @@ def start_pledge(campaign_id: int):
     form = PledgeForm()
     if not form.validate_on_submit():
         abort(422, description="Choose a variant and a quantity from 1 to 10.")
-    try:
-        pledge, created = campaigns.create_pledge(
-            campaign_id,
-            current_user,
-            form.variant_id.data,
-            form.quantity.data,
-            form.idempotency_key.data,
-        )
-    except campaigns.CampaignError as exc:
-        db.session.rollback()
-        abort(exc.status, description=exc.message)
+    pledge, created = campaigns.create_pledge(
+        campaign_id,
+        current_user,
+        form.variant_id.data,
+        form.quantity.data,
+        form.idempotency_key.data,
+    )
     db.session.commit()
     return redirect(url_for("payments.card", pledge_id=pledge.id), 303)
 
@@ -90,9 +86,6 @@ def confirm(pledge_id: int):
     was_pending = _own_pledge(pledge_id).state == PledgeState.PENDING_CARD
     try:
         services.confirm_card(pledge_id, current_user, setup_intent_id)
-    except services.CardError as exc:
-        db.session.rollback()
-        abort(exc.status, description=exc.message)
     except gateway.GatewayError as exc:
         db.session.rollback()
         abort(502, description=str(exc))
@@ -283,11 +276,7 @@ def campaign(campaign_id: int):
 def close_now(campaign_id: int):
     if not ButtonForm().validate_on_submit():
         abort(400)
-    try:
-        state = campaigns.close_now(campaign_id, current_user)
-    except campaigns.CampaignError as exc:
-        db.session.rollback()
-        abort(exc.status, description=exc.message)
+    state = campaigns.close_now(campaign_id, current_user)
     db.session.commit()
     flash(f"Campaign closed: {state.label}.", "success")
     return redirect(url_for("payments_operator.campaign", campaign_id=campaign_id))
@@ -299,11 +288,7 @@ def refund_pledge(pledge_id: int):
     form = RefundForm()
     if not form.validate_on_submit():
         abort(422, description="Give the backer a reason of at least 10 characters.")
-    try:
-        refund = refunds.request_refund(pledge_id, current_user, form.reason.data)
-    except refunds.RefundError as exc:
-        db.session.rollback()
-        abort(exc.status, description=exc.message)
+    refund = refunds.request_refund(pledge_id, current_user, form.reason.data)
     campaign_id = db.session.get(Pledge, pledge_id).campaign_id
     db.session.commit()
     flash(f"Refund of pledge {pledge_id} requested ({refund.amount_cents / 100:.2f}).", "info")
@@ -316,11 +301,7 @@ def cancel_production(campaign_id: int):
     form = RefundForm()
     if not form.validate_on_submit():
         abort(422, description="Give backers a public reason of at least 10 characters.")
-    try:
-        refunds.cancel_production(campaign_id, current_user, form.reason.data)
-    except refunds.RefundError as exc:
-        db.session.rollback()
-        abort(exc.status, description=exc.message)
+    refunds.cancel_production(campaign_id, current_user, form.reason.data)
     db.session.commit()
     flash("Production cancelled: every collected pledge is being refunded.", "info")
     return redirect(url_for("payments_operator.campaign", campaign_id=campaign_id))
@@ -373,14 +354,10 @@ def payout(designer_id: int):
     form = PayoutForm()
     if not form.validate_on_submit():
         abort(422, description="Give an amount, a currency and the transfer's reference.")
-    try:
-        amount = campaigns.parse_money(form.amount.data)
-        ledger.record_payout(
-            designer_id, current_user, amount, form.currency.data.upper(), form.reference.data
-        )
-    except (ledger.LedgerError, campaigns.CampaignError) as exc:
-        db.session.rollback()
-        abort(exc.status, description=exc.message)
+    amount = campaigns.parse_money(form.amount.data)
+    ledger.record_payout(
+        designer_id, current_user, amount, form.currency.data.upper(), form.reference.data
+    )
     db.session.commit()
     flash("Payout recorded in the designer's ledger.", "success")
     return redirect(url_for("royalties.royalties"))

@@ -172,12 +172,9 @@ def post_update(campaign_id: int):
     form = UpdateForm()
     if not form.validate_on_submit():
         abort(422, description="An update needs a title (3-120 characters) and a text.")
-    try:
-        services.post_update(
-            campaign_id, current_user, form.title.data, form.body.data, bool(form.backers_only.data)
-        )
-    except services.CampaignError as exc:
-        abort(exc.status, description=exc.message)
+    services.post_update(
+        campaign_id, current_user, form.title.data, form.body.data, bool(form.backers_only.data)
+    )
     db.session.commit()
     flash("Update posted; backers are being mailed.", "success")
     return redirect(url_for("campaigns.show", campaign_id=campaign_id))
@@ -230,11 +227,7 @@ def change(pledge_id: int):
     form = ChangePledgeForm()
     if not form.validate_on_submit():
         abort(422, description="Choose a variant and a quantity from 1 to 10.")
-    try:
-        services.change_pledge(pledge_id, current_user, form.variant_id.data, form.quantity.data)
-    except services.CampaignError as exc:
-        db.session.rollback()
-        abort(exc.status, description=exc.message)
+    services.change_pledge(pledge_id, current_user, form.variant_id.data, form.quantity.data)
     db.session.commit()
     flash("Pledge changed.", "success")
     return redirect(url_for("pledges.mine"))
@@ -245,11 +238,7 @@ def change(pledge_id: int):
 def cancel(pledge_id: int):
     if not ButtonForm().validate_on_submit():
         abort(400)
-    try:
-        services.cancel_pledge(pledge_id, current_user)
-    except services.CampaignError as exc:
-        db.session.rollback()
-        abort(exc.status, description=exc.message)
+    services.cancel_pledge(pledge_id, current_user)
     db.session.commit()
     flash("Pledge cancelled. Nothing was charged, and nothing will be.", "info")
     return redirect(url_for("pledges.mine"))
@@ -332,11 +321,7 @@ def cancel_campaign(campaign_id: int):
     form = CancelCampaignForm()
     if not form.validate_on_submit():
         abort(422, description="Give a public reason of at least 10 characters.")
-    try:
-        services.cancel_campaign(campaign_id, current_user, form.reason.data)
-    except services.CampaignError as exc:
-        db.session.rollback()
-        abort(exc.status, description=exc.message)
+    services.cancel_campaign(campaign_id, current_user, form.reason.data)
     db.session.commit()
     flash("Campaign cancelled: every pledge is released and backers are mailed.", "info")
     return redirect(url_for("campaigns.show", campaign_id=campaign_id))
@@ -348,11 +333,7 @@ def move_deadline(campaign_id: int):
     form = DeadlineForm()
     if not form.validate_on_submit():
         abort(422, description="Give the new deadline as a date and time.")
-    try:
-        services.move_deadline(campaign_id, current_user, _utc(form.deadline.data))
-    except services.CampaignError as exc:
-        db.session.rollback()
-        abort(exc.status, description=exc.message)
+    services.move_deadline(campaign_id, current_user, _utc(form.deadline.data))
     db.session.commit()
     flash("Deadline moved; the closing job moved with it.", "success")
     return redirect(url_for("campaigns_operator.console"))

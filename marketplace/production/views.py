@@ -33,10 +33,7 @@ STEPS = {
 @bp.route("/pledges/<int:pledge_id>/survey", methods=["GET", "POST"])
 @verified_required
 def survey(pledge_id: int):
-    try:
-        row = services.survey_for(pledge_id, current_user)
-    except services.ProductionError as exc:
-        abort(exc.status, description=exc.message)
+    row = services.survey_for(pledge_id, current_user)
     editable = services.can_answer(row)
     form = SurveyForm(obj=row if row.answered_at else None)
     status = 200
@@ -216,21 +213,13 @@ def run(run_id: int):
     )
 
 
-def _fail(exc: services.ProductionError):
-    db.session.rollback()
-    abort(exc.status, description=exc.message)
-
-
 @operator_bp.post("/runs/<int:run_id>/move")
 @operator_required
 def move(run_id: int):
     form = StepForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        run = services.move_run(run_id, current_user, form.event.data)
-    except services.ProductionError as exc:
-        _fail(exc)
+    run = services.move_run(run_id, current_user, form.event.data)
     db.session.commit()
     flash(f"Run {run.state.label}; backers are mailed.", "success")
     return redirect(url_for("production_operator.run", run_id=run_id))
@@ -242,10 +231,7 @@ def ship_orders(run_id: int):
     form = TrackingForm()
     if not form.validate_on_submit():
         abort(422, description="Give one order number and tracking reference per line.")
-    try:
-        count = services.ship_orders(run_id, current_user, services.parse_tracking(form.lines.data))
-    except services.ProductionError as exc:
-        _fail(exc)
+    count = services.ship_orders(run_id, current_user, services.parse_tracking(form.lines.data))
     db.session.commit()
     flash(f"{counted(count, 'order')} marked shipped; backers are mailed.", "success")
     return redirect(url_for("production_operator.run", run_id=run_id))
@@ -257,10 +243,7 @@ def ship_one(run_id: int, order_id: int):
     form = ShipOneForm()
     if not form.validate_on_submit():
         abort(422, description="Give the tracking reference (1 to 80 characters).")
-    try:
-        services.ship_orders(run_id, current_user, [(order_id, form.tracking.data.strip())])
-    except services.ProductionError as exc:
-        _fail(exc)
+    services.ship_orders(run_id, current_user, [(order_id, form.tracking.data.strip())])
     db.session.commit()
     flash(f"Order {order_id} marked shipped.", "success")
     return redirect(url_for("production_operator.run", run_id=run_id) + f"#order-{order_id}")
@@ -272,10 +255,7 @@ def cancel(run_id: int):
     form = ReasonForm()
     if not form.validate_on_submit():
         abort(422, description="Give backers a public reason of at least 10 characters.")
-    try:
-        services.cancel_run(run_id, current_user, form.reason.data)
-    except services.ServiceError as exc:
-        _fail(exc)
+    services.cancel_run(run_id, current_user, form.reason.data)
     db.session.commit()
     flash("Run cancelled: every paid pledge is being refunded.", "info")
     return redirect(url_for("production_operator.run", run_id=run_id))

@@ -13,11 +13,11 @@ def operator_rules(app):
 def concrete_path(rule) -> str:
     values = {}
     for arg, converter in rule._converters.items():
-        values[arg] = (
-            "hide"
-            if arg == "action"
-            else (1 if converter.__class__.__name__ == "IntegerConverter" else "x")
-        )
+        kind = converter.__class__.__name__
+        if kind == "AnyConverter":  # <any(hide, restore):action> and the like
+            values[arg] = sorted(converter.items)[0]
+        else:
+            values[arg] = 1 if kind == "IntegerConverter" else "x"
     return rule.build(values, append_unknown=False)[1]
 
 
