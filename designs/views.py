@@ -28,6 +28,7 @@ from marketplace.accounts.models import User
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.pagecache import cached_for_anonymous
+from marketplace.kernel.web import committed, posted
 
 from . import images, services
 from .forms import (
@@ -348,9 +349,11 @@ def submit(design_id: int):
         flash("Accept the licence terms to submit your design.", "error")
         return redirect(url_for("designs.show", design_id=design.id)), 303
     services.submit(design, current_user)
-    db.session.commit()
-    flash("Submitted! Our team checks every design before it opens for scoring.", "success")
-    return redirect(url_for("designs.show", design_id=design.id))
+    return committed(
+        url_for("designs.show", design_id=design.id),
+        "Submitted! Our team checks every design before it opens for scoring.",
+        "success",
+    )
 
 
 # --- community --------------------------------------------------------------------------------
@@ -359,9 +362,7 @@ def submit(design_id: int):
 @bp.post("/<int:design_id>/vote")
 @verified_required
 def vote(design_id: int):
-    form = VoteForm()  # the variant is checked against the design in services
-    if not form.validate_on_submit():
-        abort(422, description="Choose a score from 0 to 5.")
+    form = posted(VoteForm, "Choose a score from 0 to 5.")
     services.cast_vote(
         design_id,
         current_user,
@@ -369,18 +370,18 @@ def vote(design_id: int):
         would_buy=bool(form.would_buy.data),
         variant_id=form.variant_id.data or None,
     )
-    db.session.commit()
-    flash("Your score is saved. You can change it until scoring closes.", "success")
-    return redirect(url_for("designs.show", design_id=design_id) + "#scores")
+    return committed(
+        url_for("designs.show", design_id=design_id) + "#scores",
+        "Your score is saved. You can change it until scoring closes.",
+        "success",
+    )
 
 
 @bp.post("/<int:design_id>/comments")
 @verified_required
 def comment(design_id: int):
     design = _design_or_404(design_id)
-    form = CommentForm()
-    if not form.validate_on_submit():
-        abort(422, description="A comment needs 1 to 1,000 characters.")
+    form = posted(CommentForm, "A comment needs 1 to 1,000 characters.")
     created = services.add_comment(design, current_user, form.body.data)
     db.session.commit()
     return redirect(url_for("designs.show", design_id=design_id) + f"#comment-{created.id}")
@@ -389,12 +390,13 @@ def comment(design_id: int):
 @bp.post("/comments/<int:comment_id>/report")
 @verified_required
 def report(comment_id: int):
-    if not ButtonForm().validate_on_submit():
-        abort(400)
+    posted(ButtonForm)
     reported = services.report_comment(comment_id, current_user)
-    db.session.commit()
-    flash("Thank you: our team will look at this comment.", "info")
-    return redirect(url_for("designs.show", design_id=reported.design_id) + "#comments")
+    return committed(
+        url_for("designs.show", design_id=reported.design_id) + "#comments",
+        "Thank you: our team will look at this comment.",
+        "info",
+    )
 
 
 @scoring_bp.get("/about/scoring")
@@ -471,9 +473,7 @@ def decide(design_id: int, action: str):
         abort(422 if decision.invalid else 400, description=decision.invalid)
     reason = (form.reason.data, form.message.data or "") if decision.invalid else ()
     decision.service(design_id, current_user, *reason)
-    db.session.commit()
-    flash(*decision.flash)
-    return redirect(url_for(decision.back))
+    return committed(url_for(decision.back), *decision.flash)
 
 
 @operator_bp.get("/review")
@@ -538,12 +538,13 @@ def comments():
 @operator_bp.post("/comments/<int:comment_id>/<any(hide, restore):action>")
 @operator_required
 def moderate(comment_id: int, action: str):
-    if not ButtonForm().validate_on_submit():
-        abort(400)
+    posted(ButtonForm)
     services.moderate(comment_id, current_user, hide=action == "hide")
-    db.session.commit()
-    flash("Comment hidden." if action == "hide" else "Comment restored.", "info")
-    return redirect(url_for("designs_operator.comments"))
+    return committed(
+        url_for("designs_operator.comments"),
+        "Comment hidden." if action == "hide" else "Comment restored.",
+        "info",
+    )
 
 
 @operator_bp.route("/products", methods=["GET", "POST"])
@@ -575,8 +576,7 @@ def products():
 @operator_bp.post("/products/<int:product_id>/toggle")
 @operator_required
 def toggle_product(product_id: int):
-    if not ButtonForm().validate_on_submit():
-        abort(400)
+    posted(ButtonForm)
     product = db.session.get(Product, product_id)
     if product is None:
         abort(404)

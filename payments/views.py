@@ -15,6 +15,7 @@ from marketplace.campaigns.forms import PledgeForm
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.extensions import csrf, db
 from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.web import committed, posted
 
 from . import gateway, ledger, refunds, services, settlement, webhooks
 from .forms import PayoutForm, RefundForm
@@ -27,9 +28,7 @@ operator_bp = Blueprint("payments_operator", __name__, url_prefix="/operator/set
 @bp.post("/campaigns/<int:campaign_id>/pledge")
 @verified_required
 def start_pledge(campaign_id: int):
-    form = PledgeForm()
-    if not form.validate_on_submit():
-        abort(422, description="Choose a variant and a quantity from 1 to 10.")
+    form = posted(PledgeForm, "Choose a variant and a quantity from 1 to 10.")
     pledge, created = campaigns.create_pledge(
         campaign_id,
         current_user,
@@ -80,8 +79,7 @@ def card(pledge_id: int):
 @bp.post("/pledges/<int:pledge_id>/card")
 @verified_required
 def confirm(pledge_id: int):
-    if not ButtonForm().validate_on_submit():
-        abort(400)
+    posted(ButtonForm)
     setup_intent_id = request.form.get("setup_intent_id", "")
     was_pending = _own_pledge(pledge_id).state == PledgeState.PENDING_CARD
     try:
@@ -136,8 +134,7 @@ def fix(pledge_id: int):
 @verified_required
 def authenticated(pledge_id: int):
     """The browser says the backer authenticated the payment; Stripe is asked whether so."""
-    if not ButtonForm().validate_on_submit():
-        abort(400)
+    posted(ButtonForm)
     pledge = _own_pledge(pledge_id)
     attempt = settlement.latest_attempt(pledge.id)
     if attempt is None or attempt.status not in (
@@ -274,37 +271,38 @@ def campaign(campaign_id: int):
 @operator_bp.post("/<int:campaign_id>/close")
 @operator_required
 def close_now(campaign_id: int):
-    if not ButtonForm().validate_on_submit():
-        abort(400)
+    posted(ButtonForm)
     state = campaigns.close_now(campaign_id, current_user)
-    db.session.commit()
-    flash(f"Campaign closed: {state.label}.", "success")
-    return redirect(url_for("payments_operator.campaign", campaign_id=campaign_id))
+    return committed(
+        url_for("payments_operator.campaign", campaign_id=campaign_id),
+        f"Campaign closed: {state.label}.",
+        "success",
+    )
 
 
 @operator_bp.post("/pledges/<int:pledge_id>/refund")
 @operator_required
 def refund_pledge(pledge_id: int):
-    form = RefundForm()
-    if not form.validate_on_submit():
-        abort(422, description="Give the backer a reason of at least 10 characters.")
+    form = posted(RefundForm, "Give the backer a reason of at least 10 characters.")
     refund = refunds.request_refund(pledge_id, current_user, form.reason.data)
     campaign_id = db.session.get(Pledge, pledge_id).campaign_id
-    db.session.commit()
-    flash(f"Refund of pledge {pledge_id} requested ({refund.amount_cents / 100:.2f}).", "info")
-    return redirect(url_for("payments_operator.campaign", campaign_id=campaign_id))
+    return committed(
+        url_for("payments_operator.campaign", campaign_id=campaign_id),
+        f"Refund of pledge {pledge_id} requested ({refund.amount_cents / 100:.2f}).",
+        "info",
+    )
 
 
 @operator_bp.post("/<int:campaign_id>/cancel-production")
 @operator_required
 def cancel_production(campaign_id: int):
-    form = RefundForm()
-    if not form.validate_on_submit():
-        abort(422, description="Give backers a public reason of at least 10 characters.")
+    form = posted(RefundForm, "Give backers a public reason of at least 10 characters.")
     refunds.cancel_production(campaign_id, current_user, form.reason.data)
-    db.session.commit()
-    flash("Production cancelled: every collected pledge is being refunded.", "info")
-    return redirect(url_for("payments_operator.campaign", campaign_id=campaign_id))
+    return committed(
+        url_for("payments_operator.campaign", campaign_id=campaign_id),
+        "Production cancelled: every collected pledge is being refunded.",
+        "info",
+    )
 
 
 # --- royalties --------------------------------------------------------------------------------
@@ -351,16 +349,14 @@ def royalties():
 @royalties_bp.post("/operator/royalties/<int:designer_id>/payout")
 @operator_required
 def payout(designer_id: int):
-    form = PayoutForm()
-    if not form.validate_on_submit():
-        abort(422, description="Give an amount, a currency and the transfer's reference.")
+    form = posted(PayoutForm, "Give an amount, a currency and the transfer's reference.")
     amount = campaigns.parse_money(form.amount.data)
     ledger.record_payout(
         designer_id, current_user, amount, form.currency.data.upper(), form.reference.data
     )
-    db.session.commit()
-    flash("Payout recorded in the designer's ledger.", "success")
-    return redirect(url_for("royalties.royalties"))
+    return committed(
+        url_for("royalties.royalties"), "Payout recorded in the designer's ledger.", "success"
+    )
 
 
 def operator_queue_items() -> list[dict]:

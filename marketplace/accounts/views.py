@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     redirect,
@@ -16,6 +15,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.web import posted
 
 from . import services
 from .forms import (
@@ -108,9 +108,7 @@ def login():
 @accounts.post("/logout")
 @login_required
 def logout():
-    form = ButtonForm()
-    if not form.validate_on_submit():
-        abort(400)
+    posted(ButtonForm)
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("main.home"))
@@ -135,9 +133,7 @@ def verify_email(token: str):
 @login_required
 @limiter.limit(lambda: current_app.config["MAIL_LINK_LIMIT"], methods=["POST"])
 def resend_verification():
-    form = ButtonForm()
-    if not form.validate_on_submit():
-        abort(400)
+    posted(ButtonForm)
     if current_user.is_verified:
         flash("Your email address is already confirmed.", "info")
     else:

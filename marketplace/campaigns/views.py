@@ -27,6 +27,7 @@ from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.models import AuditEvent
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.signals import campaign_timeline, collect, pledge_details
+from marketplace.kernel.web import committed, posted
 
 from . import services
 from .forms import (
@@ -169,15 +170,15 @@ def show(campaign_id: int):
 @bp.post("/<int:campaign_id>/updates")
 @login_required
 def post_update(campaign_id: int):
-    form = UpdateForm()
-    if not form.validate_on_submit():
-        abort(422, description="An update needs a title (3-120 characters) and a text.")
+    form = posted(UpdateForm, "An update needs a title (3-120 characters) and a text.")
     services.post_update(
         campaign_id, current_user, form.title.data, form.body.data, bool(form.backers_only.data)
     )
-    db.session.commit()
-    flash("Update posted; backers are being mailed.", "success")
-    return redirect(url_for("campaigns.show", campaign_id=campaign_id))
+    return committed(
+        url_for("campaigns.show", campaign_id=campaign_id),
+        "Update posted; backers are being mailed.",
+        "success",
+    )
 
 
 # --- my pledges -------------------------------------------------------------------------------
@@ -224,24 +225,21 @@ def mine():
 @pledges_bp.post("/<int:pledge_id>/change")
 @verified_required
 def change(pledge_id: int):
-    form = ChangePledgeForm()
-    if not form.validate_on_submit():
-        abort(422, description="Choose a variant and a quantity from 1 to 10.")
+    form = posted(ChangePledgeForm, "Choose a variant and a quantity from 1 to 10.")
     services.change_pledge(pledge_id, current_user, form.variant_id.data, form.quantity.data)
-    db.session.commit()
-    flash("Pledge changed.", "success")
-    return redirect(url_for("pledges.mine"))
+    return committed(url_for("pledges.mine"), "Pledge changed.", "success")
 
 
 @pledges_bp.post("/<int:pledge_id>/cancel")
 @verified_required
 def cancel(pledge_id: int):
-    if not ButtonForm().validate_on_submit():
-        abort(400)
+    posted(ButtonForm)
     services.cancel_pledge(pledge_id, current_user)
-    db.session.commit()
-    flash("Pledge cancelled. Nothing was charged, and nothing will be.", "info")
-    return redirect(url_for("pledges.mine"))
+    return committed(
+        url_for("pledges.mine"),
+        "Pledge cancelled. Nothing was charged, and nothing will be.",
+        "info",
+    )
 
 
 # --- operators --------------------------------------------------------------------------------
@@ -318,25 +316,25 @@ def new(design_id: int):
 @operator_bp.post("/<int:campaign_id>/cancel")
 @operator_required
 def cancel_campaign(campaign_id: int):
-    form = CancelCampaignForm()
-    if not form.validate_on_submit():
-        abort(422, description="Give a public reason of at least 10 characters.")
+    form = posted(CancelCampaignForm, "Give a public reason of at least 10 characters.")
     services.cancel_campaign(campaign_id, current_user, form.reason.data)
-    db.session.commit()
-    flash("Campaign cancelled: every pledge is released and backers are mailed.", "info")
-    return redirect(url_for("campaigns.show", campaign_id=campaign_id))
+    return committed(
+        url_for("campaigns.show", campaign_id=campaign_id),
+        "Campaign cancelled: every pledge is released and backers are mailed.",
+        "info",
+    )
 
 
 @operator_bp.post("/<int:campaign_id>/deadline")
 @operator_required
 def move_deadline(campaign_id: int):
-    form = DeadlineForm()
-    if not form.validate_on_submit():
-        abort(422, description="Give the new deadline as a date and time.")
+    form = posted(DeadlineForm, "Give the new deadline as a date and time.")
     services.move_deadline(campaign_id, current_user, _utc(form.deadline.data))
-    db.session.commit()
-    flash("Deadline moved; the closing job moved with it.", "success")
-    return redirect(url_for("campaigns_operator.console"))
+    return committed(
+        url_for("campaigns_operator.console"),
+        "Deadline moved; the closing job moved with it.",
+        "success",
+    )
 
 
 def operator_queue_counts() -> list[tuple[str, int, str]]:

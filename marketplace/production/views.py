@@ -14,6 +14,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.text import counted
+from marketplace.kernel.web import committed, posted
 
 from . import services
 from .forms import LaunchRunForm, ReasonForm, ShipOneForm, StepForm, SurveyForm, TrackingForm
@@ -216,49 +217,49 @@ def run(run_id: int):
 @operator_bp.post("/runs/<int:run_id>/move")
 @operator_required
 def move(run_id: int):
-    form = StepForm()
-    if not form.validate_on_submit():
-        abort(400)
+    form = posted(StepForm)
     run = services.move_run(run_id, current_user, form.event.data)
-    db.session.commit()
-    flash(f"Run {run.state.label}; backers are mailed.", "success")
-    return redirect(url_for("production_operator.run", run_id=run_id))
+    return committed(
+        url_for("production_operator.run", run_id=run_id),
+        f"Run {run.state.label}; backers are mailed.",
+        "success",
+    )
 
 
 @operator_bp.post("/runs/<int:run_id>/ship-orders")
 @operator_required
 def ship_orders(run_id: int):
-    form = TrackingForm()
-    if not form.validate_on_submit():
-        abort(422, description="Give one order number and tracking reference per line.")
+    form = posted(TrackingForm, "Give one order number and tracking reference per line.")
     count = services.ship_orders(run_id, current_user, services.parse_tracking(form.lines.data))
-    db.session.commit()
-    flash(f"{counted(count, 'order')} marked shipped; backers are mailed.", "success")
-    return redirect(url_for("production_operator.run", run_id=run_id))
+    return committed(
+        url_for("production_operator.run", run_id=run_id),
+        f"{counted(count, 'order')} marked shipped; backers are mailed.",
+        "success",
+    )
 
 
 @operator_bp.post("/runs/<int:run_id>/orders/<int:order_id>/ship")
 @operator_required
 def ship_one(run_id: int, order_id: int):
-    form = ShipOneForm()
-    if not form.validate_on_submit():
-        abort(422, description="Give the tracking reference (1 to 80 characters).")
+    form = posted(ShipOneForm, "Give the tracking reference (1 to 80 characters).")
     services.ship_orders(run_id, current_user, [(order_id, form.tracking.data.strip())])
-    db.session.commit()
-    flash(f"Order {order_id} marked shipped.", "success")
-    return redirect(url_for("production_operator.run", run_id=run_id) + f"#order-{order_id}")
+    return committed(
+        url_for("production_operator.run", run_id=run_id) + f"#order-{order_id}",
+        f"Order {order_id} marked shipped.",
+        "success",
+    )
 
 
 @operator_bp.post("/runs/<int:run_id>/cancel")
 @operator_required
 def cancel(run_id: int):
-    form = ReasonForm()
-    if not form.validate_on_submit():
-        abort(422, description="Give backers a public reason of at least 10 characters.")
+    form = posted(ReasonForm, "Give backers a public reason of at least 10 characters.")
     services.cancel_run(run_id, current_user, form.reason.data)
-    db.session.commit()
-    flash("Run cancelled: every paid pledge is being refunded.", "info")
-    return redirect(url_for("production_operator.run", run_id=run_id))
+    return committed(
+        url_for("production_operator.run", run_id=run_id),
+        "Run cancelled: every paid pledge is being refunded.",
+        "info",
+    )
 
 
 @operator_bp.get("/runs/<int:run_id>/orders.csv")
@@ -278,14 +279,15 @@ def orders_csv(run_id: int):
 @operator_bp.post("/campaigns/<int:campaign_id>/remind-surveys")
 @operator_required
 def remind(campaign_id: int):
-    if not ButtonForm().validate_on_submit():
-        abort(400)
+    posted(ButtonForm)
     if db.session.get(Campaign, campaign_id) is None:
         abort(404)
     count = services.remind_surveys(campaign_id=campaign_id, actor=current_user)
-    db.session.commit()
-    flash(f"Reminded {counted(count, 'backer')} who have not answered.", "success")
-    return redirect(url_for("production_operator.index") + f"#surveys-{campaign_id}")
+    return committed(
+        url_for("production_operator.index") + f"#surveys-{campaign_id}",
+        f"Reminded {counted(count, 'backer')} who have not answered.",
+        "success",
+    )
 
 
 def pledge_details(pledges) -> dict[int, list[tuple[str, str | None, str | None]]]:
