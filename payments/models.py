@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.campaigns.models import Pledge
 from marketplace.kernel.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
 from marketplace.kernel.extensions import db
+from marketplace.kernel.statemachine import StateMachine
 
 
 class StripeCustomer(db.Model):
@@ -50,6 +51,23 @@ class AttemptStatus(StateEnum):
     REQUIRES_ACTION = "requires_action"
     #: Given up by us (a new card replaced it) before it succeeded.
     CANCELED = "canceled"
+
+
+_A = AttemptStatus
+#: An attempt's moves are audited through its pledge's (PLEDGE_MACHINE), so it has no log of
+#: its own; the machine still refuses a move that makes no sense (a succeeded charge declined).
+ATTEMPT_MACHINE = StateMachine(
+    "charge_attempt",
+    {
+        (_A.STARTED, "succeed"): _A.SUCCEEDED,
+        (_A.STARTED, "decline"): _A.DECLINED,
+        (_A.STARTED, "require_action"): _A.REQUIRES_ACTION,
+        (_A.REQUIRES_ACTION, "succeed"): _A.SUCCEEDED,
+        (_A.REQUIRES_ACTION, "decline"): _A.DECLINED,
+        (_A.REQUIRES_ACTION, "cancel"): _A.CANCELED,
+    },
+    attribute="status",
+)
 
 
 class ChargeAttempt(db.Model):
@@ -100,6 +118,16 @@ class RefundStatus(enum.StrEnum):
     REQUESTED = "requested"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+
+REFUND_MACHINE = StateMachine(
+    "refund",
+    {
+        (RefundStatus.REQUESTED, "succeed"): RefundStatus.SUCCEEDED,
+        (RefundStatus.REQUESTED, "fail"): RefundStatus.FAILED,
+    },
+    attribute="status",
+)
 
 
 class Refund(db.Model):

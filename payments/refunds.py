@@ -24,7 +24,7 @@ from marketplace.kernel.queues import enqueue_after_commit
 from marketplace.kernel.urls import external_url
 
 from . import gateway, ledger
-from .models import AttemptStatus, ChargeAttempt, Refund, RefundStatus
+from .models import REFUND_MACHINE, AttemptStatus, ChargeAttempt, Refund, RefundStatus
 
 
 class RefundError(ServiceError):
@@ -101,7 +101,8 @@ def execute(refund_id: int) -> str | None:
     except gateway.OutcomeUnknown:
         raise  # the job is retried, and the retry looks for this refund first
     except gateway.GatewayError as exc:
-        refund.status, refund.finished_at = RefundStatus.FAILED, utcnow()
+        REFUND_MACHINE.apply(refund, "fail")
+        refund.finished_at = utcnow()
         refund.failure_message = str(exc.__cause__ or exc)[:300]
         record(
             "pledge.refund_failed",
@@ -112,7 +113,8 @@ def execute(refund_id: int) -> str | None:
         )
         return refund.status.value
     refund.stripe_refund_id = info.id
-    refund.status, refund.finished_at = RefundStatus.SUCCEEDED, utcnow()
+    REFUND_MACHINE.apply(refund, "succeed")
+    refund.finished_at = utcnow()
     campaigns.pledge_transition(
         pledge, "refund", None, reason=refund.reason, amount_cents=refund.amount_cents
     )

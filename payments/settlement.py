@@ -41,7 +41,7 @@ from marketplace.kernel.urls import external_url
 
 from . import gateway
 from .customers import customer_for
-from .models import AttemptStatus, ChargeAttempt, StripeCustomer
+from .models import ATTEMPT_MACHINE, AttemptStatus, ChargeAttempt, StripeCustomer
 
 #: Pledges still owing money: the campaign is settled when none is left.
 OPEN_STATES = (
@@ -195,7 +195,8 @@ def begin_attempt(pledge_id: int, trigger: str, now: dt.datetime | None = None) 
         if info.status == "succeeded":
             apply_outcome(pledge, previous, info)
             return None
-        previous.status, previous.finished_at = AttemptStatus.CANCELED, now
+        ATTEMPT_MACHINE.apply(previous, "cancel")
+        previous.finished_at = now
     number = (previous.number if previous else 0) + 1
     attempt = ChargeAttempt(
         pledge_id=pledge.id,
@@ -304,7 +305,8 @@ def confirm_attempt(attempt_id: int, pledge_id: int | None = None) -> Pledge | N
 
 
 def _decline(pledge: Pledge, attempt: ChargeAttempt, refusal: gateway.Refused) -> None:
-    attempt.status, attempt.finished_at = AttemptStatus.DECLINED, utcnow()
+    ATTEMPT_MACHINE.apply(attempt, "decline")
+    attempt.finished_at = utcnow()
     attempt.failure_code = (refusal.code or "refused")[:64]
     attempt.failure_message = refusal.message[:300]
     attempt.reminded_at = attempt.finished_at
@@ -336,7 +338,8 @@ def apply_outcome(pledge: Pledge, attempt: ChargeAttempt, info: gateway.PaymentI
         return
     now = utcnow()
     if info.status == "succeeded":
-        attempt.status, attempt.finished_at = AttemptStatus.SUCCEEDED, now
+        ATTEMPT_MACHINE.apply(attempt, "succeed")
+        attempt.finished_at = now
         campaigns.pledge_transition(
             pledge,
             "succeed",
@@ -353,11 +356,13 @@ def apply_outcome(pledge: Pledge, attempt: ChargeAttempt, info: gateway.PaymentI
             survey_link=external_url("production.survey", pledge_id=pledge.id),
         )
     elif info.status == "requires_action" and attempt.status == AttemptStatus.STARTED:
-        attempt.status, attempt.reminded_at = AttemptStatus.REQUIRES_ACTION, now
+        ATTEMPT_MACHINE.apply(attempt, "require_action")
+        attempt.reminded_at = now
         campaigns.pledge_transition(pledge, "require_action", None, attempt=attempt.number)
         _mail(pledge, "charge_action_required", attempt=attempt)
     elif info.status in ("requires_payment_method", "canceled"):
-        attempt.status, attempt.finished_at = AttemptStatus.DECLINED, now
+        ATTEMPT_MACHINE.apply(attempt, "decline")
+        attempt.finished_at = now
         attempt.failure_code = (info.error_code or info.status)[:64]
         attempt.failure_message = (info.error_message or "The charge did not go through.")[:300]
         attempt.reminded_at = now
@@ -541,7 +546,8 @@ def drop_unpaid(campaign: Campaign, now: dt.datetime) -> int:
             if info.status == "succeeded":
                 apply_outcome(pledge, attempt, info)
                 continue
-            attempt.status, attempt.finished_at = AttemptStatus.CANCELED, now
+            ATTEMPT_MACHINE.apply(attempt, "cancel")
+            attempt.finished_at = now
         elif pledge.state != PledgeState.ERRORED:
             continue
         campaigns.pledge_transition(

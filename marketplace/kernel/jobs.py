@@ -7,7 +7,7 @@ import smtplib
 from .dbtypes import utcnow
 from .extensions import db
 from .mail import MAX_ATTEMPTS, claim, deliver, requeue_stuck
-from .models import MailStatus, OutboxMail
+from .models import MAIL_MACHINE, OutboxMail
 
 
 def send_outbox_mail(mail_id: int) -> str:
@@ -19,11 +19,11 @@ def send_outbox_mail(mail_id: int) -> str:
     try:
         deliver(mail)
     except (smtplib.SMTPException, OSError) as exc:
-        mail.status = MailStatus.FAILED if mail.attempts >= MAX_ATTEMPTS else MailStatus.PENDING
+        MAIL_MACHINE.apply(mail, "fail" if mail.attempts >= MAX_ATTEMPTS else "release")
         mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
         db.session.commit()
         raise  # RQ's Retry schedules the next attempt
-    mail.status = MailStatus.SENT
+    MAIL_MACHINE.apply(mail, "sent")
     mail.sent_at = utcnow()
     mail.last_error = None
     db.session.commit()

@@ -13,7 +13,7 @@ from rq import Retry
 
 from .dbtypes import utcnow
 from .extensions import db
-from .models import MailStatus, OutboxMail
+from .models import MAIL_MACHINE, MailStatus, OutboxMail
 from .queues import enqueue_after_commit
 
 #: After this many failed SMTP attempts a mail is marked failed and left for an operator.
@@ -96,8 +96,12 @@ def claim(mail_id: int) -> bool:
     one wins the update."""
     result = db.session.execute(
         sa.update(OutboxMail)
-        .where(OutboxMail.id == mail_id, OutboxMail.status == MailStatus.PENDING)
-        .values(status=MailStatus.SENDING, claimed_at=utcnow(), attempts=OutboxMail.attempts + 1)
+        .where(OutboxMail.id == mail_id, OutboxMail.status.in_(MAIL_MACHINE.sources("claim")))
+        .values(
+            status=MAIL_MACHINE.target("claim"),
+            claimed_at=utcnow(),
+            attempts=OutboxMail.attempts + 1,
+        )
     )
     return result.rowcount == 1
 
@@ -112,10 +116,10 @@ def requeue_stuck(
     db.session.execute(
         sa.update(OutboxMail)
         .where(
-            OutboxMail.status == MailStatus.SENDING,
+            OutboxMail.status.in_(MAIL_MACHINE.sources("release")),
             OutboxMail.claimed_at < now - sending_after,
         )
-        .values(status=MailStatus.PENDING)
+        .values(status=MAIL_MACHINE.target("release"))
     )
     ids = list(
         db.session.scalars(

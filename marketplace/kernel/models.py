@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .dbtypes import UTCDateTime, enum_column, utcnow
 from .extensions import db
+from .statemachine import StateMachine
 
 
 class AuditEvent(db.Model):
@@ -47,6 +48,20 @@ class MailStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+
+
+_M = MailStatus
+MAIL_MACHINE = StateMachine(
+    "mail",
+    {
+        (_M.PENDING, "claim"): _M.SENDING,
+        (_M.SENDING, "sent"): _M.SENT,
+        # The SMTP server failed (tried again later), or the sender died (swept back).
+        (_M.SENDING, "release"): _M.PENDING,
+        (_M.SENDING, "fail"): _M.FAILED,
+    },
+    attribute="status",
+)
 
 
 class OutboxMail(db.Model):

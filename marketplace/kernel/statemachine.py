@@ -1,5 +1,5 @@
 """One small engine for every state machine of the product (designs, campaigns, pledges,
-production runs).
+charge attempts, refunds, production runs, orders, outbox mail).
 
 A machine is a table of legal moves ``(state, event) -> new state``. Applying an event that is
 not in the table raises :class:`IllegalTransition`, except when the record already is in the
@@ -28,8 +28,16 @@ class Move:
 
 
 class StateMachine:
-    def __init__(self, name: str, moves: Mapping[tuple[enum.Enum, str], enum.Enum]):
+    def __init__(
+        self,
+        name: str,
+        moves: Mapping[tuple[enum.Enum, str], enum.Enum],
+        *,
+        attribute: str = "state",
+    ):
         self.name = name
+        #: The column of the record that holds its state ("state", or "status").
+        self.attribute = attribute
         self.moves = dict(moves)
         self.events = {event for _, event in self.moves}
         self._targets: dict[str, set[enum.Enum]] = {}
@@ -45,3 +53,31 @@ class StateMachine:
         if state in self._targets[event]:
             return Move(state, state, False)
         raise IllegalTransition(self.name, state, event)
+
+    def allows(self, state: enum.Enum, event: str) -> bool:
+        """Whether ``event`` is legal from ``state`` (a move, or a repeat that changes nothing)."""
+        try:
+            self.next(state, event)
+        except IllegalTransition:
+            return False
+        return True
+
+    def sources(self, event: str) -> set[enum.Enum]:
+        """The states that ``event`` moves on: what a bulk UPDATE of that event matches."""
+        if event not in self.events:
+            raise ValueError(f"{self.name}: unknown event {event!r}")
+        return {state for state, moved_by in self.moves if moved_by == event}
+
+    def target(self, event: str) -> enum.Enum:
+        """Where ``event`` leads, for an event with a single destination (bulk updates)."""
+        (only,) = self._targets[event]
+        return only
+
+    def apply(self, obj, event: str) -> bool:
+        """Move ``obj`` through the machine; False when the event was a repeat. For records
+        whose moves are audited through another record (an attempt through its pledge); the
+        rest go through ``marketplace.kernel.audit.apply_transition``."""
+        move = self.next(getattr(obj, self.attribute), event)
+        if move.changed:
+            setattr(obj, self.attribute, move.target)
+        return move.changed

@@ -118,6 +118,19 @@ class OrderState(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+ORDER_MACHINE = StateMachine(
+    "order",
+    {
+        (OrderState.PENDING, "ship"): OrderState.SHIPPED,
+        (OrderState.SHIPPED, "deliver"): OrderState.DELIVERED,
+        (OrderState.PENDING, "cancel"): OrderState.CANCELLED,
+        (OrderState.SHIPPED, "cancel"): OrderState.CANCELLED,
+        # A delivered order whose pledge is refunded leaves the run too.
+        (OrderState.DELIVERED, "cancel"): OrderState.CANCELLED,
+    },
+)
+
+
 class Order(db.Model):
     """One collected pledge in a run: what is shipped to one backer."""
 

@@ -32,7 +32,16 @@ from marketplace.kernel.text import counted
 from marketplace.kernel.urls import external_url
 from payments import ledger
 
-from .models import RUN_MACHINE, Order, OrderState, ProductionRun, RunLine, RunState, Survey
+from .models import (
+    ORDER_MACHINE,
+    RUN_MACHINE,
+    Order,
+    OrderState,
+    ProductionRun,
+    RunLine,
+    RunState,
+    Survey,
+)
 
 SURVEY_FIELDS = ("full_name", "address_line1", "address_line2", "postal_code", "city", "country")
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
@@ -295,8 +304,8 @@ def move_run(run_id: int, operator: User, event: str) -> ProductionRun:
         now = utcnow()
         db.session.execute(
             sa.update(Order)
-            .where(Order.run_id == run.id, Order.state == OrderState.SHIPPED)
-            .values(state=OrderState.DELIVERED, delivered_at=now)
+            .where(Order.run_id == run.id, Order.state.in_(ORDER_MACHINE.sources("deliver")))
+            .values(state=ORDER_MACHINE.target("deliver"), delivered_at=now)
             .execution_options(synchronize_session=False)
         )
     _mail_backers(run, "run_update")
@@ -337,9 +346,11 @@ def ship_orders(run_id: int, operator: User, entries: list[tuple[int, str]]) -> 
     now = utcnow()
     for order_id, tracking in entries:
         order = orders[order_id]
-        if order.state == OrderState.CANCELLED:
-            raise ProductionError(f"Order {order_id} is cancelled.", 409)
-        order.state, order.tracking_ref, order.shipped_at = OrderState.SHIPPED, tracking, now
+        if not ORDER_MACHINE.allows(order.state, "ship"):
+            raise ProductionError(f"Order {order_id} is {order.state.value}.", 409)
+        # Shipping a shipped order again corrects its tracking reference.
+        ORDER_MACHINE.apply(order, "ship")
+        order.tracking_ref, order.shipped_at = tracking, now
         queue_mail(
             order.pledge.backer,
             "order_shipped",
@@ -379,8 +390,8 @@ def cancel_run(run_id: int, operator: User, reason: str) -> ProductionRun:
     )
     db.session.execute(
         sa.update(Order)
-        .where(Order.run_id == run.id)
-        .values(state=OrderState.CANCELLED)
+        .where(Order.run_id == run.id, Order.state.in_(ORDER_MACHINE.sources("cancel")))
+        .values(state=ORDER_MACHINE.target("cancel"))
         .execution_options(synchronize_session=False)
     )
     signals.run_cancelled.send(run, actor=operator, campaign_id=run.campaign_id, reason=reason)
@@ -398,8 +409,7 @@ def withdraw_refunded_order(pledge: Pledge, *, actor: User | None) -> None:
 def cancel_order_of(pledge: Pledge) -> Order | None:
     """A pledge refunded on its own leaves its run."""
     order = db.session.scalar(sa.select(Order).where(Order.pledge_id == pledge.id))
-    if order is not None and order.state != OrderState.CANCELLED:
-        order.state = OrderState.CANCELLED
+    if order is not None and ORDER_MACHINE.apply(order, "cancel"):
         record(
             "order.cancelled",
             actor=None,
