@@ -198,35 +198,34 @@ def _init_security_headers(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     """The composition root: the only place that knows every package."""
     from designs.views import bp as designs_bp
-    from designs.views import operator_bp as designs_operator_bp
     from designs.views import scoring_bp
     from marketplace.accounts.views import accounts
     from marketplace.campaigns.views import bp as campaigns_bp
-    from marketplace.campaigns.views import operator_bp as campaigns_operator_bp
     from marketplace.campaigns.views import pledges_bp
+    from marketplace.operator import campaigns as campaigns_console
+    from marketplace.operator import designs as designs_console
+    from marketplace.operator import production as production_console
+    from marketplace.operator import settlements as settlements_console
     from marketplace.operator.views import operator
     from marketplace.pages.views import dev, main
     from marketplace.production.views import bp as production_bp
-    from marketplace.production.views import operator_bp as production_operator_bp
     from payments.views import bp as payments_bp
-    from payments.views import operator_bp as payments_operator_bp
-    from payments.views import royalties_bp
 
     for blueprint in (
         main,
         accounts,
         operator,
         designs_bp,
-        designs_operator_bp,
         scoring_bp,
         campaigns_bp,
         pledges_bp,
-        campaigns_operator_bp,
         payments_bp,
-        payments_operator_bp,
-        royalties_bp,
         production_bp,
-        production_operator_bp,
+        designs_console.operator_bp,
+        campaigns_console.operator_bp,
+        settlements_console.operator_bp,
+        settlements_console.royalties_bp,
+        production_console.operator_bp,
     ):
         app.register_blueprint(blueprint)
     if app.config["MAIL_DEV_VIEWER"]:

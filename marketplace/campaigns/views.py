@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 
 import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
-    flash,
-    redirect,
     render_template,
     request,
     url_for,
 )
 from flask_login import current_user, login_required
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
 
-from designs.models import Design, DesignState
-from marketplace.accounts.authz import operator_required, verified_required
+from marketplace.accounts.authz import verified_required
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
@@ -29,12 +25,9 @@ from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.signals import campaign_timeline, collect, pledge_details
 from marketplace.kernel.web import committed, posted
 
-from . import services
+from . import queries, services
 from .forms import (
-    CampaignForm,
-    CancelCampaignForm,
     ChangePledgeForm,
-    DeadlineForm,
     PledgeForm,
     UpdateForm,
 )
@@ -42,19 +35,11 @@ from .models import Campaign, CampaignState, CampaignUpdate, CampaignVariant, Pl
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 pledges_bp = Blueprint("pledges", __name__, url_prefix="/pledges")
-operator_bp = Blueprint("campaigns_operator", __name__, url_prefix="/operator/campaigns")
 
 SORTS = {"ending": "Ending soon", "funded": "Most funded", "new": "New"}
 RESULT_STATES = tuple(
     s for s in CampaignState if s not in (CampaignState.SCHEDULED, CampaignState.LIVE)
 )
-
-
-def _campaign_options():
-    return (
-        joinedload(Campaign.design).joinedload(Design.designer),
-        selectinload(Campaign.variants),
-    )
 
 
 def _variant_choices(campaign: Campaign) -> list[SelectChoice]:
@@ -84,18 +69,18 @@ def index():
         stmt = stmt.order_by(Campaign.starts_at.desc(), Campaign.id.desc())
     else:
         stmt = stmt.order_by(Campaign.deadline, Campaign.id)
-    live = db.session.scalars(stmt.options(*_campaign_options()).limit(60)).all()
+    live = db.session.scalars(stmt.options(*queries.campaign_options()).limit(60)).all()
     results = db.session.scalars(
         sa.select(Campaign)
         .where(Campaign.state.in_(RESULT_STATES))
-        .options(*_campaign_options())
+        .options(*queries.campaign_options())
         .order_by(Campaign.closed_at.desc().nulls_last(), Campaign.id.desc())
         .limit(12)
     ).all()
     upcoming = db.session.scalars(
         sa.select(Campaign)
         .where(Campaign.state == CampaignState.SCHEDULED)
-        .options(*_campaign_options())
+        .options(*queries.campaign_options())
         .order_by(Campaign.starts_at)
         .limit(12)
     ).all()
@@ -113,7 +98,7 @@ def index():
 @cached_for_anonymous
 def show(campaign_id: int):
     campaign = db.session.scalar(
-        sa.select(Campaign).where(Campaign.id == campaign_id).options(*_campaign_options())
+        sa.select(Campaign).where(Campaign.id == campaign_id).options(*queries.campaign_options())
     )
     if campaign is None:
         abort(404)
@@ -240,136 +225,3 @@ def cancel(pledge_id: int):
         "Pledge cancelled. Nothing was charged, and nothing will be.",
         "info",
     )
-
-
-# --- operators --------------------------------------------------------------------------------
-
-
-@operator_bp.get("/")
-@operator_required
-def console():
-    campaigns = db.session.scalars(
-        sa.select(Campaign).options(*_campaign_options()).order_by(Campaign.id.desc()).limit(200)
-    ).all()
-    waiting = db.session.scalars(
-        sa.select(Design)
-        .where(Design.state == DesignState.SELECTED)
-        .options(joinedload(Design.designer))
-        .order_by(Design.id)
-    ).all()
-    return render_template(
-        "operator/campaigns.html",
-        campaigns=campaigns,
-        waiting=waiting,
-        cancel_form=CancelCampaignForm(formdata=None),
-        deadline_form=DeadlineForm(formdata=None),
-    )
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    return value.replace(tzinfo=dt.UTC) if value is not None else None
-
-
-@operator_bp.route("/new/<int:design_id>", methods=["GET", "POST"])
-@operator_required
-def new(design_id: int):
-    design = db.session.get(Design, design_id)
-    if design is None:
-        abort(404)
-    now = utcnow().replace(second=0, microsecond=0)
-    form = CampaignForm(
-        product_name=f"{design.title} {design.product.name}",
-        variants="\n".join(v.label for v in design.variants) or "One size",
-        starts_at=now.replace(tzinfo=None),
-        deadline=(now + dt.timedelta(days=30)).replace(tzinfo=None),
-    )
-    status = 200
-    if form.validate_on_submit():
-        try:
-            campaign = services.open_campaign(
-                design_id,
-                current_user,
-                product_name=form.product_name.data,
-                unit_price_cents=services.parse_money(form.unit_price.data),
-                currency=form.currency.data,
-                goal_units=form.goal_units.data,
-                variants=services.parse_variants(form.variants.data),
-                starts_at=_utc(form.starts_at.data),
-                deadline=_utc(form.deadline.data),
-                production_cost_cents=services.parse_money(form.production_cost.data),
-                royalty_cents=services.parse_money(form.royalty.data),
-                platform_cents=services.parse_money(form.platform.data),
-            )
-        except services.CampaignError as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-            status = exc.status
-        else:
-            db.session.commit()
-            flash("Campaign opened.", "success")
-            return redirect(url_for("campaigns.show", campaign_id=campaign.id))
-    elif form.is_submitted():
-        status = 422
-    return render_template("operator/campaign_form.html", form=form, design=design), status
-
-
-@operator_bp.post("/<int:campaign_id>/cancel")
-@operator_required
-def cancel_campaign(campaign_id: int):
-    form = posted(CancelCampaignForm, "Give a public reason of at least 10 characters.")
-    services.cancel_campaign(campaign_id, current_user, form.reason.data)
-    return committed(
-        url_for("campaigns.show", campaign_id=campaign_id),
-        "Campaign cancelled: every pledge is released and backers are mailed.",
-        "info",
-    )
-
-
-@operator_bp.post("/<int:campaign_id>/deadline")
-@operator_required
-def move_deadline(campaign_id: int):
-    form = posted(DeadlineForm, "Give the new deadline as a date and time.")
-    services.move_deadline(campaign_id, current_user, _utc(form.deadline.data))
-    return committed(
-        url_for("campaigns_operator.console"),
-        "Deadline moved; the closing job moved with it.",
-        "success",
-    )
-
-
-def operator_queue_counts() -> list[tuple[str, int, str]]:
-    counts = dict(
-        db.session.execute(
-            sa.select(Campaign.state, sa.func.count())
-            .where(Campaign.state.in_((CampaignState.LIVE, CampaignState.FUNDED)))
-            .group_by(Campaign.state)
-        ).all()
-    )
-    ready = db.session.scalar(
-        sa.select(sa.func.count()).where(Design.state == DesignState.SELECTED)
-    )
-    link = url_for("campaigns_operator.console")
-    return [
-        ("designs ready for a campaign", ready, link),
-        ("live campaigns", counts.get(CampaignState.LIVE, 0), link),
-        ("funded, to settle", counts.get(CampaignState.FUNDED, 0), link),
-    ]
-
-
-def operator_queue_items() -> list[dict]:
-    """Live campaigns ending in the next 3 days: the ones to watch."""
-    soon = utcnow() + dt.timedelta(days=3)
-    return [
-        {
-            "queue": "Campaigns ending soon",
-            "title": f"{c.product_name}: {c.pledged_units} of {c.goal_units} units",
-            "link": url_for("payments_operator.campaign", campaign_id=c.id),
-            "due": c.deadline,
-        }
-        for c in db.session.scalars(
-            sa.select(Campaign)
-            .where(Campaign.state == CampaignState.LIVE, Campaign.deadline <= soon)
-            .options(selectinload(Campaign.variants))
-            .order_by(Campaign.deadline)
-        )
-    ]

@@ -8,24 +8,24 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy.orm import joinedload
 
-from designs.views import operator_queue_counts as design_queues
-from designs.views import operator_queue_items as design_items
 from marketplace.accounts.authz import operator_required
 from marketplace.accounts.models import User
-from marketplace.campaigns.views import operator_queue_counts as campaign_queues
-from marketplace.campaigns.views import operator_queue_items as campaign_items
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent, MailStatus, OutboxMail
-from marketplace.production.views import operator_queue_items as production_items
-from payments.views import operator_queue_counts as payment_queues
-from payments.views import operator_queue_items as payment_items
+
+from . import campaigns, designs, production, settlements
 
 operator = Blueprint("operator", __name__, url_prefix="/operator")
 
-_QUEUE_PROVIDERS = (design_queues, campaign_queues, payment_queues)
+_QUEUE_PROVIDERS = (designs.queue_counts, campaigns.queue_counts, settlements.queue_counts)
 #: Items (queue, title, link, since or due) of the console's work queues.
-_ITEM_PROVIDERS = (design_items, campaign_items, payment_items, production_items)
+_ITEM_PROVIDERS = (
+    designs.queue_items,
+    campaigns.queue_items,
+    settlements.queue_items,
+    production.queue_items,
+)
 
 
 @operator.get("/")

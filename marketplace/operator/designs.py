@@ -1,0 +1,264 @@
+"""The operators' side of designs: the quality check, the shortlist, comment moderation and
+the product catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import joinedload, selectinload
+
+from designs import queries, services
+from designs.forms import (
+    DeclineForm,
+    ProductForm,
+    RejectForm,
+)
+from designs.models import (
+    Comment,
+    Design,
+    DesignState,
+    Product,
+)
+from marketplace.accounts.authz import operator_required
+from marketplace.kernel.extensions import db
+from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.web import committed, posted
+
+operator_bp = Blueprint("designs_operator", __name__, url_prefix="/operator/designs")
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """One of an operator's four decisions on a design: what it calls, what it needs, what
+    it says, where it goes back to."""
+
+    service: Callable[..., object]
+    form: type[FlaskForm]
+    #: Shown when the form is not valid; None for a plain button (a 400 then).
+    invalid: str | None
+    flash: tuple[str, str]
+    back: str
+
+
+_DECISIONS = {
+    "approve": _Decision(
+        services.approve,
+        ButtonForm,
+        None,
+        ("Approved: scoring is open.", "success"),
+        "designs_operator.review",
+    ),
+    "decline": _Decision(
+        services.decline,
+        DeclineForm,
+        "Choose a reason from the list.",
+        ("Declined; the designer sees the reason.", "info"),
+        "designs_operator.review",
+    ),
+    "select": _Decision(
+        services.select,
+        ButtonForm,
+        None,
+        ("Selected: the design is ready for a campaign.", "success"),
+        "designs_operator.shortlist",
+    ),
+    "reject": _Decision(
+        services.reject,
+        RejectForm,
+        "Choose a reason from the list.",
+        ("Marked not selected; the reason is public.", "info"),
+        "designs_operator.shortlist",
+    ),
+}
+
+
+@operator_bp.post("/<int:design_id>/<any(approve, decline, select, reject):action>")
+@operator_required
+def decide(design_id: int, action: str):
+    """Approve or decline a submitted design; select or reject a shortlisted one. Declining
+    and rejecting take a reason from the list, which the designer and the public read."""
+    decision = _DECISIONS[action]
+    form = decision.form()
+    if not form.validate_on_submit():
+        abort(422 if decision.invalid else 400, description=decision.invalid)
+    reason = (form.reason.data, form.message.data or "") if decision.invalid else ()
+    decision.service(design_id, current_user, *reason)
+    return committed(url_for(decision.back), *decision.flash)
+
+
+@operator_bp.get("/review")
+@operator_required
+def review():
+    designs = db.session.scalars(
+        sa.select(Design)
+        .where(Design.state == DesignState.SUBMITTED)
+        .options(*queries.card_options(), selectinload(Design.variants))
+        .order_by(Design.submitted_at)
+    ).all()
+    return render_template(
+        "operator/designs_review.html",
+        designs=designs,
+        button=ButtonForm(formdata=None),
+        decline_form=DeclineForm(formdata=None),
+    )
+
+
+@operator_bp.get("/shortlist")
+@operator_required
+def shortlist():
+    designs = db.session.scalars(
+        sa.select(Design)
+        .where(Design.state == DesignState.SHORTLISTED)
+        .options(*queries.card_options())
+        .order_by(Design.rank_score.desc(), Design.id)
+    ).all()
+    ids = [d.id for d in designs]
+    comment_counts = dict(
+        db.session.execute(
+            sa.select(Comment.design_id, sa.func.count())
+            .where(Comment.design_id.in_(ids), sa.not_(Comment.hidden))
+            .group_by(Comment.design_id)
+        ).all()
+    )
+    return render_template(
+        "operator/designs_shortlist.html",
+        designs=designs,
+        demand=services.variant_demand(ids),
+        comment_counts=comment_counts,
+        button=ButtonForm(formdata=None),
+        reject_form=RejectForm(formdata=None),
+    )
+
+
+@operator_bp.get("/comments")
+@operator_required
+def comments():
+    flagged = db.session.scalars(
+        sa.select(Comment)
+        .where(sa.or_(Comment.hidden, Comment.report_count > 0))
+        .options(joinedload(Comment.author))
+        .order_by(Comment.reviewed_at.is_not(None), Comment.report_count.desc(), Comment.id)
+        .limit(200)
+    ).all()
+    return render_template(
+        "operator/comments.html", comments=flagged, button=ButtonForm(formdata=None)
+    )
+
+
+@operator_bp.post("/comments/<int:comment_id>/<any(hide, restore):action>")
+@operator_required
+def moderate(comment_id: int, action: str):
+    posted(ButtonForm)
+    services.moderate(comment_id, current_user, hide=action == "hide")
+    return committed(
+        url_for("designs_operator.comments"),
+        "Comment hidden." if action == "hide" else "Comment restored.",
+        "info",
+    )
+
+
+@operator_bp.route("/products", methods=["GET", "POST"])
+@operator_required
+def products():
+    form = ProductForm()
+    status = 200
+    if form.validate_on_submit():
+        name = " ".join(form.name.data.split())
+        exists = db.session.scalar(
+            sa.select(Product.id).where(sa.func.lower(Product.name) == name.lower())
+        )
+        if exists:
+            form.name.errors = [*form.name.errors, "A product with this name exists."]
+            status = 409
+        else:
+            db.session.add(Product(name=name, variant_hint=form.variant_hint.data or ""))
+            db.session.commit()
+            flash(f"Product “{name}” added.", "success")
+            return redirect(url_for("designs_operator.products"))
+    elif form.is_submitted():
+        status = 422
+    items = db.session.scalars(sa.select(Product).order_by(Product.name)).all()
+    return render_template(
+        "operator/products.html", products=items, form=form, button=ButtonForm(formdata=None)
+    ), status
+
+
+@operator_bp.post("/products/<int:product_id>/toggle")
+@operator_required
+def toggle_product(product_id: int):
+    posted(ButtonForm)
+    product = db.session.get(Product, product_id)
+    if product is None:
+        abort(404)
+    product.active = not product.active
+    db.session.commit()
+    return redirect(url_for("designs_operator.products"))
+
+
+def queue_counts() -> list[tuple[str, int, str]]:
+    """For the console's front page: what waits in each design queue."""
+    counts = dict(
+        db.session.execute(
+            sa.select(Design.state, sa.func.count())
+            .where(Design.state.in_((DesignState.SUBMITTED, DesignState.SHORTLISTED)))
+            .group_by(Design.state)
+        ).all()
+    )
+    reported = db.session.scalar(
+        sa.select(sa.func.count()).where(Comment.hidden, Comment.reviewed_at.is_(None))
+    )
+    return [
+        ("to check", counts.get(DesignState.SUBMITTED, 0), url_for("designs_operator.review")),
+        (
+            "shortlisted",
+            counts.get(DesignState.SHORTLISTED, 0),
+            url_for("designs_operator.shortlist"),
+        ),
+        ("comments to review", reported, url_for("designs_operator.comments")),
+    ]
+
+
+def queue_items() -> list[dict]:
+    """For the console's work queues: designs waiting for a decision, oldest first."""
+    items = []
+    for design in db.session.scalars(
+        sa.select(Design)
+        .where(Design.state == DesignState.SUBMITTED)
+        .order_by(Design.submitted_at)
+        .limit(20)
+    ):
+        items.append(
+            {
+                "queue": "Quality check",
+                "title": design.title,
+                "link": url_for("designs_operator.review") + f"#design-{design.id}",
+                "since": design.submitted_at,
+            }
+        )
+    for design in db.session.scalars(
+        sa.select(Design)
+        .where(Design.state == DesignState.SHORTLISTED)
+        .order_by(Design.voting_closes_at)
+        .limit(20)
+    ):
+        items.append(
+            {
+                "queue": "Shortlist decisions",
+                "title": design.title,
+                "link": url_for("designs.show", design_id=design.id),
+                "since": design.voting_closes_at,
+            }
+        )
+    return items

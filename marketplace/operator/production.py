@@ -1,0 +1,261 @@
+"""The operators' side of production: launching runs, moving them through their steps,
+shipping orders, the orders CSV and survey reminders."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy.orm import joinedload
+
+from marketplace.accounts.authz import operator_required
+from marketplace.campaigns.models import Campaign, CampaignState, Pledge
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.text import counted
+from marketplace.kernel.web import committed, posted
+from marketplace.production import services
+from marketplace.production.forms import (
+    LaunchRunForm,
+    ReasonForm,
+    ShipOneForm,
+    StepForm,
+    TrackingForm,
+)
+from marketplace.production.models import Order, ProductionRun, RunState, Survey
+
+operator_bp = Blueprint("production_operator", __name__, url_prefix="/operator/production")
+
+STEPS = {
+    RunState.PLANNED: ("order", "Mark ordered from the manufacturer"),
+    RunState.ORDERED: ("start", "Mark in production"),
+    RunState.IN_PRODUCTION: ("ship", "Mark the run shipped"),
+    RunState.SHIPPED: ("deliver", "Mark delivered"),
+}
+
+
+def queue_items() -> list[dict]:
+    """For the console: settled campaigns without a run, runs under way, surveys waiting."""
+    items = []
+    ready = db.session.execute(
+        sa.select(Campaign.id, Campaign.product_name, sa.func.max(Campaign.closed_at))
+        .outerjoin(ProductionRun, ProductionRun.campaign_id == Campaign.id)
+        .where(Campaign.state == CampaignState.SETTLED, ProductionRun.id.is_(None))
+        .group_by(Campaign.id, Campaign.product_name)
+    ).all()
+    for campaign_id, name, since in ready:
+        items.append(
+            {
+                "queue": "Production runs to launch",
+                "title": name,
+                "link": url_for("production_operator.launch", campaign_id=campaign_id),
+                "since": since,
+            }
+        )
+    for run in db.session.scalars(
+        sa.select(ProductionRun)
+        .where(ProductionRun.state.not_in((RunState.DELIVERED, RunState.CANCELLED)))
+        .options(joinedload(ProductionRun.campaign))
+    ):
+        items.append(
+            {
+                "queue": "Production runs under way",
+                "title": f"{run.campaign.product_name}: {run.state.label}",
+                "link": url_for("production_operator.run", run_id=run.id),
+                "since": run.created_at,
+            }
+        )
+    for campaign_id, name, waiting, oldest in db.session.execute(
+        sa.select(
+            Campaign.id, Campaign.product_name, sa.func.count(), sa.func.min(Survey.requested_at)
+        )
+        .join(Survey, Survey.campaign_id == Campaign.id)
+        .join(Pledge, Pledge.id == Survey.pledge_id)
+        .where(Survey.answered_at.is_(None), Pledge.state == "collected")
+        .group_by(Campaign.id, Campaign.product_name)
+    ):
+        items.append(
+            {
+                "queue": "Surveys outstanding",
+                "title": f"{name}: {counted(waiting, 'backer')} without an address",
+                "link": url_for("production_operator.index") + f"#surveys-{campaign_id}",
+                "since": oldest,
+            }
+        )
+    return items
+
+
+@operator_bp.get("/")
+@operator_required
+def index():
+    ready = db.session.scalars(
+        sa.select(Campaign)
+        .outerjoin(ProductionRun, ProductionRun.campaign_id == Campaign.id)
+        .where(Campaign.state == CampaignState.SETTLED, ProductionRun.id.is_(None))
+        .order_by(Campaign.closed_at)
+    ).all()
+    runs = db.session.scalars(
+        sa.select(ProductionRun)
+        .options(joinedload(ProductionRun.campaign))
+        .order_by(ProductionRun.id.desc())
+        .limit(200)
+    ).all()
+    campaign_ids = {c.id for c in ready} | {r.campaign_id for r in runs}
+    waiting = {cid: services.unanswered(cid) for cid in campaign_ids}
+    return render_template(
+        "operator/production.html",
+        ready=ready,
+        runs=runs,
+        waiting=waiting,
+        remind_form=ButtonForm(formdata=None),
+        now=utcnow(),
+    )
+
+
+@operator_bp.route("/campaigns/<int:campaign_id>/launch", methods=["GET", "POST"])
+@operator_required
+def launch(campaign_id: int):
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        abort(404)
+    form = LaunchRunForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            run = services.launch_run(
+                campaign_id,
+                current_user,
+                manufacturer=form.manufacturer.data,
+                reference=form.reference.data,
+                expected_ship_date=form.expected_ship_date.data,
+            )
+        except services.ProductionError as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message)
+            status = exc.status
+        else:
+            db.session.commit()
+            flash("Production run launched; backers are mailed.", "success")
+            return redirect(url_for("production_operator.run", run_id=run.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template(
+        "operator/run_launch.html",
+        campaign=campaign,
+        form=form,
+        quantities=services.planned_quantities(campaign),
+        unanswered=len(services.unanswered(campaign.id)),
+    ), status
+
+
+def _run_or_404(run_id: int) -> ProductionRun:
+    run = db.session.get(ProductionRun, run_id)
+    if run is None:
+        abort(404)
+    return run
+
+
+@operator_bp.get("/runs/<int:run_id>")
+@operator_required
+def run(run_id: int):
+    run = _run_or_404(run_id)
+    orders = db.session.scalars(
+        sa.select(Order)
+        .where(Order.run_id == run.id)
+        .options(joinedload(Order.pledge).joinedload(Pledge.backer))
+        .order_by(Order.id)
+    ).all()
+    surveys = {
+        s.pledge_id: s
+        for s in db.session.scalars(
+            sa.select(Survey).where(Survey.pledge_id.in_([o.pledge_id for o in orders]))
+        )
+    }
+    return render_template(
+        "operator/run.html",
+        run=run,
+        orders=orders,
+        surveys=surveys,
+        step=STEPS.get(run.state),
+        step_form=StepForm(formdata=None, event=STEPS.get(run.state, ("",))[0]),
+        tracking_form=TrackingForm(formdata=None),
+        ship_form=ShipOneForm(formdata=None),
+        cancel_form=ReasonForm(formdata=None),
+    )
+
+
+@operator_bp.post("/runs/<int:run_id>/move")
+@operator_required
+def move(run_id: int):
+    form = posted(StepForm)
+    run = services.move_run(run_id, current_user, form.event.data)
+    return committed(
+        url_for("production_operator.run", run_id=run_id),
+        f"Run {run.state.label}; backers are mailed.",
+        "success",
+    )
+
+
+@operator_bp.post("/runs/<int:run_id>/ship-orders")
+@operator_required
+def ship_orders(run_id: int):
+    form = posted(TrackingForm, "Give one order number and tracking reference per line.")
+    count = services.ship_orders(run_id, current_user, services.parse_tracking(form.lines.data))
+    return committed(
+        url_for("production_operator.run", run_id=run_id),
+        f"{counted(count, 'order')} marked shipped; backers are mailed.",
+        "success",
+    )
+
+
+@operator_bp.post("/runs/<int:run_id>/orders/<int:order_id>/ship")
+@operator_required
+def ship_one(run_id: int, order_id: int):
+    form = posted(ShipOneForm, "Give the tracking reference (1 to 80 characters).")
+    services.ship_orders(run_id, current_user, [(order_id, form.tracking.data.strip())])
+    return committed(
+        url_for("production_operator.run", run_id=run_id) + f"#order-{order_id}",
+        f"Order {order_id} marked shipped.",
+        "success",
+    )
+
+
+@operator_bp.post("/runs/<int:run_id>/cancel")
+@operator_required
+def cancel(run_id: int):
+    form = posted(ReasonForm, "Give backers a public reason of at least 10 characters.")
+    services.cancel_run(run_id, current_user, form.reason.data)
+    return committed(
+        url_for("production_operator.run", run_id=run_id),
+        "Run cancelled: every paid pledge is being refunded.",
+        "info",
+    )
+
+
+@operator_bp.get("/runs/<int:run_id>/orders.csv")
+@operator_required
+def orders_csv(run_id: int):
+    run = _run_or_404(run_id)
+    return Response(
+        services.orders_csv(run.id),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="run-{run.id}-orders.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@operator_bp.post("/campaigns/<int:campaign_id>/remind-surveys")
+@operator_required
+def remind(campaign_id: int):
+    posted(ButtonForm)
+    if db.session.get(Campaign, campaign_id) is None:
+        abort(404)
+    count = services.remind_surveys(campaign_id=campaign_id, actor=current_user)
+    return committed(
+        url_for("production_operator.index") + f"#surveys-{campaign_id}",
+        f"Reminded {counted(count, 'backer')} who have not answered.",
+        "success",
+    )
