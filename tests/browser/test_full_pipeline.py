@@ -32,7 +32,7 @@ def settle_with_a_real_worker(app, database_url, redis_url, stripe_server):
         **os.environ,
         "MARKETPLACE_ENV": "test",
         "TEST_DATABASE_URL": database_url,
-        "TEST_REDIS_URL": redis_url.rsplit("/", 1)[0] + "/15",
+        "TEST_REDIS_URL": redis_url,
         "MAIL_PORT": str(app.config["MAIL_PORT"]),
         "STRIPE_API_BASE": stripe_server,
     }

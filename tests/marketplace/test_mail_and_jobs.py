@@ -135,7 +135,7 @@ def test_flask_worker_command_runs_jobs_in_a_worker_process(
         **os.environ,
         "MARKETPLACE_ENV": "test",
         "TEST_DATABASE_URL": database_url,
-        "TEST_REDIS_URL": redis_url.rsplit("/", 1)[0] + "/15",
+        "TEST_REDIS_URL": redis_url,
         "MAIL_PORT": str(app.config["MAIL_PORT"]),
     }
     result = subprocess.run(
