@@ -132,3 +132,10 @@ def requeue_stuck(
     for mail_id in ids:
         enqueue_mail(mail_id)
     return ids
+
+
+def failed_mail_count() -> int:
+    """Mail given up on after every retry: an operator should look."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).where(OutboxMail.status == MailStatus.FAILED)
+    )

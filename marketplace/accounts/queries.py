@@ -1,0 +1,87 @@
+"""Read queries about accounts and the audit log they act in, named for what they return."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditEvent
+
+from .models import User
+
+
+def account_counts() -> dict[str, int]:
+    """Accounts, verified accounts and designers, for the console's front page."""
+    return {
+        "accounts": db.session.scalar(sa.select(sa.func.count()).select_from(User)),
+        "verified": db.session.scalar(
+            sa.select(sa.func.count()).where(User.email_verified_at.is_not(None))
+        ),
+        "designers": db.session.scalar(
+            sa.select(sa.func.count()).where(User.designer_terms_version.is_not(None))
+        ),
+    }
+
+
+def latest_audit_events(limit: int = 25) -> list[AuditEvent]:
+    return db.session.scalars(
+        sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    ).all()
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    #: "system" for the platform's own moves, else part of the actor's email address.
+    who: str = ""
+    subject_type: str = ""
+    subject_id: int | None = None
+    #: A prefix: "pledge." finds every pledge event.
+    action: str = ""
+    operators_only: bool = False
+    since: dt.date | None = None
+    #: Inclusive: the whole day counts.
+    until: dt.date | None = None
+
+
+def audit_page(filters: AuditFilters, page: int, per_page: int) -> tuple[list[AuditEvent], bool]:
+    """One page of the audit log, newest first, and whether there is a next page."""
+    query = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
+    if filters.who == "system":
+        query = query.where(AuditEvent.actor_id.is_(None))
+    elif filters.who:
+        query = query.join(User, User.id == AuditEvent.actor_id).where(
+            User.email.contains(filters.who.lower())
+        )
+    if filters.operators_only:
+        operators = sa.select(User.id).where(User.is_operator)
+        query = query.where(AuditEvent.actor_id.in_(operators))
+    if filters.subject_type:
+        query = query.where(AuditEvent.subject_type == filters.subject_type)
+    if filters.subject_id is not None:
+        query = query.where(AuditEvent.subject_id == filters.subject_id)
+    if filters.action:
+        query = query.where(AuditEvent.action.startswith(filters.action, autoescape=True))
+    if filters.since:
+        query = query.where(AuditEvent.created_at >= _midnight(filters.since))
+    if filters.until:
+        query = query.where(AuditEvent.created_at < _midnight(filters.until, days=1))
+    rows = db.session.scalars(
+        query.options(joinedload(AuditEvent.actor))
+        .limit(per_page + 1)
+        .offset((page - 1) * per_page)
+    ).all()
+    return rows[:per_page], len(rows) > per_page
+
+
+def audit_subject_types() -> list[str]:
+    return db.session.scalars(
+        sa.select(AuditEvent.subject_type).distinct().order_by(AuditEvent.subject_type)
+    ).all()
+
+
+def _midnight(day: dt.date, days: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day + dt.timedelta(days=days), dt.time(), tzinfo=dt.UTC)
