@@ -31,17 +31,21 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class RegisterForm(FlaskForm):
-    email = EmailField("Email", validators=_email, filters=[_strip])
-    display_name = StringField("Display name", validators=_display_name)
-    password = PasswordField("Password", validators=_new_password)
-    confirm = PasswordField(
-        "Repeat password",
+def _repeat_password(label: str) -> PasswordField:
+    return PasswordField(
+        label,
         validators=[
             InputRequired("Repeat your password."),
             EqualTo("password", "The passwords differ."),
         ],
     )
+
+
+class RegisterForm(FlaskForm):
+    email = EmailField("Email", validators=_email, filters=[_strip])
+    display_name = StringField("Display name", validators=_display_name)
+    password = PasswordField("Password", validators=_new_password)
+    confirm = _repeat_password("Repeat password")
     submit = SubmitField("Create account")
 
 
@@ -59,13 +63,7 @@ class EmailForm(FlaskForm):
 
 class ResetPasswordForm(FlaskForm):
     password = PasswordField("New password", validators=_new_password)
-    confirm = PasswordField(
-        "Repeat new password",
-        validators=[
-            InputRequired("Repeat your password."),
-            EqualTo("password", "The passwords differ."),
-        ],
-    )
+    confirm = _repeat_password("Repeat new password")
     submit = SubmitField("Set new password")
 
 

@@ -33,7 +33,7 @@ class AccountError(ServiceError):
 
 
 class EmailTaken(AccountError):
-    pass
+    status = 409
 
 
 class InvalidToken(AccountError):
@@ -103,15 +103,18 @@ def send_verification(user: User) -> None:
     queue_mail(user, "verify_email", link=link)
 
 
-def verify_email(token: str) -> User:
+def _token_data(salt: str, token: str, max_age_setting: str, link: str) -> dict:
+    """What a signed link carries, or InvalidToken saying whether it expired or is forged."""
     try:
-        data = _serializer("verify-email").loads(
-            token, max_age=current_app.config["EMAIL_VERIFY_MAX_AGE"]
-        )
+        return _serializer(salt).loads(token, max_age=current_app.config[max_age_setting])
     except SignatureExpired:
-        raise InvalidToken("This verification link has expired. Ask for a new one.") from None
+        raise InvalidToken(f"This {link} link has expired. Ask for a new one.") from None
     except BadSignature:
-        raise InvalidToken("This verification link is not valid.") from None
+        raise InvalidToken(f"This {link} link is not valid.") from None
+
+
+def verify_email(token: str) -> User:
+    data = _token_data("verify-email", token, "EMAIL_VERIFY_MAX_AGE", "verification")
     user = db.session.get(User, data.get("uid"))
     if user is None or user.email != data.get("email"):
         raise InvalidToken("This verification link is not valid.")
@@ -150,14 +153,7 @@ def request_password_reset(email: str) -> None:
 
 
 def user_for_reset_token(token: str) -> User:
-    try:
-        data = _serializer("password-reset").loads(
-            token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"]
-        )
-    except SignatureExpired:
-        raise InvalidToken("This reset link has expired. Ask for a new one.") from None
-    except BadSignature:
-        raise InvalidToken("This reset link is not valid.") from None
+    data = _token_data("password-reset", token, "PASSWORD_RESET_MAX_AGE", "reset")
     user = db.session.get(User, data.get("uid"))
     if user is None or not hmac.compare_digest(_password_fingerprint(user), data.get("fp", "")):
         raise InvalidToken("This reset link is not valid or has already been used.")

@@ -15,7 +15,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
-from marketplace.kernel.web import posted
+from marketplace.kernel.web import committed, form_status, posted, refused
 
 from . import services
 from .forms import (
@@ -51,16 +51,13 @@ def register():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.profile"))
     form = RegisterForm()
-    status = 200
+    status = form_status(form)
     if form.validate_on_submit():
         try:
             user = services.register(form.email.data, form.display_name.data, form.password.data)
-        except services.EmailTaken as exc:
-            form.email.errors.append(str(exc))
-            status = 409
         except services.AccountError as exc:
-            form.password.errors.append(str(exc))
-            status = 422
+            field = form.email if isinstance(exc, services.EmailTaken) else form.password
+            status = refused(field, exc)
         else:
             db.session.commit()
             login_user(user)
@@ -69,8 +66,6 @@ def register():
                 "success",
             )
             return redirect(url_for("accounts.profile"))
-    elif form.is_submitted():
-        status = 422
     return render_template("accounts/register.html", form=form), status
 
 
@@ -88,7 +83,7 @@ def login():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
-    status = 200
+    status = form_status(form)
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
@@ -100,8 +95,6 @@ def login():
             login_user(user, remember=form.remember.data)
             flash(f"Welcome back, {user.display_name}.", "success")
             return redirect(_safe_next(request.args.get("next")))
-    elif form.is_submitted():
-        status = 422
     return render_template("accounts/login.html", form=form), status
 
 
@@ -155,7 +148,7 @@ def forgot_password():
             "info",
         )
         return redirect(url_for("accounts.login"))
-    return render_template("accounts/forgot.html", form=form), 422 if form.is_submitted() else 200
+    return render_template("accounts/forgot.html", form=form), form_status(form)
 
 
 @accounts.route("/password/reset/<token>", methods=["GET", "POST"])
@@ -165,20 +158,17 @@ def reset_password(token: str):
     except services.InvalidToken as exc:
         return render_template("accounts/token_invalid.html", message=str(exc)), 400
     form = ResetPasswordForm()
-    status = 200
+    status = form_status(form)
     if form.validate_on_submit():
         try:
             user = services.reset_password(token, form.password.data)
         except services.AccountError as exc:
-            form.password.errors.append(str(exc))
-            status = 422
+            status = refused(form.password, exc)
         else:
             db.session.commit()
             login_user(user)
             flash("Your password is changed, and every other session is logged out.", "success")
             return redirect(url_for("accounts.profile"))
-    elif form.is_submitted():
-        status = 422
     return render_template("accounts/reset.html", form=form), status
 
 
@@ -186,33 +176,25 @@ def reset_password(token: str):
 @login_required
 def profile():
     form = ProfileForm(obj=current_user)
-    status = 200
     if form.validate_on_submit():
         services.update_profile(current_user, form.display_name.data)
-        db.session.commit()
-        flash("Profile saved.", "success")
-        return redirect(url_for("accounts.profile"))
-    if form.is_submitted():
-        status = 422
+        return committed(url_for("accounts.profile"), "Profile saved.")
     return render_template(
         "accounts/profile.html", form=form, button=ButtonForm(), terms_form=DesignerTermsForm()
-    ), status
+    ), form_status(form)
 
 
 @accounts.route("/designer", methods=["GET", "POST"])
 @login_required
 def become_designer():
     form = DesignerTermsForm()
-    status = 200
     if form.validate_on_submit():
         services.accept_designer_terms(current_user)
-        db.session.commit()
-        flash("You are a designer now: your designs, your copyright.", "success")
-        return redirect(url_for("accounts.profile"))
-    if form.is_submitted():
-        status = 422
+        return committed(
+            url_for("accounts.profile"), "You are a designer now: your designs, your copyright."
+        )
     return render_template(
         "accounts/designer_terms.html",
         form=form,
         terms_version=current_app.config["DESIGNER_TERMS_VERSION"],
-    ), status
+    ), form_status(form)

@@ -13,6 +13,7 @@ from flask import abort, flash, redirect
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from .errors import ServiceError
 from .extensions import db
 
 F = TypeVar("F", bound=FlaskForm)
@@ -26,6 +27,19 @@ def posted(form_class: type[F], invalid: str | None = None) -> F:
     if not form.validate_on_submit():
         abort(422 if invalid else 400, description=invalid)
     return form
+
+
+def form_status(form: FlaskForm) -> int:
+    """The status of a page showing ``form``: 422 once it was submitted and refused."""
+    return 422 if form.is_submitted() else 200
+
+
+def refused(field, exc: ServiceError) -> int:
+    """Show a broken rule's message on the field it is about, with nothing of the change
+    kept; returns the status to answer with. For forms shown again with the input kept."""
+    db.session.rollback()
+    field.errors.append(exc.message)
+    return exc.status
 
 
 def committed(location: str, message: str, category: str = "success") -> Response:
