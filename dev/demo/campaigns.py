@@ -56,23 +56,31 @@ def seed_campaigns() -> int:
         for n, backer in enumerate(backers[:units]):
             quantity = len(range(n, units, len(backers)))
             variant = campaign.variants[n % len(campaign.variants)]
-            pledge = Pledge(
-                campaign_id=campaign.id,
-                backer_id=backer.id,
-                variant_id=variant.id,
-                quantity=quantity,
-                amount_cents=campaign.unit_price_cents * quantity,
-                currency=campaign.currency,
-                idempotency_key=f"demo-pledge-{campaign.id}-{n:04d}",
-                # Stripe's test PaymentMethod, known to localstripe and to Stripe's test mode.
-                payment_method_id="pm_card_visa",
-                card_summary="Visa •••• 4242",
+            pledge_with_saved_card(
+                campaign, backer, variant, quantity, f"demo-pledge-{campaign.id}-{n:04d}"
             )
-            db.session.add(pledge)
-            db.session.flush()
-            services._reserve(variant.id, quantity)
-            services.pledge_transition(pledge, "card_saved", backer)
         db.session.expire(campaign)
         services.close_due(campaign.id, now=now)  # the past ones close: funded or failed
         created += 1
     return created
+
+
+def pledge_with_saved_card(campaign, backer, variant, quantity: int, key: str) -> Pledge:
+    """A pledge as if its backer had saved a card in the browser: the demo has no browser."""
+    pledge = Pledge(
+        campaign_id=campaign.id,
+        backer_id=backer.id,
+        variant_id=variant.id,
+        quantity=quantity,
+        amount_cents=campaign.unit_price_cents * quantity,
+        currency=campaign.currency,
+        idempotency_key=key,
+        # Stripe's test PaymentMethod, known to localstripe and to Stripe's test mode.
+        payment_method_id="pm_card_visa",
+        card_summary="Visa •••• 4242",
+    )
+    db.session.add(pledge)
+    db.session.flush()
+    services._reserve(variant.id, quantity)
+    services.pledge_transition(pledge, "card_saved", backer)
+    return pledge

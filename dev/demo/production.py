@@ -11,6 +11,7 @@ from flask import current_app
 
 from designs.models import Design, DesignState
 from dev.demo.accounts import demo_backers
+from dev.demo.campaigns import pledge_with_saved_card
 from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Pledge
@@ -63,22 +64,9 @@ def seed_production() -> int:
         for n in range(count):
             backer = backers[n % len(backers)]
             variant = campaign.variants[n % len(campaign.variants)]
-            pledge = Pledge(
-                campaign_id=campaign.id,
-                backer_id=backer.id,
-                variant_id=variant.id,
-                quantity=1 + n % 2,
-                amount_cents=campaign.unit_price_cents * (1 + n % 2),
-                currency=campaign.currency,
-                idempotency_key=f"demo-run-pledge-{campaign.id}-{n:04d}",
-                # Stripe's test PaymentMethod, known to localstripe and to Stripe's test mode.
-                payment_method_id="pm_card_visa",
-                card_summary="Visa •••• 4242",
+            pledge = pledge_with_saved_card(
+                campaign, backer, variant, 1 + n % 2, f"demo-run-pledge-{campaign.id}-{n:04d}"
             )
-            db.session.add(pledge)
-            db.session.flush()
-            campaigns._reserve(variant.id, pledge.quantity)
-            campaigns.pledge_transition(pledge, "card_saved", backer)
             pledge_ids.append(pledge.id)
         db.session.expire(campaign)
         campaigns.close_due(campaign.id, now=now)
