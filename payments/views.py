@@ -17,7 +17,7 @@ from marketplace.kernel.extensions import csrf, db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.web import committed, posted
 
-from . import gateway, ledger, refunds, services, settlement, webhooks
+from . import charging, dunning, gateway, ledger, refunds, reports, services, webhooks
 from .forms import PayoutForm, RefundForm
 from .models import AttemptStatus, ChargeAttempt, LedgerEntry, Refund
 
@@ -52,7 +52,7 @@ def _own_pledge(pledge_id: int) -> Pledge:
 def card(pledge_id: int):
     pledge = _own_pledge(pledge_id)
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    if settlement.can_fix(pledge, campaign):
+    if dunning.can_fix(pledge, campaign):
         return redirect(url_for("payments.fix", pledge_id=pledge.id))
     if not campaign.is_open_for_pledges or pledge.state not in (
         PledgeState.PENDING_CARD,
@@ -106,12 +106,12 @@ def fix(pledge_id: int):
     """Where the mail about a failed charge leads: authenticate, or use another card."""
     pledge = _own_pledge(pledge_id)
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    if not settlement.can_fix(pledge, campaign):
+    if not dunning.can_fix(pledge, campaign):
         flash(f"This pledge is {pledge.state.label}: there is nothing to fix.", "info")
         return redirect(url_for("pledges.mine"))
-    attempt = settlement.latest_attempt(pledge.id)
+    attempt = charging.latest_attempt(pledge.id)
     try:
-        waiting = settlement.waiting_intent(pledge)
+        waiting = dunning.waiting_intent(pledge)
         setup = services.open_card_setup(pledge, current_user)
     except (services.CardError, gateway.GatewayError) as exc:
         db.session.rollback()
@@ -124,7 +124,7 @@ def fix(pledge_id: int):
         attempt=attempt,
         waiting=waiting,
         setup=setup,
-        fix_by=settlement.fix_deadline(campaign),
+        fix_by=charging.fix_deadline(campaign),
         form=ButtonForm(formdata=None),
         publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
     )
@@ -136,19 +136,19 @@ def authenticated(pledge_id: int):
     """The browser says the backer authenticated the payment; Stripe is asked whether so."""
     posted(ButtonForm)
     pledge = _own_pledge(pledge_id)
-    attempt = settlement.latest_attempt(pledge.id)
+    attempt = charging.latest_attempt(pledge.id)
     if attempt is None or attempt.status not in (
         AttemptStatus.REQUIRES_ACTION,
         AttemptStatus.SUCCEEDED,
     ):
         abort(409, description="There is no payment waiting for your confirmation.")
     try:
-        state = settlement.refresh_attempt(attempt.id)
+        state = charging.refresh_attempt(attempt.id)
     except gateway.GatewayError as exc:
         db.session.rollback()
         abort(502, description=str(exc))
     db.session.commit()
-    settlement.finish_if_done(pledge.campaign_id)
+    charging.finish_if_done(pledge.campaign_id)
     db.session.commit()
     if state == PledgeState.COLLECTED:
         flash("Payment confirmed: thank you! Your order is in.", "success")
@@ -216,7 +216,7 @@ def index():
     return render_template(
         "operator/settlements.html",
         campaigns=rows,
-        summaries=settlement.summaries([c.id for c in rows]),
+        summaries=reports.summaries([c.id for c in rows]),
         PledgeState=PledgeState,
     )
 
@@ -253,9 +253,9 @@ def campaign(campaign_id: int):
     return render_template(
         "operator/settlement.html",
         campaign=campaign,
-        summary=settlement.summary(campaign.id),
-        forecast=settlement.forecast(campaign) if campaign.state == CampaignState.LIVE else None,
-        fix_by=settlement.fix_deadline(campaign) if campaign.closed_at else None,
+        summary=reports.summary(campaign.id),
+        forecast=reports.forecast(campaign) if campaign.state == CampaignState.LIVE else None,
+        fix_by=charging.fix_deadline(campaign) if campaign.closed_at else None,
         pledges=pledges[:50],
         has_next=len(pledges) > 50,
         page=page,
@@ -367,7 +367,7 @@ def operator_queue_items() -> list[dict]:
         .where(Campaign.state == CampaignState.SETTLING)
         .order_by(Campaign.closed_at)
     ).all()
-    all_totals = settlement.summaries([c.id for c in settling])
+    all_totals = reports.summaries([c.id for c in settling])
     for campaign in settling:
         totals = all_totals[campaign.id]
         failed = totals.count(PledgeState.ERRORED) + totals.count(PledgeState.ACTION_REQUIRED)
