@@ -1,12 +1,13 @@
 """Dunning: what follows a failed card (Kickstarter's rule: the backer has CARD_FIX_DAYS after
 the deadline to fix it). The backer saves a new card or authenticates the waiting charge; the
 sweep of settling campaigns (``jobs.sweep_settlements``, run by ``flask cron``) reminds every
-CARD_FIX_REMINDER_HOURS, retries once a day before the window ends, drops what is still
-unpaid after it, and hands attempts stuck in ``started`` (their job died or lost Stripe's
-answer) and pledges whose job was lost back to a charge job.
+CARD_FIX_REMINDER_HOURS, retries once in the window's last day, drops what is still unpaid
+after it, and hands attempts stuck in ``started`` (their job died or lost Stripe's answer)
+and pledges whose job was lost back to a charge job.
 
-Nothing here charges a card: every charge goes through ``charging``'s protocol, which this
-module only enqueues or applies outcomes through. Functions flush and never commit.
+Nothing here charges a card itself: charges are enqueued as ``charging``'s jobs, and an
+outcome found on the way (a waiting intent that went through after all) is recorded by
+``charging.apply_outcome``. Functions flush and never commit.
 """
 
 from __future__ import annotations
