@@ -12,7 +12,7 @@ it the floor, depends on that number; the other two do not):
 
 1. **baseline**: ``bench.settle``'s K=1 baseline (create, then confirm a PaymentIntent);
 2. **bookkeeping**: for each pledge of a seeded campaign, the statements the exactly-once
-   protocol commits (the same ones ``payments.settlement`` sends, read off its SQL log: the
+   protocol commits (the same ones ``payments.charging`` sends, read off its SQL log: the
    attempt recorded before Stripe is called, the intent's id recorded before it is confirmed,
    the outcome, the pledge's transitions and audit rows, the survey, the receipt in the mail
    outbox and its job), in three durable transactions, on plain psycopg: no ORM, no

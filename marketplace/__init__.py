@@ -238,9 +238,9 @@ def _connect_signals() -> None:
     from marketplace.kernel import signals
     from marketplace.production import services as production
     from marketplace.production import views as production_views
-    from payments import gateway, ledger, refunds, settlement
+    from payments import charging, gateway, ledger, refunds
 
-    signals.campaign_funded.connect(settlement.start_settlement)
+    signals.campaign_funded.connect(charging.start_settlement)
     signals.pledge_collected.connect(production.request_survey)
     signals.pledge_refunded.connect(production.withdraw_refunded_order)
     signals.run_launched.connect(ledger.book_run)

@@ -1,5 +1,5 @@
 """Settlement's background work on the ``settlement`` queue. Each job takes ids, commits
-between the steps whose order makes a charge happen once (see ``settlement``), and may run
+between the steps whose order makes a charge happen once (see ``charging``), and may run
 twice, concurrently, or after a copy that died at any instruction."""
 
 from __future__ import annotations
@@ -11,35 +11,35 @@ from marketplace.campaigns.models import Campaign, Pledge
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 
-from . import refunds, settlement, webhooks
+from . import charging, dunning, refunds, webhooks
 
 
 def fan_out(campaign_id: int) -> int:
-    return settlement.fan_out(campaign_id)
+    return charging.fan_out(campaign_id)
 
 
 def charge_pledge(pledge_id: int, trigger: str = "settlement") -> str | None:
     """Charge one pledge (or resume its unfinished attempt); returns the pledge's state."""
-    attempt_id = settlement.begin_attempt(pledge_id, trigger)
+    attempt_id = charging.begin_attempt(pledge_id, trigger)
     db.session.commit()
     if attempt_id is None:
         return None
     pledge = None
-    if settlement.ensure_payment_intent(attempt_id, pledge_id):
+    if charging.ensure_payment_intent(attempt_id, pledge_id):
         db.session.commit()
-        pledge = settlement.confirm_attempt(attempt_id, pledge_id)
+        pledge = charging.confirm_attempt(attempt_id, pledge_id)
     if pledge is None:
         pledge = db.session.get(Pledge, pledge_id)
     # Read before the commit expires it.
     campaign_id, state = pledge.campaign_id, pledge.state
     db.session.commit()
-    settlement.finish_if_done(campaign_id)
+    charging.finish_if_done(campaign_id)
     db.session.commit()
     return state.value
 
 
 def refresh_attempt(attempt_id: int) -> str | None:
-    state = settlement.refresh_attempt(attempt_id)
+    state = charging.refresh_attempt(attempt_id)
     db.session.commit()
     return state.value if state else None
 
@@ -49,20 +49,20 @@ def sweep_settlements(now: dt.datetime | None = None) -> dict[str, int]:
     backers whose card failed, retry before the window ends, drop what is unpaid after it,
     and mark settled what is done."""
     now = now or utcnow()
-    done = {"reconciled": len(settlement.reconcile_due(now))}
+    done = {"reconciled": len(dunning.reconcile_due(now))}
     db.session.commit()
     for key in ("stranded", "reminded", "retried", "dropped", "settled"):
         done.setdefault(key, 0)
-    for campaign_id in settlement.settling_campaign_ids():
-        done["stranded"] += settlement.stranded_pledges(campaign_id)
+    for campaign_id in dunning.settling_campaign_ids():
+        done["stranded"] += dunning.stranded_pledges(campaign_id)
         db.session.commit()
         campaign = db.session.get(Campaign, campaign_id)
-        done["reminded"] += settlement.remind_due(campaign, now)
-        done["retried"] += settlement.retry_due(campaign, now)
+        done["reminded"] += dunning.remind_due(campaign, now)
+        done["retried"] += dunning.retry_due(campaign, now)
         db.session.commit()
-        done["dropped"] += settlement.drop_unpaid(db.session.get(Campaign, campaign_id), now)
+        done["dropped"] += dunning.drop_unpaid(db.session.get(Campaign, campaign_id), now)
         db.session.commit()
-        done["settled"] += settlement.finish_if_done(campaign_id)
+        done["settled"] += charging.finish_if_done(campaign_id)
         db.session.commit()
     return done
 

@@ -16,7 +16,8 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
 
-from . import gateway, settlement
+from . import dunning, gateway
+from .charging import SettlementError
 from .customers import customer_for
 from .models import CardSetup, StripeCustomer
 
@@ -30,7 +31,7 @@ def open_card_setup(pledge: Pledge, user: User) -> CardSetup:
     if pledge.backer_id != user.id:
         raise CardError("No such pledge.", 404)
     if pledge.state not in (PledgeState.PENDING_CARD, PledgeState.ACTIVE) and not (
-        settlement.can_fix(pledge, pledge.campaign)
+        dunning.can_fix(pledge, pledge.campaign)
     ):
         raise CardError(f"This pledge is {pledge.state.label}: its card can no longer change.", 409)
     unused = db.session.scalar(
@@ -84,9 +85,9 @@ def confirm_card(pledge_id: int, user: User, setup_intent_id: str) -> Pledge:
     summary = gateway.card_summary(info.payment_method)
     try:
         if pledge.state in (PledgeState.ERRORED, PledgeState.ACTION_REQUIRED):
-            settlement.use_new_card(pledge, user, info.payment_method, summary)
+            dunning.use_new_card(pledge, user, info.payment_method, summary)
         else:
             campaigns.activate_pledge(pledge, user, info.payment_method, summary)
-    except (campaigns.CampaignError, settlement.SettlementError) as exc:
+    except (campaigns.CampaignError, SettlementError) as exc:
         raise CardError(exc.message, exc.status) from exc
     return pledge

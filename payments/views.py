@@ -14,7 +14,7 @@ from marketplace.kernel.extensions import csrf, db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.web import posted
 
-from . import gateway, ledger, services, settlement, webhooks
+from . import charging, dunning, gateway, ledger, services, webhooks
 from .models import AttemptStatus
 
 bp = Blueprint("payments", __name__)
@@ -47,7 +47,7 @@ def _own_pledge(pledge_id: int) -> Pledge:
 def card(pledge_id: int):
     pledge = _own_pledge(pledge_id)
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    if settlement.can_fix(pledge, campaign):
+    if dunning.can_fix(pledge, campaign):
         return redirect(url_for("payments.fix", pledge_id=pledge.id))
     if not campaign.is_open_for_pledges or pledge.state not in (
         PledgeState.PENDING_CARD,
@@ -101,12 +101,12 @@ def fix(pledge_id: int):
     """Where the mail about a failed charge leads: authenticate, or use another card."""
     pledge = _own_pledge(pledge_id)
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    if not settlement.can_fix(pledge, campaign):
+    if not dunning.can_fix(pledge, campaign):
         flash(f"This pledge is {pledge.state.label}: there is nothing to fix.", "info")
         return redirect(url_for("pledges.mine"))
-    attempt = settlement.latest_attempt(pledge.id)
+    attempt = charging.latest_attempt(pledge.id)
     try:
-        waiting = settlement.waiting_intent(pledge)
+        waiting = dunning.waiting_intent(pledge)
         setup = services.open_card_setup(pledge, current_user)
     except (services.CardError, gateway.GatewayError) as exc:
         db.session.rollback()
@@ -119,7 +119,7 @@ def fix(pledge_id: int):
         attempt=attempt,
         waiting=waiting,
         setup=setup,
-        fix_by=settlement.fix_deadline(campaign),
+        fix_by=charging.fix_deadline(campaign),
         form=ButtonForm(formdata=None),
         publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
     )
@@ -131,19 +131,19 @@ def authenticated(pledge_id: int):
     """The browser says the backer authenticated the payment; Stripe is asked whether so."""
     posted(ButtonForm)
     pledge = _own_pledge(pledge_id)
-    attempt = settlement.latest_attempt(pledge.id)
+    attempt = charging.latest_attempt(pledge.id)
     if attempt is None or attempt.status not in (
         AttemptStatus.REQUIRES_ACTION,
         AttemptStatus.SUCCEEDED,
     ):
         abort(409, description="There is no payment waiting for your confirmation.")
     try:
-        state = settlement.refresh_attempt(attempt.id)
+        state = charging.refresh_attempt(attempt.id)
     except gateway.GatewayError as exc:
         db.session.rollback()
         abort(502, description=str(exc))
     db.session.commit()
-    settlement.finish_if_done(pledge.campaign_id)
+    charging.finish_if_done(pledge.campaign_id)
     db.session.commit()
     if state == PledgeState.COLLECTED:
         flash("Payment confirmed: thank you! Your order is in.", "success")

@@ -14,7 +14,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.queues import enqueue_after_commit
 
-from . import settlement
+from . import charging
 from .models import ChargeAttempt, WebhookEvent
 
 #: The events settlement acts on; others are stored and marked ignored.
@@ -60,7 +60,7 @@ def process(event_row_id: int) -> str | None:
         if attempt_id is None:
             result = "ignored: not one of our charges"
         else:
-            state = settlement.refresh_attempt(attempt_id)
+            state = charging.refresh_attempt(attempt_id)
             result = f"attempt {attempt_id}: pledge {state.value if state else 'unchanged'}"
     row.processed_at, row.result = utcnow(), result[:200]
     return row.result

@@ -37,9 +37,7 @@ def seed_campaigns() -> int:
         if design is None:
             continue
         start = now - dt.timedelta(days=started_days_ago)
-        campaign = services.open_campaign(
-            design.id,
-            operator,
+        terms = services.CampaignTerms(
             product_name=product,
             unit_price_cents=2800,
             currency="EUR",
@@ -50,8 +48,8 @@ def seed_campaigns() -> int:
             production_cost_cents=1900,
             royalty_cents=400,
             platform_cents=500,
-            now=start,
         )
+        campaign = services.open_campaign(design.id, operator, terms, now=start)
         # One pledge per backer, as people pledge: with more units than backers, some take two.
         for n, backer in enumerate(backers[:units]):
             quantity = len(range(n, units, len(backers)))

@@ -45,9 +45,7 @@ def seed_production() -> int:
         if design is None or not backers:
             continue
         start = now - dt.timedelta(days=45)
-        campaign = campaigns.open_campaign(
-            design.id,
-            operator,
+        terms = campaigns.CampaignTerms(
             product_name=product,
             unit_price_cents=3000,
             currency="EUR",
@@ -58,8 +56,8 @@ def seed_production() -> int:
             production_cost_cents=2000,
             royalty_cents=450,
             platform_cents=550,
-            now=start,
         )
+        campaign = campaigns.open_campaign(design.id, operator, terms, now=start)
         pledge_ids = []
         for n in range(count):
             backer = backers[n % len(backers)]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
@@ -154,21 +155,26 @@ def _schedule(job: str, campaign: Campaign, at: dt.datetime) -> None:
 # --- opening ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CampaignTerms:
+    """What an operator sets when opening a campaign: the product, its price and how the price
+    splits, the goal, the variants and the dates. Shape only: ``open_campaign`` checks them."""
+
+    product_name: str
+    unit_price_cents: int
+    currency: str
+    goal_units: int
+    #: (label, unit limit or None for unlimited), in the order shown to backers.
+    variants: Sequence[tuple[str, int | None]]
+    starts_at: dt.datetime
+    deadline: dt.datetime
+    production_cost_cents: int
+    royalty_cents: int
+    platform_cents: int
+
+
 def open_campaign(
-    design_id: int,
-    operator: User,
-    *,
-    product_name: str,
-    unit_price_cents: int,
-    currency: str,
-    goal_units: int,
-    variants: list[tuple[str, int | None]],
-    starts_at: dt.datetime,
-    deadline: dt.datetime,
-    production_cost_cents: int,
-    royalty_cents: int,
-    platform_cents: int,
-    now: dt.datetime | None = None,
+    design_id: int, operator: User, terms: CampaignTerms, *, now: dt.datetime | None = None
 ) -> Campaign:
     now = now or utcnow()
     design = db.session.scalar(sa.select(Design).where(Design.id == design_id).with_for_update())
@@ -178,42 +184,43 @@ def open_campaign(
         raise CampaignError(
             f"This design is {design.state.label}: only selected designs open a campaign.", 409
         )
-    product_name = " ".join((product_name or "").split())
+    product_name = " ".join((terms.product_name or "").split())
     if not 3 <= len(product_name) <= 80:
         raise CampaignError("The product name needs 3 to 80 characters.")
-    if currency not in CURRENCIES:
+    if terms.currency not in CURRENCIES:
         raise CampaignError(f"Choose a currency among {', '.join(CURRENCIES)}.")
-    if unit_price_cents <= 0:
+    if terms.unit_price_cents <= 0:
         raise CampaignError("The unit price must be more than zero.")
-    if not 1 <= goal_units <= 100_000:
+    if not 1 <= terms.goal_units <= 100_000:
         raise CampaignError("The goal is between 1 and 100,000 units.")
-    if min(production_cost_cents, royalty_cents, platform_cents) < 0:
+    parts = (terms.production_cost_cents, terms.royalty_cents, terms.platform_cents)
+    if min(parts) < 0:
         raise CampaignError("The parts of the price cannot be negative.")
-    if production_cost_cents + royalty_cents + platform_cents != unit_price_cents:
+    if sum(parts) != terms.unit_price_cents:
         raise CampaignError(
             "Production cost, designer royalty and platform share must add up to the unit price."
         )
-    if starts_at < now - dt.timedelta(minutes=5):
+    if terms.starts_at < now - dt.timedelta(minutes=5):
         raise CampaignError("The start cannot be in the past.")
-    _check_duration(starts_at, deadline)
-    for label, limit in variants:
+    _check_duration(terms.starts_at, terms.deadline)
+    for label, limit in terms.variants:
         if limit is not None and limit < 1:
             raise CampaignError(f"The limit of {label} must be at least 1.")
     campaign = Campaign(
         design=design,
         product_name=product_name,
-        unit_price_cents=unit_price_cents,
-        currency=currency,
-        goal_units=goal_units,
-        production_cost_cents=production_cost_cents,
-        royalty_cents=royalty_cents,
-        platform_cents=platform_cents,
-        starts_at=starts_at,
-        deadline=deadline,
+        unit_price_cents=terms.unit_price_cents,
+        currency=terms.currency,
+        goal_units=terms.goal_units,
+        production_cost_cents=terms.production_cost_cents,
+        royalty_cents=terms.royalty_cents,
+        platform_cents=terms.platform_cents,
+        starts_at=terms.starts_at,
+        deadline=terms.deadline,
         created_by_id=operator.id,
         variants=[
             CampaignVariant(label=label, unit_limit=limit, position=i)
-            for i, (label, limit) in enumerate(variants)
+            for i, (label, limit) in enumerate(terms.variants)
         ],
     )
     db.session.add(campaign)
@@ -227,11 +234,11 @@ def open_campaign(
         design_id=design.id,
     )
     design_services.transition(design, "open_campaign", operator, campaign_id=campaign.id)
-    if starts_at <= now:
+    if terms.starts_at <= now:
         transition(campaign, "start", operator)
     else:
-        _schedule("start", campaign, starts_at)
-    _schedule("close", campaign, deadline)
+        _schedule("start", campaign, terms.starts_at)
+    _schedule("close", campaign, terms.deadline)
     queue_mail(
         design.designer,
         "campaign_opened",

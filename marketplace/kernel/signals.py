@@ -29,7 +29,7 @@ campaign_funded = _signals.signal(
 
     sender: the Campaign (locked, in the closing transaction).
     sent by: ``marketplace.campaigns.services.close_due``.
-    received by: ``payments.settlement.start_settlement`` (moves it to settling and enqueues
+    received by: ``payments.charging.start_settlement`` (moves it to settling and enqueues
     the fan-out of charges after commit).
     """,
 )
@@ -39,7 +39,7 @@ pledge_collected = _signals.signal(
     doc="""A pledge's money was collected: its charge succeeded.
 
     sender: the Pledge (locked, now collected).
-    sent by: ``payments.settlement.apply_outcome``.
+    sent by: ``payments.charging.apply_outcome``.
     received by: ``marketplace.production.services.request_survey`` (asks where to ship).
     """,
 )

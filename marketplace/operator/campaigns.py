@@ -80,9 +80,7 @@ def new(design_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            campaign = services.open_campaign(
-                design_id,
-                current_user,
+            terms = services.CampaignTerms(
                 product_name=form.product_name.data,
                 unit_price_cents=services.parse_money(form.unit_price.data),
                 currency=form.currency.data,
@@ -94,6 +92,7 @@ def new(design_id: int):
                 royalty_cents=services.parse_money(form.royalty.data),
                 platform_cents=services.parse_money(form.platform.data),
             )
+            campaign = services.open_campaign(design_id, current_user, terms)
         except services.CampaignError as exc:
             db.session.rollback()
             form.form_errors.append(exc.message)

@@ -15,7 +15,7 @@ from marketplace.campaigns.models import Campaign, CampaignState, Pledge, Pledge
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.web import committed, posted
-from payments import ledger, refunds, settlement
+from payments import charging, ledger, refunds, reports
 from payments.forms import PayoutForm, RefundForm
 from payments.models import ChargeAttempt, LedgerEntry, Refund
 
@@ -61,7 +61,7 @@ def index():
     return render_template(
         "operator/settlements.html",
         campaigns=rows,
-        summaries=settlement.summaries([c.id for c in rows]),
+        summaries=reports.summaries([c.id for c in rows]),
         PledgeState=PledgeState,
     )
 
@@ -98,9 +98,9 @@ def campaign(campaign_id: int):
     return render_template(
         "operator/settlement.html",
         campaign=campaign,
-        summary=settlement.summary(campaign.id),
-        forecast=settlement.forecast(campaign) if campaign.state == CampaignState.LIVE else None,
-        fix_by=settlement.fix_deadline(campaign) if campaign.closed_at else None,
+        summary=reports.summary(campaign.id),
+        forecast=reports.forecast(campaign) if campaign.state == CampaignState.LIVE else None,
+        fix_by=charging.fix_deadline(campaign) if campaign.closed_at else None,
         pledges=pledges[:50],
         has_next=len(pledges) > 50,
         page=page,
@@ -201,7 +201,7 @@ def queue_items() -> list[dict]:
         .where(Campaign.state == CampaignState.SETTLING)
         .order_by(Campaign.closed_at)
     ).all()
-    all_totals = settlement.summaries([c.id for c in settling])
+    all_totals = reports.summaries([c.id for c in settling])
     for campaign in settling:
         totals = all_totals[campaign.id]
         failed = totals.count(PledgeState.ERRORED) + totals.count(PledgeState.ACTION_REQUIRED)

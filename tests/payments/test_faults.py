@@ -18,7 +18,7 @@ from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
-from payments import jobs, settlement
+from payments import charging, jobs
 from payments.models import AttemptStatus, ChargeAttempt
 from tests.payments.conftest import add_pledges, succeeded_intents
 from tests.payments.faultproxy import CONFIRM, CREATE, RETRIEVE, Fault
@@ -121,7 +121,7 @@ def test_random_faults_with_every_charge_enqueued_twice_charge_each_pledge_once(
     close(ctx, campaign_id)
     with ctx():
         for pledge_id in pledge_ids:
-            settlement.enqueue_charge(pledge_id, "settlement")
+            charging.enqueue_charge(pledge_id, "settlement")
         db.session.commit()  # a second job per pledge, besides the fan-out's
     fault_proxy.randomly((CREATE, CONFIRM, RETRIEVE), {fault: 0.05 for fault in Fault}, seed=3)
 

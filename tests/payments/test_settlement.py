@@ -15,7 +15,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent, OutboxMail
 from marketplace.kernel.queues import redis_connection
-from payments import gateway, jobs, settlement
+from payments import charging, gateway, jobs
 from payments.models import AttemptStatus, ChargeAttempt
 from tests.conftest import csrf_token
 from tests.payments.conftest import add_pledges, browser_confirms, succeeded_intents
@@ -135,7 +135,7 @@ def test_every_charge_job_enqueued_twice_still_charges_once(
     close(ctx, campaign_id)
     with ctx():
         for pledge_id in pledge_ids:
-            settlement.enqueue_charge(pledge_id, "settlement")
+            charging.enqueue_charge(pledge_id, "settlement")
         db.session.commit()  # 4 charge jobs now, plus the fan-out's 4 to come
     run_jobs(("settlement",))
     run_jobs(("settlement",))
@@ -155,10 +155,10 @@ def test_charge_resumed_after_dying_between_each_step_charges_once(
     (pledge_id,) = add_pledges(ctx, campaign_id, [(backers[0], "S", 1, "visa")])
     close(ctx, campaign_id)
     with ctx():
-        attempt_id = settlement.begin_attempt(pledge_id, "settlement")
+        attempt_id = charging.begin_attempt(pledge_id, "settlement")
         db.session.commit()  # died here: attempt recorded, nothing at Stripe
-        assert settlement.begin_attempt(pledge_id, "settlement") == attempt_id
-        settlement.ensure_payment_intent(attempt_id)
+        assert charging.begin_attempt(pledge_id, "settlement") == attempt_id
+        charging.ensure_payment_intent(attempt_id)
         db.session.commit()  # died here: an unconfirmed intent
         pi_id = db.session.get(ChargeAttempt, attempt_id).payment_intent_id
         gateway.confirm_payment_intent(pi_id)  # died after Stripe charged, before recording
@@ -180,16 +180,16 @@ def test_an_attempt_is_never_confirmed_under_another_pledge(
     )
     close(ctx, campaign_id)
     with ctx():
-        attempt_id = settlement.begin_attempt(first, "settlement")
+        attempt_id = charging.begin_attempt(first, "settlement")
         db.session.commit()
-        with pytest.raises(settlement.SettlementError, match="not an attempt of pledge"):
-            settlement.ensure_payment_intent(attempt_id, second)
+        with pytest.raises(charging.SettlementError, match="not an attempt of pledge"):
+            charging.ensure_payment_intent(attempt_id, second)
         db.session.rollback()
         assert db.session.get(ChargeAttempt, attempt_id).payment_intent_id is None
-        assert settlement.ensure_payment_intent(attempt_id, first)
+        assert charging.ensure_payment_intent(attempt_id, first)
         db.session.commit()
-        with pytest.raises(settlement.SettlementError, match="not an attempt of pledge"):
-            settlement.confirm_attempt(attempt_id, second)
+        with pytest.raises(charging.SettlementError, match="not an attempt of pledge"):
+            charging.confirm_attempt(attempt_id, second)
         db.session.rollback()
         assert db.session.get(ChargeAttempt, attempt_id).status == AttemptStatus.STARTED
         assert succeeded_intents() == {}
@@ -204,8 +204,8 @@ def test_reconciler_settles_a_charge_left_in_charging(
     (pledge_id,) = add_pledges(ctx, campaign_id, [(backers[0], "S", 1, "visa")])
     close(ctx, campaign_id)
     with ctx():
-        attempt_id = settlement.begin_attempt(pledge_id, "settlement")
-        settlement.ensure_payment_intent(attempt_id)
+        attempt_id = charging.begin_attempt(pledge_id, "settlement")
+        charging.ensure_payment_intent(attempt_id)
         db.session.commit()
         gateway.confirm_payment_intent(db.session.get(ChargeAttempt, attempt_id).payment_intent_id)
         started = db.session.get(ChargeAttempt, attempt_id).updated_at
@@ -405,7 +405,7 @@ def test_a_fix_after_the_window_is_refused(
     resp = client.get(f"/pledges/{pledge_id}/fix")
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/pledges/")
     with ctx():
-        assert settlement.begin_attempt(pledge_id, "new_card") is None
+        assert charging.begin_attempt(pledge_id, "new_card") is None
 
 
 def test_cli_closes_a_campaign_now(app, ctx, make_campaign, backers, stripe_server):

@@ -1,5 +1,9 @@
-"""Settlement: charging a funded campaign's pledges exactly once, and what follows a failed
-card (Kickstarter's rule: the backer has CARD_FIX_DAYS after the deadline to fix it).
+"""Charging a funded campaign's pledges at Stripe, exactly once: starting the settlement,
+fanning out one charge job per pledge, the attempt recorded before Stripe hears of it, the
+charge, the outcome applied to the pledge, and the campaign marked settled when nothing is
+owed. What follows a failed card (reminders, the retry, the drop) is ``dunning``'s, which
+calls down into this module; the fix window's end (``fix_deadline``) lives here because a new
+attempt and the backers' mails depend on it.
 
 How "exactly once" holds, whatever dies when:
 
@@ -30,7 +34,6 @@ from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel import signals
-from marketplace.kernel.audit import record
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
@@ -39,7 +42,7 @@ from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.queues import enqueue_after_commit, get_queue
 from marketplace.kernel.urls import external_url
 
-from . import gateway
+from . import gateway, reports
 from .customers import customer_for
 from .models import ATTEMPT_MACHINE, AttemptStatus, ChargeAttempt, StripeCustomer
 
@@ -67,11 +70,6 @@ def fix_deadline(campaign: Campaign) -> dt.datetime:
     """Until when a backer whose charge failed can fix the card."""
     closed = campaign.closed_at or campaign.deadline
     return closed + dt.timedelta(days=current_app.config["CARD_FIX_DAYS"])
-
-
-def auto_retry_at(campaign: Campaign) -> dt.datetime:
-    """The automatic retry of failed cards, a day before the fix window ends."""
-    return fix_deadline(campaign) - dt.timedelta(days=1)
 
 
 def enqueue_charge(pledge_id: int, trigger: str) -> None:
@@ -313,7 +311,7 @@ def _decline(pledge: Pledge, attempt: ChargeAttempt, refusal: gateway.Refused) -
     campaigns.pledge_transition(
         pledge, "fail", None, attempt=attempt.number, code=attempt.failure_code
     )
-    _mail(pledge, "charge_failed", attempt=attempt)
+    mail_backer(pledge, "charge_failed", attempt=attempt)
 
 
 def refresh_attempt(attempt_id: int) -> PledgeState | None:
@@ -349,7 +347,7 @@ def apply_outcome(pledge: Pledge, attempt: ChargeAttempt, info: gateway.PaymentI
             amount_cents=info.amount_received,
         )
         signals.pledge_collected.send(pledge)
-        _mail(
+        mail_backer(
             pledge,
             "charge_succeeded",
             attempt=attempt,
@@ -359,7 +357,7 @@ def apply_outcome(pledge: Pledge, attempt: ChargeAttempt, info: gateway.PaymentI
         ATTEMPT_MACHINE.apply(attempt, "require_action")
         attempt.reminded_at = now
         campaigns.pledge_transition(pledge, "require_action", None, attempt=attempt.number)
-        _mail(pledge, "charge_action_required", attempt=attempt)
+        mail_backer(pledge, "charge_action_required", attempt=attempt)
     elif info.status in ("requires_payment_method", "canceled"):
         ATTEMPT_MACHINE.apply(attempt, "decline")
         attempt.finished_at = now
@@ -369,12 +367,13 @@ def apply_outcome(pledge: Pledge, attempt: ChargeAttempt, info: gateway.PaymentI
         campaigns.pledge_transition(
             pledge, "fail", None, attempt=attempt.number, code=attempt.failure_code
         )
-        _mail(pledge, "charge_failed", attempt=attempt)
+        mail_backer(pledge, "charge_failed", attempt=attempt)
     # "processing", "requires_confirmation", "requires_capture": not final; the reconciler
     # looks again later.
 
 
-def _mail(pledge: Pledge, kind: str, **context) -> None:
+def mail_backer(pledge: Pledge, kind: str, **context) -> None:
+    """A mail to the pledge's backer about its charge, with the fix window's end and link."""
     campaign = db.session.get(Campaign, pledge.campaign_id)
     queue_mail(
         db.session.get(User, pledge.backer_id),
@@ -405,7 +404,7 @@ def finish_if_done(campaign_id: int) -> bool:
     campaign = lock_row(Campaign, campaign_id)
     if campaign is None or campaign.state != CampaignState.SETTLING or still_open():
         return False
-    totals = summary(campaign_id)
+    totals = reports.summary(campaign_id)
     figures = {
         "collected_cents": totals.amount(PledgeState.COLLECTED),
         "collected_pledges": totals.count(PledgeState.COLLECTED),
@@ -420,212 +419,3 @@ def finish_if_done(campaign_id: int) -> bool:
         **figures,
     )
     return True
-
-
-# --- the backer fixes a failed card ----------------------------------------------------------
-
-
-def can_fix(pledge: Pledge, campaign: Campaign, now: dt.datetime | None = None) -> bool:
-    return (
-        pledge.state in (PledgeState.ERRORED, PledgeState.ACTION_REQUIRED)
-        and campaign.state == CampaignState.SETTLING
-        and (now or utcnow()) < fix_deadline(campaign)
-    )
-
-
-def use_new_card(pledge: Pledge, actor: User, payment_method_id: str, card_summary: str) -> None:
-    """A new card for a pledge whose charge failed: saved, and charged at once by a job."""
-    campaign = db.session.get(Campaign, pledge.campaign_id)
-    if not can_fix(pledge, campaign):
-        raise SettlementError(
-            f"This pledge is {pledge.state.label}: its card can no longer change.", 409
-        )
-    pledge.payment_method_id, pledge.card_summary = payment_method_id, card_summary
-    record("pledge.card_replaced", actor=actor, subject_type="pledge", subject_id=pledge.id)
-    enqueue_charge(pledge.id, "new_card")
-
-
-def waiting_intent(pledge: Pledge) -> gateway.PaymentIntentInfo | None:
-    """The intent the backer is asked to authenticate, as Stripe has it now."""
-    attempt = latest_attempt(pledge.id)
-    if attempt is None or attempt.status != AttemptStatus.REQUIRES_ACTION:
-        return None
-    return gateway.retrieve_payment_intent(attempt.payment_intent_id)
-
-
-# --- the sweep: reconciling, reminding, retrying, dropping -----------------------------------
-
-
-def reconcile_due(now: dt.datetime | None = None) -> list[int]:
-    """Pledges whose attempt has been ``started`` for longer than any Stripe call lasts: the
-    job that owned it died or lost its answer. Each is marked as looked after (so the next
-    sweep waits again) and handed to a charge job, which resumes the attempt."""
-    now = now or utcnow()
-    cutoff = now - dt.timedelta(seconds=current_app.config["SETTLEMENT_RECONCILE_SECONDS"])
-    stale = db.session.scalars(
-        sa.select(ChargeAttempt)
-        .where(ChargeAttempt.status == AttemptStatus.STARTED, ChargeAttempt.updated_at < cutoff)
-        .limit(1000)
-    ).all()
-    for attempt in stale:
-        attempt.updated_at = now
-        enqueue_charge(attempt.pledge_id, "reconcile")
-    return [a.pledge_id for a in stale]
-
-
-def stranded_pledges(campaign_id: int) -> int:
-    """Re-enqueue the charges of pledges never charged, when the settlement queue is empty:
-    their jobs were lost (Redis restarted, or the fan-out died half-way)."""
-    if get_queue("settlement").count:
-        return 0
-    count = 0
-    for ids in active_pledge_ids(campaign_id):
-        for pledge_id in ids:
-            enqueue_charge(pledge_id, "settlement")
-        count += len(ids)
-    return count
-
-
-def remind_due(campaign: Campaign, now: dt.datetime) -> int:
-    every = dt.timedelta(hours=current_app.config["CARD_FIX_REMINDER_HOURS"])
-    attempts = db.session.scalars(
-        sa.select(ChargeAttempt)
-        .join(Pledge, Pledge.id == ChargeAttempt.pledge_id)
-        .where(
-            Pledge.campaign_id == campaign.id,
-            Pledge.state.in_((PledgeState.ERRORED, PledgeState.ACTION_REQUIRED)),
-            ChargeAttempt.status.in_((AttemptStatus.DECLINED, AttemptStatus.REQUIRES_ACTION)),
-            ChargeAttempt.reminded_at <= now - every,
-        )
-    ).all()
-    reminded = 0
-    for attempt in attempts:
-        pledge = db.session.get(Pledge, attempt.pledge_id)
-        if latest_attempt(pledge.id).id != attempt.id:
-            continue
-        attempt.reminded_at = now
-        _mail(pledge, "charge_reminder", attempt=attempt)
-        reminded += 1
-    return reminded
-
-
-def retry_due(campaign: Campaign, now: dt.datetime) -> int:
-    """The automatic retry, once per pledge, in the last day of the window."""
-    if not auto_retry_at(campaign) <= now < fix_deadline(campaign):
-        return 0
-    ids = db.session.scalars(
-        sa.select(Pledge.id).where(
-            Pledge.campaign_id == campaign.id,
-            Pledge.state == PledgeState.ERRORED,
-            ~sa.exists().where(
-                ChargeAttempt.pledge_id == Pledge.id, ChargeAttempt.trigger == "auto_retry"
-            ),
-        )
-    ).all()
-    for pledge_id in ids:
-        enqueue_charge(pledge_id, "auto_retry")
-    return len(ids)
-
-
-def drop_unpaid(campaign: Campaign, now: dt.datetime) -> int:
-    """After the window, what is still unpaid is dropped (and its units released)."""
-    if now < fix_deadline(campaign):
-        return 0
-    ids = db.session.scalars(
-        sa.select(Pledge.id).where(
-            Pledge.campaign_id == campaign.id,
-            Pledge.state.in_((PledgeState.ERRORED, PledgeState.ACTION_REQUIRED)),
-        )
-    ).all()
-    dropped = 0
-    for pledge_id in ids:
-        pledge = _lock(pledge_id)
-        attempt = latest_attempt(pledge_id)
-        if pledge.state == PledgeState.ACTION_REQUIRED:
-            info = gateway.cancel_payment_intent(attempt.payment_intent_id)
-            if info.status == "succeeded":
-                apply_outcome(pledge, attempt, info)
-                continue
-            ATTEMPT_MACHINE.apply(attempt, "cancel")
-            attempt.finished_at = now
-        elif pledge.state != PledgeState.ERRORED:
-            continue
-        campaigns.pledge_transition(
-            pledge,
-            "drop",
-            None,
-            reason=f"Still unpaid {current_app.config['CARD_FIX_DAYS']} days after the deadline",
-        )
-        campaigns.release_units(pledge)
-        _mail(pledge, "pledge_dropped")
-        dropped += 1
-    return dropped
-
-
-def settling_campaign_ids() -> list[int]:
-    return list(
-        db.session.scalars(
-            sa.select(Campaign.id).where(Campaign.state == CampaignState.SETTLING)
-        ).all()
-    )
-
-
-# --- what operators see -----------------------------------------------------------------------
-
-
-class Summary:
-    """Pledge counts and amounts per state for one campaign."""
-
-    def __init__(self, rows):
-        self._rows = {state: (count, amount or 0) for state, count, amount in rows}
-
-    def count(self, state: PledgeState) -> int:
-        return self._rows.get(state, (0, 0))[0]
-
-    def amount(self, state: PledgeState) -> int:
-        return self._rows.get(state, (0, 0))[1]
-
-    def __iter__(self):
-        for state in PledgeState:
-            if state in self._rows:
-                yield state, *self._rows[state]
-
-
-def summaries(campaign_ids) -> dict[int, Summary]:
-    """Each campaign's Summary, in one grouped query."""
-    rows: dict[int, list] = {campaign_id: [] for campaign_id in campaign_ids}
-    for campaign_id, state, count, amount in db.session.execute(
-        sa.select(
-            Pledge.campaign_id, Pledge.state, sa.func.count(), sa.func.sum(Pledge.amount_cents)
-        )
-        .where(Pledge.campaign_id.in_(rows))
-        .group_by(Pledge.campaign_id, Pledge.state)
-    ):
-        rows[campaign_id].append((state, count, amount))
-    return {campaign_id: Summary(found) for campaign_id, found in rows.items()}
-
-
-def summary(campaign_id: int) -> Summary:
-    return summaries([campaign_id])[campaign_id]
-
-
-def forecast(campaign: Campaign) -> dict:
-    """What closing now would do: funded or failed, and what would be charged."""
-    row = db.session.execute(
-        sa.select(
-            sa.func.count(), sa.func.sum(Pledge.quantity), sa.func.sum(Pledge.amount_cents)
-        ).where(Pledge.campaign_id == campaign.id, Pledge.state == PledgeState.ACTIVE)
-    ).one()
-    pledges, units, amount = row[0], row[1] or 0, row[2] or 0
-    funded = units >= campaign.goal_units
-    return {
-        "pledges": pledges,
-        "units": units,
-        "amount_cents": amount if funded else 0,
-        "funded": funded,
-        "missing_cards": db.session.scalar(
-            sa.select(sa.func.count()).where(
-                Pledge.campaign_id == campaign.id, Pledge.state == PledgeState.PENDING_CARD
-            )
-        ),
-    }
