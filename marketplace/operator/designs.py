@@ -135,7 +135,7 @@ def shortlist():
     return render_template(
         "operator/designs_shortlist.html",
         designs=designs,
-        demand=services.variant_demand(ids),
+        demand=queries.variant_demand(ids),
         comment_counts=comment_counts,
         button=ButtonForm(formdata=None),
         reject_form=RejectForm(formdata=None),
