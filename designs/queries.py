@@ -29,6 +29,8 @@ from .models import (
 )
 
 PER_PAGE = 24
+#: The operators' front-page queues list this many designs each.
+QUEUE_LENGTH = 20
 
 
 def card_options():
@@ -224,6 +226,41 @@ def due_for_close(now: dt.datetime | None = None, limit: int = 500) -> list[int]
 # --- the operators' pages ---------------------------------------------------------------------
 
 
+def submitted_for_review() -> list[Design]:
+    """Designs waiting for the quality check, first submitted first, with their variants."""
+    return list(
+        db.session.scalars(
+            sa.select(Design)
+            .where(Design.state == DesignState.SUBMITTED)
+            .options(*card_options(), selectinload(Design.variants))
+            .order_by(Design.submitted_at)
+        )
+    )
+
+
+def shortlist() -> list[Design]:
+    """Shortlisted designs, best ranked first."""
+    return list(
+        db.session.scalars(
+            sa.select(Design)
+            .where(Design.state == DesignState.SHORTLISTED)
+            .options(*card_options())
+            .order_by(Design.rank_score.desc(), Design.id)
+        )
+    )
+
+
+def comment_counts(design_ids: list[int]) -> dict[int, int]:
+    """Visible comments per design, in one query; designs without any are left out."""
+    return dict(
+        db.session.execute(
+            sa.select(Comment.design_id, sa.func.count())
+            .where(Comment.design_id.in_(design_ids), sa.not_(Comment.hidden))
+            .group_by(Comment.design_id)
+        ).all()
+    )
+
+
 def variant_demand(design_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
     """Buy intents per variant, for the operators' shortlist review (one query)."""
     rows = db.session.execute(
@@ -237,3 +274,65 @@ def variant_demand(design_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
     for design_id, label, count in rows:
         demand.setdefault(design_id, []).append((label, count))
     return demand
+
+
+def flagged_comments() -> list[Comment]:
+    """Hidden or reported comments, those no operator has looked at first, most reported
+    first."""
+    return list(
+        db.session.scalars(
+            sa.select(Comment)
+            .where(sa.or_(Comment.hidden, Comment.report_count > 0))
+            .options(joinedload(Comment.author))
+            .order_by(Comment.reviewed_at.is_not(None), Comment.report_count.desc(), Comment.id)
+            .limit(200)
+        )
+    )
+
+
+class QueueCounts(NamedTuple):
+    to_check: int
+    shortlisted: int
+    comments_to_review: int
+
+
+def queue_counts() -> QueueCounts:
+    """What waits in each design queue, for the console's front page."""
+    counts = dict(
+        db.session.execute(
+            sa.select(Design.state, sa.func.count())
+            .where(Design.state.in_((DesignState.SUBMITTED, DesignState.SHORTLISTED)))
+            .group_by(Design.state)
+        ).all()
+    )
+    reported = db.session.scalar(
+        sa.select(sa.func.count()).where(Comment.hidden, Comment.reviewed_at.is_(None))
+    )
+    return QueueCounts(
+        counts.get(DesignState.SUBMITTED, 0), counts.get(DesignState.SHORTLISTED, 0), reported
+    )
+
+
+def awaiting_check() -> list[Design]:
+    """The designs longest waiting for the quality check; the queue shows titles only, so
+    nothing is loaded with them."""
+    return list(
+        db.session.scalars(
+            sa.select(Design)
+            .where(Design.state == DesignState.SUBMITTED)
+            .order_by(Design.submitted_at)
+            .limit(QUEUE_LENGTH)
+        )
+    )
+
+
+def awaiting_decision() -> list[Design]:
+    """The shortlisted designs longest waiting for an operator's decision, titles only."""
+    return list(
+        db.session.scalars(
+            sa.select(Design)
+            .where(Design.state == DesignState.SHORTLISTED)
+            .order_by(Design.voting_closes_at)
+            .limit(QUEUE_LENGTH)
+        )
+    )
