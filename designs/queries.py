@@ -313,26 +313,20 @@ def queue_counts() -> QueueCounts:
     )
 
 
-def awaiting_check() -> list[Design]:
-    """The designs longest waiting for the quality check; the queue shows titles only, so
-    nothing is loaded with them."""
+def _waiting(state: DesignState, since) -> list[Design]:
+    """The queue shows titles only: nothing is loaded with the designs."""
     return list(
         db.session.scalars(
-            sa.select(Design)
-            .where(Design.state == DesignState.SUBMITTED)
-            .order_by(Design.submitted_at)
-            .limit(QUEUE_LENGTH)
+            sa.select(Design).where(Design.state == state).order_by(since).limit(QUEUE_LENGTH)
         )
     )
+
+
+def awaiting_check() -> list[Design]:
+    """The designs longest waiting for the quality check."""
+    return _waiting(DesignState.SUBMITTED, Design.submitted_at)
 
 
 def awaiting_decision() -> list[Design]:
-    """The shortlisted designs longest waiting for an operator's decision, titles only."""
-    return list(
-        db.session.scalars(
-            sa.select(Design)
-            .where(Design.state == DesignState.SHORTLISTED)
-            .order_by(Design.voting_closes_at)
-            .limit(QUEUE_LENGTH)
-        )
-    )
+    """The shortlisted designs longest waiting for an operator's decision."""
+    return _waiting(DesignState.SHORTLISTED, Design.voting_closes_at)
