@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marketplace.kernel.extensions import db
 
-from . import services
+from . import queries, services
 
 
 def close_voting(design_id: int) -> bool:
@@ -17,6 +17,6 @@ def close_voting(design_id: int) -> bool:
 def close_due_windows() -> int:
     """Periodic sweep (``flask cron``): closes what a lost scheduled job left open."""
     closed = 0
-    for design_id in services.due_for_close():
+    for design_id in queries.due_for_close():
         closed += close_voting(design_id)
     return closed

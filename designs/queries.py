@@ -1,13 +1,332 @@
-"""Read queries of designs, named for what they return. Views and the console call them;
-they never write."""
+"""Read queries of designs, named for what they return. Views, jobs, the rules and the console
+call them; they never write. Each page's queries are counted (tests/designs/test_browsing.py
+and the page bench): loaders are chosen here so that none of them grows with the data."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from .models import Design
+from marketplace.accounts.models import User
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditEvent
+
+from . import ranking
+from .models import (
+    PUBLIC_STATES,
+    Comment,
+    Design,
+    DesignState,
+    DesignTag,
+    DesignVariant,
+    Product,
+    Vote,
+)
+
+PER_PAGE = 24
+#: The operators' front-page queues list this many designs each.
+QUEUE_LENGTH = 20
 
 
 def card_options():
     """What a design card shows: its designer, product and tags, loaded with it."""
     return (joinedload(Design.designer), joinedload(Design.product), selectinload(Design.tags))
+
+
+# --- the public pages -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GalleryFilters:
+    """What a gallery visitor asked for, already parsed: ``sort`` is one the page allows for
+    these ``states`` (the view keeps the ranking of open designs out of it)."""
+
+    states: tuple[DesignState, ...]
+    sort: str = "newest"
+    tag: str = ""
+    product_id: int | None = None
+    q: str = ""
+
+
+class GalleryPage(NamedTuple):
+    designs: list[Design]
+    has_next: bool
+
+
+def gallery_page(filters: GalleryFilters, page: int) -> GalleryPage:
+    """One page of the gallery; one row more than a page is read to know whether another
+    follows, which saves counting every match."""
+    stmt = sa.select(Design).where(Design.state.in_(filters.states))
+    if filters.tag:
+        stmt = stmt.where(
+            sa.exists().where(DesignTag.design_id == Design.id, DesignTag.tag == filters.tag)
+        )
+    if filters.product_id:
+        stmt = stmt.where(Design.product_id == filters.product_id)
+    if q := filters.q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            sa.or_(
+                Design.title.ilike(pattern, escape="\\"),
+                sa.exists().where(DesignTag.design_id == Design.id, DesignTag.tag == q.lower()),
+            )
+        )
+    if filters.sort == "top":
+        stmt = stmt.order_by(Design.rank_score.desc().nulls_last(), Design.id.desc())
+    elif filters.sort == "closing":
+        stmt = stmt.order_by(Design.voting_closes_at.asc().nulls_last(), Design.id)
+    else:
+        stmt = stmt.order_by(Design.id.desc())
+    rows = db.session.scalars(
+        stmt.options(*card_options()).offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)
+    ).all()
+    return GalleryPage(rows[:PER_PAGE], len(rows) > PER_PAGE)
+
+
+def products() -> list[Product]:
+    """Every product, retired ones too: the gallery still filters designs made for them."""
+    return list(db.session.scalars(sa.select(Product).order_by(Product.name)))
+
+
+def active_products() -> list[Product]:
+    """The products a new design can be made for."""
+    return list(db.session.scalars(sa.select(Product).where(Product.active).order_by(Product.name)))
+
+
+def product(product_id: int) -> Product | None:
+    return db.session.get(Product, product_id)
+
+
+def product_named(name: str) -> Product | None:
+    """Names are compared without case: two products that differ only by it would confuse
+    designers choosing one."""
+    return db.session.scalar(sa.select(Product).where(sa.func.lower(Product.name) == name.lower()))
+
+
+def design(design_id: int) -> Design | None:
+    return db.session.get(Design, design_id)
+
+
+def design_page(design_id: int) -> Design | None:
+    """The design with everything its page shows (card, variants for the vote form)."""
+    return db.session.scalar(
+        sa.select(Design)
+        .where(Design.id == design_id)
+        .options(*card_options(), selectinload(Design.variants))
+    )
+
+
+def design_to_edit(design_id: int) -> Design | None:
+    """The design with the fields its edit form fills in."""
+    return db.session.scalar(
+        sa.select(Design)
+        .where(Design.id == design_id)
+        .options(selectinload(Design.tags), selectinload(Design.variants))
+    )
+
+
+def vote_of(design_id: int, user) -> Vote | None:
+    """``user``'s vote on the design; None for an anonymous visitor."""
+    if user is None or not user.is_authenticated:
+        return None
+    return db.session.scalar(
+        sa.select(Vote).where(Vote.design_id == design_id, Vote.user_id == user.id)
+    )
+
+
+def comments_on(design_id: int, *, with_hidden: bool) -> list[Comment]:
+    """The design's comments, oldest first; hidden ones only for those who moderate them."""
+    stmt = (
+        sa.select(Comment)
+        .where(Comment.design_id == design_id)
+        .options(joinedload(Comment.author))
+        .order_by(Comment.created_at)
+        .limit(200)
+    )
+    if not with_hidden:
+        stmt = stmt.where(sa.not_(Comment.hidden))
+    return list(db.session.scalars(stmt))
+
+
+def design_timeline(design_id: int) -> list[AuditEvent]:
+    """The design's recorded decisions, oldest first, for its public page."""
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.subject_type == "design", AuditEvent.subject_id == design_id)
+            .order_by(AuditEvent.id)
+        )
+    )
+
+
+def designer(user_id: int) -> User | None:
+    """The account if it is a designer's: other accounts have no public page."""
+    person = db.session.get(User, user_id)
+    return person if person is not None and person.is_designer else None
+
+
+def public_designs_of(designer_id: int) -> list[Design]:
+    """A designer's published designs, newest first, for their public page."""
+    return list(
+        db.session.scalars(
+            sa.select(Design)
+            .where(Design.designer_id == designer_id, Design.state.in_(PUBLIC_STATES))
+            .options(*card_options())
+            .order_by(Design.id.desc())
+            .limit(100)
+        )
+    )
+
+
+def designs_of(designer_id: int) -> list[Design]:
+    """Every design of a designer, drafts and declined ones too, for "My designs"."""
+    return list(
+        db.session.scalars(
+            sa.select(Design)
+            .where(Design.designer_id == designer_id)
+            .options(joinedload(Design.product), selectinload(Design.tags))
+            .order_by(Design.id.desc())
+        )
+    )
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+def prior_mean() -> float:
+    """The mean score of every public design: the Bayesian average's prior, so that a design
+    with few votes starts from what designs usually get."""
+    score_sum, count = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(Design.score_sum), 0),
+            sa.func.coalesce(sa.func.sum(Design.vote_count), 0),
+        ).where(Design.state.in_(PUBLIC_STATES))
+    ).one()
+    return score_sum / count if count else ranking.NEUTRAL_PRIOR
+
+
+def due_for_close(now: dt.datetime | None = None, limit: int = 500) -> list[int]:
+    """Designs whose window is past due: catches closes whose scheduled job was lost."""
+    now = now or utcnow()
+    return list(
+        db.session.scalars(
+            sa.select(Design.id)
+            .where(Design.state == DesignState.VOTING, Design.voting_closes_at <= now)
+            .order_by(Design.voting_closes_at)
+            .limit(limit)
+        )
+    )
+
+
+# --- the operators' pages ---------------------------------------------------------------------
+
+
+def submitted_for_review() -> list[Design]:
+    """Designs waiting for the quality check, first submitted first, with their variants."""
+    return list(
+        db.session.scalars(
+            sa.select(Design)
+            .where(Design.state == DesignState.SUBMITTED)
+            .options(*card_options(), selectinload(Design.variants))
+            .order_by(Design.submitted_at)
+        )
+    )
+
+
+def shortlist() -> list[Design]:
+    """Shortlisted designs, best ranked first."""
+    return list(
+        db.session.scalars(
+            sa.select(Design)
+            .where(Design.state == DesignState.SHORTLISTED)
+            .options(*card_options())
+            .order_by(Design.rank_score.desc(), Design.id)
+        )
+    )
+
+
+def comment_counts(design_ids: list[int]) -> dict[int, int]:
+    """Visible comments per design, in one query; designs without any are left out."""
+    return dict(
+        db.session.execute(
+            sa.select(Comment.design_id, sa.func.count())
+            .where(Comment.design_id.in_(design_ids), sa.not_(Comment.hidden))
+            .group_by(Comment.design_id)
+        ).all()
+    )
+
+
+def variant_demand(design_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
+    """Buy intents per variant, for the operators' shortlist review (one query)."""
+    rows = db.session.execute(
+        sa.select(DesignVariant.design_id, DesignVariant.label, sa.func.count(Vote.id))
+        .join(Vote, sa.and_(Vote.variant_id == DesignVariant.id, Vote.would_buy))
+        .where(DesignVariant.design_id.in_(design_ids))
+        .group_by(DesignVariant.design_id, DesignVariant.label, DesignVariant.position)
+        .order_by(DesignVariant.design_id, DesignVariant.position)
+    ).all()
+    demand: dict[int, list[tuple[str, int]]] = {}
+    for design_id, label, count in rows:
+        demand.setdefault(design_id, []).append((label, count))
+    return demand
+
+
+def flagged_comments() -> list[Comment]:
+    """Hidden or reported comments, those no operator has looked at first, most reported
+    first."""
+    return list(
+        db.session.scalars(
+            sa.select(Comment)
+            .where(sa.or_(Comment.hidden, Comment.report_count > 0))
+            .options(joinedload(Comment.author))
+            .order_by(Comment.reviewed_at.is_not(None), Comment.report_count.desc(), Comment.id)
+            .limit(200)
+        )
+    )
+
+
+class QueueCounts(NamedTuple):
+    to_check: int
+    shortlisted: int
+    comments_to_review: int
+
+
+def queue_counts() -> QueueCounts:
+    """What waits in each design queue, for the console's front page."""
+    counts = dict(
+        db.session.execute(
+            sa.select(Design.state, sa.func.count())
+            .where(Design.state.in_((DesignState.SUBMITTED, DesignState.SHORTLISTED)))
+            .group_by(Design.state)
+        ).all()
+    )
+    reported = db.session.scalar(
+        sa.select(sa.func.count()).where(Comment.hidden, Comment.reviewed_at.is_(None))
+    )
+    return QueueCounts(
+        counts.get(DesignState.SUBMITTED, 0), counts.get(DesignState.SHORTLISTED, 0), reported
+    )
+
+
+def _waiting(state: DesignState, since) -> list[Design]:
+    """The queue shows titles only: nothing is loaded with the designs."""
+    return list(
+        db.session.scalars(
+            sa.select(Design).where(Design.state == state).order_by(since).limit(QUEUE_LENGTH)
+        )
+    )
+
+
+def awaiting_check() -> list[Design]:
+    """The designs longest waiting for the quality check."""
+    return _waiting(DesignState.SUBMITTED, Design.submitted_at)
+
+
+def awaiting_decision() -> list[Design]:
+    """The shortlisted designs longest waiting for an operator's decision."""
+    return _waiting(DesignState.SHORTLISTED, Design.voting_closes_at)

@@ -20,17 +20,15 @@ from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
-from marketplace.kernel.models import AuditEvent
 from marketplace.kernel.pagecache import forget_after_commit
 from marketplace.kernel.queues import enqueue_after_commit
 from marketplace.kernel.urls import external_url
 
-from . import ranking
+from . import queries, ranking
 from .models import (
     DECLINE_REASONS,
     DESIGN_MACHINE,
     NOT_SELECTED_REASONS,
-    PUBLIC_STATES,
     Comment,
     CommentReport,
     Design,
@@ -129,10 +127,6 @@ def _notify_designer(design: Design, subject: str, text: str) -> None:
 
 
 # --- drafts -----------------------------------------------------------------------------------
-
-
-def active_products() -> list[Product]:
-    return list(db.session.scalars(sa.select(Product).where(Product.active).order_by(Product.name)))
 
 
 def _apply_fields(design, *, title, description, tags, product_id, variants) -> None:
@@ -364,14 +358,6 @@ def cast_vote(
     )
 
 
-def vote_of(design_id: int, user) -> Vote | None:
-    if user is None or not user.is_authenticated:
-        return None
-    return db.session.scalar(
-        sa.select(Vote).where(Vote.design_id == design_id, Vote.user_id == user.id)
-    )
-
-
 def can_see_scores(design: Design, user, vote: Vote | None) -> bool:
     """Scores stay hidden from whoever has not voted while the window is open (Threadless'
     rule against herding); afterwards they are public."""
@@ -380,17 +366,6 @@ def can_see_scores(design: Design, user, vote: Vote | None) -> bool:
     if user is None or not user.is_authenticated:
         return False
     return vote is not None or user.is_operator
-
-
-def prior_mean() -> float:
-    totals = db.session.execute(
-        sa.select(
-            sa.func.coalesce(sa.func.sum(Design.score_sum), 0),
-            sa.func.coalesce(sa.func.sum(Design.vote_count), 0),
-        ).where(Design.state.in_(PUBLIC_STATES))
-    ).one()
-    score_sum, count = totals
-    return score_sum / count if count else ranking.NEUTRAL_PRIOR
 
 
 def score(design: Design, prior: float) -> tuple[float, float, float]:
@@ -410,7 +385,9 @@ def close_voting(design_id: int, now: dt.datetime | None = None) -> bool:
     if design is None or design.state != DesignState.VOTING or now < design.voting_closes_at:
         return False
     cfg = current_app.config
-    design.bayes_score, design.buy_lower_bound, design.rank_score = score(design, prior_mean())
+    design.bayes_score, design.buy_lower_bound, design.rank_score = score(
+        design, queries.prior_mean()
+    )
     design.closed_at = now
     transition(
         design,
@@ -447,18 +424,6 @@ def close_voting(design_id: int, now: dt.datetime | None = None) -> bool:
     return True
 
 
-def due_for_close(now: dt.datetime | None = None, limit: int = 500) -> list[int]:
-    """Designs whose window is past due: catches closes whose scheduled job was lost."""
-    now = now or utcnow()
-    ids = db.session.scalars(
-        sa.select(Design.id)
-        .where(Design.state == DesignState.VOTING, Design.voting_closes_at <= now)
-        .order_by(Design.voting_closes_at)
-        .limit(limit)
-    ).all()
-    return ids
-
-
 # --- selection --------------------------------------------------------------------------------
 
 
@@ -484,21 +449,6 @@ def reject(design_id: int, operator: User, reason: str, message: str) -> Design:
     transition(design, "reject", operator, reason=line)
     _notify_designer(design, f"“{design.title}” was not selected", line)
     return design
-
-
-def variant_demand(design_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
-    """Buy intents per variant, for the operators' shortlist review (one query)."""
-    rows = db.session.execute(
-        sa.select(DesignVariant.design_id, DesignVariant.label, sa.func.count(Vote.id))
-        .join(Vote, sa.and_(Vote.variant_id == DesignVariant.id, Vote.would_buy))
-        .where(DesignVariant.design_id.in_(design_ids))
-        .group_by(DesignVariant.design_id, DesignVariant.label, DesignVariant.position)
-        .order_by(DesignVariant.design_id, DesignVariant.position)
-    ).all()
-    demand: dict[int, list[tuple[str, int]]] = {}
-    for design_id, label, count in rows:
-        demand.setdefault(design_id, []).append((label, count))
-    return demand
 
 
 # --- comments ---------------------------------------------------------------------------------
@@ -572,12 +522,3 @@ def moderate(comment_id: int, operator: User, hide: bool, reason: str = "") -> C
         reason=reason.strip() or None,
     )
     return comment
-
-
-def design_timeline(design_id: int):
-    """The design's recorded decisions, oldest first, for its public page."""
-    return db.session.scalars(
-        sa.select(AuditEvent)
-        .where(AuditEvent.subject_type == "design", AuditEvent.subject_id == design_id)
-        .order_by(AuditEvent.id)
-    ).all()

@@ -3,7 +3,6 @@ operators' quality check, shortlist and moderation."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
@@ -16,11 +15,9 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectChoice
 
 from marketplace.accounts.authz import verified_required
-from marketplace.accounts.models import User
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.pagecache import cached_for_anonymous
@@ -37,17 +34,13 @@ from .forms import (
 from .models import (
     CLOSED_STATES,
     PUBLIC_STATES,
-    Comment,
     Design,
     DesignState,
-    DesignTag,
-    Product,
 )
 
 bp = Blueprint("designs", __name__, url_prefix="/designs")
 scoring_bp = Blueprint("scoring", __name__)
 
-PER_PAGE = 24
 STATUS_FILTERS = {
     "voting": ("Open for scoring", (DesignState.VOTING,)),
     "closed": ("Scoring closed", CLOSED_STATES),
@@ -57,8 +50,7 @@ STATUS_FILTERS = {
 SORTS = {"newest": "Newest", "closing": "Closing soon", "top": "Top ranked"}
 
 
-def _design_or_404(design_id: int, *options) -> Design:
-    design = db.session.scalar(sa.select(Design).where(Design.id == design_id).options(*options))
+def _visible_or_404(design: Design | None) -> Design:
     if design is None or not design.visible_to(current_user):
         abort(404)
     return design
@@ -81,34 +73,13 @@ def index():
     q = " ".join((request.args.get("q") or "").split())[:80]
     page = max(1, request.args.get("page", 1, type=int))
 
-    stmt = sa.select(Design).where(Design.state.in_(STATUS_FILTERS[status][1]))
-    if tag:
-        stmt = stmt.where(sa.exists().where(DesignTag.design_id == Design.id, DesignTag.tag == tag))
-    if product_id:
-        stmt = stmt.where(Design.product_id == product_id)
-    if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(
-            sa.or_(
-                Design.title.ilike(pattern, escape="\\"),
-                sa.exists().where(DesignTag.design_id == Design.id, DesignTag.tag == q.lower()),
-            )
-        )
     # A ranking of designs still being scored would tell voters what others think: "top"
     # applies to closed designs only.
     if sort == "top" and status == "voting":
         sort = "newest"
-    if sort == "top":
-        stmt = stmt.order_by(Design.rank_score.desc().nulls_last(), Design.id.desc())
-    elif sort == "closing":
-        stmt = stmt.order_by(Design.voting_closes_at.asc().nulls_last(), Design.id)
-    else:
-        stmt = stmt.order_by(Design.id.desc())
-    rows = db.session.scalars(
-        stmt.options(*queries.card_options()).offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)
-    ).all()
-    designs, has_next = rows[:PER_PAGE], len(rows) > PER_PAGE
-    products = db.session.scalars(sa.select(Product).order_by(Product.name)).all()
+    filters = queries.GalleryFilters(STATUS_FILTERS[status][1], sort, tag, product_id, q)
+    designs, has_next = queries.gallery_page(filters, page)
+    products = queries.products()
     return render_template(
         "designs/index.html",
         designs=designs,
@@ -128,20 +99,11 @@ def index():
 @bp.get("/<int:design_id>")
 @cached_for_anonymous(tag="design:{design_id}")
 def show(design_id: int):
-    design = _design_or_404(design_id, *queries.card_options(), selectinload(Design.variants))
-    vote = services.vote_of(design.id, current_user)
+    design = _visible_or_404(queries.design_page(design_id))
+    vote = queries.vote_of(design.id, current_user)
     show_scores = services.can_see_scores(design, current_user, vote)
-    comments_stmt = (
-        sa.select(Comment)
-        .where(Comment.design_id == design.id)
-        .options(joinedload(Comment.author))
-        .order_by(Comment.created_at)
-        .limit(200)
-    )
     is_operator = current_user.is_authenticated and current_user.is_operator
-    if not is_operator:
-        comments_stmt = comments_stmt.where(sa.not_(Comment.hidden))
-    comments = db.session.scalars(comments_stmt).all()
+    comments = queries.comments_on(design.id, with_hidden=is_operator)
 
     is_owner = current_user.is_authenticated and current_user.id == design.designer_id
     forms = {"vote_form": None, "comment_form": None, "submit_form": None, "button": None}
@@ -166,7 +128,7 @@ def show(design_id: int):
         vote=vote,
         show_scores=show_scores,
         comments=comments,
-        timeline=services.design_timeline(design.id),
+        timeline=queries.design_timeline(design.id),
         **forms,
         is_owner=is_owner,
         is_operator=is_operator,
@@ -178,9 +140,7 @@ def show(design_id: int):
 def artwork(design_id: int, size: str):
     if size not in ("gallery", "detail", "original"):
         abort(404)
-    design = db.session.get(Design, design_id)
-    if design is None or not design.visible_to(current_user):
-        abort(404)
+    design = _visible_or_404(queries.design(design_id))
     path = images.artwork_path(current_app.config["UPLOAD_DIR"], design.artwork_key, size)
     response = send_file(path, max_age=3600, conditional=True)
     if not design.is_public:
@@ -192,16 +152,10 @@ def artwork(design_id: int, size: str):
 @bp.get("/by/<int:user_id>")
 @cached_for_anonymous
 def designer(user_id: int):
-    person = db.session.get(User, user_id)
-    if person is None or not person.is_designer:
+    person = queries.designer(user_id)
+    if person is None:
         abort(404)
-    designs = db.session.scalars(
-        sa.select(Design)
-        .where(Design.designer_id == user_id, Design.state.in_(PUBLIC_STATES))
-        .options(*queries.card_options())
-        .order_by(Design.id.desc())
-        .limit(100)
-    ).all()
+    designs = queries.public_designs_of(user_id)
     return render_template("designs/designer.html", person=person, designs=designs)
 
 
@@ -218,17 +172,12 @@ def _designer_or_redirect():
 @bp.get("/mine")
 @login_required
 def mine():
-    designs = db.session.scalars(
-        sa.select(Design)
-        .where(Design.designer_id == current_user.id)
-        .options(joinedload(Design.product), selectinload(Design.tags))
-        .order_by(Design.id.desc())
-    ).all()
+    designs = queries.designs_of(current_user.id)
     return render_template("designs/mine.html", designs=designs)
 
 
 def _form_choices(form: DesignForm) -> None:
-    form.product_id.choices = [SelectChoice(p.id, p.name) for p in services.active_products()]
+    form.product_id.choices = [SelectChoice(p.id, p.name) for p in queries.active_products()]
 
 
 def _fields(form: DesignForm) -> dict:
@@ -288,7 +237,7 @@ def new():
 @bp.route("/<int:design_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(design_id: int):
-    design = _design_or_404(design_id, selectinload(Design.tags), selectinload(Design.variants))
+    design = _visible_or_404(queries.design_to_edit(design_id))
     if design.designer_id != current_user.id:
         abort(403)
     if design.state != DesignState.DRAFT:
@@ -331,7 +280,7 @@ def edit(design_id: int):
 @bp.post("/<int:design_id>/submit")
 @login_required
 def submit(design_id: int):
-    design = _design_or_404(design_id)
+    design = _visible_or_404(queries.design(design_id))
     form = SubmitDesignForm()
     if not form.validate_on_submit():
         flash("Accept the licence terms to submit your design.", "error")
@@ -368,7 +317,7 @@ def vote(design_id: int):
 @bp.post("/<int:design_id>/comments")
 @verified_required
 def comment(design_id: int):
-    design = _design_or_404(design_id)
+    design = _visible_or_404(queries.design(design_id))
     form = posted(CommentForm, "A comment needs 1 to 1,000 characters.")
     created = services.add_comment(design, current_user, form.body.data)
     db.session.commit()
@@ -398,5 +347,5 @@ def how_scoring_works():
         min_votes=cfg["SHORTLIST_MIN_VOTES"],
         min_rank=cfg["SHORTLIST_MIN_RANK"],
         voting_days=cfg["VOTING_DAYS"],
-        prior=services.prior_mean(),
+        prior=queries.prior_mean(),
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
@@ -17,7 +16,6 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy.orm import joinedload, selectinload
 
 from designs import queries, services
 from designs.forms import (
@@ -26,9 +24,6 @@ from designs.forms import (
     RejectForm,
 )
 from designs.models import (
-    Comment,
-    Design,
-    DesignState,
     Product,
 )
 from marketplace.accounts.authz import operator_required
@@ -101,15 +96,9 @@ def decide(design_id: int, action: str):
 @operator_bp.get("/review")
 @operator_required
 def review():
-    designs = db.session.scalars(
-        sa.select(Design)
-        .where(Design.state == DesignState.SUBMITTED)
-        .options(*queries.card_options(), selectinload(Design.variants))
-        .order_by(Design.submitted_at)
-    ).all()
     return render_template(
         "operator/designs_review.html",
-        designs=designs,
+        designs=queries.submitted_for_review(),
         button=ButtonForm(formdata=None),
         decline_form=DeclineForm(formdata=None),
     )
@@ -118,25 +107,13 @@ def review():
 @operator_bp.get("/shortlist")
 @operator_required
 def shortlist():
-    designs = db.session.scalars(
-        sa.select(Design)
-        .where(Design.state == DesignState.SHORTLISTED)
-        .options(*queries.card_options())
-        .order_by(Design.rank_score.desc(), Design.id)
-    ).all()
+    designs = queries.shortlist()
     ids = [d.id for d in designs]
-    comment_counts = dict(
-        db.session.execute(
-            sa.select(Comment.design_id, sa.func.count())
-            .where(Comment.design_id.in_(ids), sa.not_(Comment.hidden))
-            .group_by(Comment.design_id)
-        ).all()
-    )
     return render_template(
         "operator/designs_shortlist.html",
         designs=designs,
-        demand=services.variant_demand(ids),
-        comment_counts=comment_counts,
+        comment_counts=queries.comment_counts(ids),
+        demand=queries.variant_demand(ids),
         button=ButtonForm(formdata=None),
         reject_form=RejectForm(formdata=None),
     )
@@ -145,15 +122,10 @@ def shortlist():
 @operator_bp.get("/comments")
 @operator_required
 def comments():
-    flagged = db.session.scalars(
-        sa.select(Comment)
-        .where(sa.or_(Comment.hidden, Comment.report_count > 0))
-        .options(joinedload(Comment.author))
-        .order_by(Comment.reviewed_at.is_not(None), Comment.report_count.desc(), Comment.id)
-        .limit(200)
-    ).all()
     return render_template(
-        "operator/comments.html", comments=flagged, button=ButtonForm(formdata=None)
+        "operator/comments.html",
+        comments=queries.flagged_comments(),
+        button=ButtonForm(formdata=None),
     )
 
 
@@ -176,10 +148,7 @@ def products():
     status = 200
     if form.validate_on_submit():
         name = " ".join(form.name.data.split())
-        exists = db.session.scalar(
-            sa.select(Product.id).where(sa.func.lower(Product.name) == name.lower())
-        )
-        if exists:
+        if queries.product_named(name) is not None:
             form.name.errors = [*form.name.errors, "A product with this name exists."]
             status = 409
         else:
@@ -189,9 +158,11 @@ def products():
             return redirect(url_for("designs_operator.products"))
     elif form.is_submitted():
         status = 422
-    items = db.session.scalars(sa.select(Product).order_by(Product.name)).all()
     return render_template(
-        "operator/products.html", products=items, form=form, button=ButtonForm(formdata=None)
+        "operator/products.html",
+        products=queries.products(),
+        form=form,
+        button=ButtonForm(formdata=None),
     ), status
 
 
@@ -199,7 +170,7 @@ def products():
 @operator_required
 def toggle_product(product_id: int):
     posted(ButtonForm)
-    product = db.session.get(Product, product_id)
+    product = queries.product(product_id)
     if product is None:
         abort(404)
     product.active = not product.active
@@ -209,56 +180,32 @@ def toggle_product(product_id: int):
 
 def queue_counts() -> list[tuple[str, int, str]]:
     """For the console's front page: what waits in each design queue."""
-    counts = dict(
-        db.session.execute(
-            sa.select(Design.state, sa.func.count())
-            .where(Design.state.in_((DesignState.SUBMITTED, DesignState.SHORTLISTED)))
-            .group_by(Design.state)
-        ).all()
-    )
-    reported = db.session.scalar(
-        sa.select(sa.func.count()).where(Comment.hidden, Comment.reviewed_at.is_(None))
-    )
+    counts = queries.queue_counts()
     return [
-        ("to check", counts.get(DesignState.SUBMITTED, 0), url_for("designs_operator.review")),
-        (
-            "shortlisted",
-            counts.get(DesignState.SHORTLISTED, 0),
-            url_for("designs_operator.shortlist"),
-        ),
-        ("comments to review", reported, url_for("designs_operator.comments")),
+        ("to check", counts.to_check, url_for("designs_operator.review")),
+        ("shortlisted", counts.shortlisted, url_for("designs_operator.shortlist")),
+        ("comments to review", counts.comments_to_review, url_for("designs_operator.comments")),
     ]
 
 
 def queue_items() -> list[dict]:
     """For the console's work queues: designs waiting for a decision, oldest first."""
-    items = []
-    for design in db.session.scalars(
-        sa.select(Design)
-        .where(Design.state == DesignState.SUBMITTED)
-        .order_by(Design.submitted_at)
-        .limit(20)
-    ):
-        items.append(
-            {
-                "queue": "Quality check",
-                "title": design.title,
-                "link": url_for("designs_operator.review") + f"#design-{design.id}",
-                "since": design.submitted_at,
-            }
-        )
-    for design in db.session.scalars(
-        sa.select(Design)
-        .where(Design.state == DesignState.SHORTLISTED)
-        .order_by(Design.voting_closes_at)
-        .limit(20)
-    ):
-        items.append(
-            {
-                "queue": "Shortlist decisions",
-                "title": design.title,
-                "link": url_for("designs.show", design_id=design.id),
-                "since": design.voting_closes_at,
-            }
-        )
-    return items
+    checks = [
+        {
+            "queue": "Quality check",
+            "title": design.title,
+            "link": url_for("designs_operator.review") + f"#design-{design.id}",
+            "since": design.submitted_at,
+        }
+        for design in queries.awaiting_check()
+    ]
+    decisions = [
+        {
+            "queue": "Shortlist decisions",
+            "title": design.title,
+            "link": url_for("designs.show", design_id=design.id),
+            "since": design.voting_closes_at,
+        }
+        for design in queries.awaiting_decision()
+    ]
+    return checks + decisions
