@@ -1,5 +1,5 @@
-"""Design pages: gallery, design page, drafts, scoring, comments, designer pages, and the
-operators' quality check, shortlist and moderation."""
+"""Design pages: gallery, design page, drafts, scoring, comments and designer pages. (The
+operators' quality check, shortlist and moderation are in ``marketplace.operator.designs``.)"""
 
 from __future__ import annotations
 
