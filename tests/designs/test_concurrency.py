@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from config import TestConfig
 from designs.models import Design, Vote
 from marketplace.kernel.extensions import db
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 
 pytestmark = [
     pytest.mark.live_db,

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from marketplace.accounts.models import User
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent, OutboxMail
-from tests.conftest import PASSWORD, csrf_token
+from tests.helpers import PASSWORD, csrf_token
 
 
 def register(client, email="new@example.com", name="New Member", password="a long enough pass"):
