@@ -349,15 +349,3 @@ def test_the_console_lists_work_with_its_age_and_the_audit_log_filters(
     for text in ("Funded: goal reached", "Payments settled", "Production planned"):
         assert text in public
     assert run_id
-
-
-def test_how_it_works_explains_the_pipeline(client):
-    page = client.get("/about/how-it-works").get_data(as_text=True)
-    for text in (
-        "Community scoring",
-        "nobody is charged",
-        "7 days after the deadline",
-        "Royalties",
-        "licence",
-    ):
-        assert text in page
