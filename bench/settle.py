@@ -35,7 +35,13 @@ from psycopg import sql
 
 from bench import seed as seeding
 from bench.cli import BenchError, guarded
-from tests.helpers import CHARGE_CARDS, campaign_terms, card_method, card_summary
+from tests.helpers import (
+    CHARGE_CARDS,
+    REFERENCE_TABLES,
+    campaign_terms,
+    card_method,
+    card_summary,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -50,7 +56,7 @@ TARGET_PCT = 80.0
 #: "Flat" memory: the peak at the larger pledge count at most this much above the smaller one.
 FLAT_TOLERANCE_PCT = 10.0
 #: Tables the migrations fill (reference data) or own: kept when a phase empties the rest.
-KEEP_TABLES = ("products", "alembic_version")
+KEEP_TABLES = (*REFERENCE_TABLES, "alembic_version")
 SAMPLE_SECONDS = 0.05
 #: pg_try_advisory_lock key held for a whole run.
 RUN_LOCK = 0x5E771E

@@ -14,10 +14,26 @@ import zlib
 from functools import cache
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from config import TestConfig
+
 ROOT = Path(__file__).resolve().parent.parent
+
+#: Rows the migrations insert (the launch products): kept when tables are emptied, as a fresh
+#: deployment has them.
+REFERENCE_TABLES = ("products",)
+
+
+def needs_postgresql(what: str):
+    """Skips the test on SQLite: ``what`` needs PostgreSQL."""
+    return pytest.mark.skipif(
+        not (TestConfig.SQLALCHEMY_DATABASE_URI or "").startswith("postgresql"),
+        reason=f"{what} PostgreSQL: run with TEST_DATABASE_URL (CI does)",
+    )
+
 
 # --- images and files -------------------------------------------------------------------------
 
