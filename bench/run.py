@@ -15,7 +15,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,9 @@ import redis
 import requests
 
 from bench import seed as seeding
+from bench.cli import BenchError, guarded
+from dev.services import free_port
+from tests.helpers import csrf_in
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -58,20 +60,9 @@ USER_AGENT = "cocrea-bench/1"
 SAMPLE_IDS = 1000
 
 TARGETS = {"gallery": 35.0, "design": 35.0, "vote": 25.0}
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-class BenchError(Exception):
-    """Something broke (not a missed target): the run exits non-zero."""
 
 
 # --- servers ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:
@@ -459,10 +450,10 @@ def sample_ids(url: str) -> tuple[list[int], list[int]]:
 
 
 def _csrf(html: str, where: str) -> str:
-    match = CSRF_RE.search(html)
-    if not match:
+    token = csrf_in(html)
+    if not token:
         raise BenchError(f"no CSRF token on {where}")
-    return match.group(1)
+    return token
 
 
 def prepare_vote(base: str, design_ids: list[int]) -> Load:
@@ -728,21 +719,8 @@ def run() -> int:
     return 0
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt  # so that `finally` stops the servers on SIGTERM / SIGHUP too
-
-
 def main() -> int:
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
-    try:
-        return run()
-    except BenchError as exc:
-        print(f"bench: FAILED: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nbench: interrupted; servers stopped", file=sys.stderr)
-        return 130
+    return guarded("bench", run, "servers")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,14 @@ import redis
 from psycopg import sql
 
 from bench import seed as seeding
+from bench.cli import BenchError, guarded
+from tests.helpers import (
+    CHARGE_CARDS,
+    REFERENCE_TABLES,
+    campaign_terms,
+    card_method,
+    card_summary,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -41,21 +49,17 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/cocrea_bench_settle"
 #: Db 13: the page bench flushes 14, the test suite uses 15 and the fault tests 11-12.
 REDIS_URL = "redis://127.0.0.1:6379/13"
 STRIPE_KEY = "sk_test_bench_settle"
-CARD = "4242424242424242"
+CARD = CHARGE_CARDS["visa"]
 PRICE_CENTS = 2500
 #: Settlement charges/s as a share of localstripe's own PaymentIntents/s (the issue's target).
 TARGET_PCT = 80.0
 #: "Flat" memory: the peak at the larger pledge count at most this much above the smaller one.
 FLAT_TOLERANCE_PCT = 10.0
 #: Tables the migrations fill (reference data) or own: kept when a phase empties the rest.
-KEEP_TABLES = ("products", "alembic_version")
+KEEP_TABLES = (*REFERENCE_TABLES, "alembic_version")
 SAMPLE_SECONDS = 0.05
 #: pg_try_advisory_lock key held for a whole run.
 RUN_LOCK = 0x5E771E
-
-
-class BenchError(Exception):
-    """Something broke (not a missed target): the run exits non-zero."""
 
 
 def env_int(name: str, default: int) -> int:
@@ -320,12 +324,7 @@ def saved_cards(stripe_url: str, count: int, threads: int = 8) -> list[tuple[str
 
     def make(n: int) -> tuple[str, str]:
         customer = client.v1.customers.create(params={"email": f"backer{n}@bench.example"})
-        pm = client.v1.payment_methods.create(
-            params={
-                "type": "card",
-                "card": {"number": CARD, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
-            }
-        )
+        pm = card_method(client, CARD)
         client.v1.payment_methods.attach(pm.id, params={"customer": customer.id})
         return customer.id, pm.id
 
@@ -419,12 +418,8 @@ def seed_campaign(setup: Setup, pledges: int, backers: int) -> int:
             design_id=design.id,
             product_name="Bench tee",
             state=CampaignState.LIVE,
-            unit_price_cents=PRICE_CENTS,
-            currency="EUR",
             goal_units=pledges,
-            production_cost_cents=PRICE_CENTS - 500,
-            royalty_cents=300,
-            platform_cents=200,
+            **campaign_terms(PRICE_CENTS),
             starts_at=now - dt.timedelta(days=10),
             deadline=now + dt.timedelta(days=10),
             created_by_id=operator_id,
@@ -452,7 +447,7 @@ def seed_campaign(setup: Setup, pledges: int, backers: int) -> int:
                     "state": PledgeState.ACTIVE,
                     "idempotency_key": secrets.token_urlsafe(24),
                     "payment_method_id": cards[n % backers][1],
-                    "card_summary": f"Visa •••• {CARD[-4:]}",
+                    "card_summary": card_summary(CARD),
                 }
                 for n in range(pledges)
             ],
@@ -1126,22 +1121,9 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(p.errors for p in phases) else 0
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt  # so that `finally` stops the workers and localstripe
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
-    try:
-        return run(args)
-    except BenchError as exc:
-        print(f"settle: FAILED: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nsettle: interrupted; workers and localstripe stopped", file=sys.stderr)
-        return 130
+    return guarded("settle", lambda: run(args), "workers and localstripe")
 
 
 if __name__ == "__main__":

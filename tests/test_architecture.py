@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import ast
 from functools import cache
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-#: What ``pyproject.toml`` ships: packages and single modules.
-SHIPPED = ("marketplace", "designs", "payments", "config.py", "wsgi.py")
+from tests.helpers import ROOT, imported_names, product_files
 
 #: Lowest first. A module belongs to the layer of the longest prefix naming it.
 LAYERS = (
@@ -31,23 +28,6 @@ LAYERS = (
 )
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-@cache
-def product_files() -> dict[str, Path]:
-    files = {}
-    for entry in SHIPPED:
-        path = ROOT / entry
-        for file in [path] if path.is_file() else sorted(path.rglob("*.py")):
-            files[_module_name(file)] = file
-    return files
-
-
 def _resolve(name: str) -> str | None:
     """The product module an imported name lives in (``a.b.c`` -> ``a.b`` when c is a
     function of module ``a.b``), or None for a name outside the product."""
@@ -57,24 +37,6 @@ def _resolve(name: str) -> str | None:
             return name
         name = name.rpartition(".")[0]
     return None
-
-
-def imported_names(source: str, package: str) -> list[tuple[str, int]]:
-    """(dotted name, line) of every import in ``source``, wherever it stands; relative
-    imports resolved against ``package``."""
-    names = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names += [(alias.name, node.lineno) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                base = parts[: len(parts) - node.level + 1]
-                source_module = ".".join(base + ([node.module] if node.module else []))
-            else:
-                source_module = node.module
-            names += [(f"{source_module}.{alias.name}", node.lineno) for alias in node.names]
-    return names
 
 
 @cache

@@ -20,6 +20,7 @@ from marketplace.kernel.models import MAIL_MACHINE, MailStatus, OutboxMail
 from marketplace.kernel.statemachine import IllegalTransition
 from marketplace.production.models import ORDER_MACHINE, RUN_MACHINE, OrderState, RunState
 from payments.models import ATTEMPT_MACHINE, REFUND_MACHINE, AttemptStatus, RefundStatus
+from tests.helpers import product_files
 
 #: machine -> (its states, "from  event  to" lines)
 TABLES = {
@@ -169,8 +170,6 @@ def test_each_machine_is_exactly_its_table(machine):
 
 
 def test_every_machine_of_the_product_has_a_table():
-    from tests.test_architecture import product_files
-
     names = [
         line.split("=")[0].strip()
         for path in product_files().values()

@@ -10,22 +10,9 @@ from designs.models import Design, DesignState
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.queues import get_queue
-from tests.helpers import png_bytes
+from tests.helpers import login, logout, png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.live_db]
-PASSWORD = "correct horse battery"
-
-
-def login(page, base, email):
-    page.goto(base + "/account/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(base + "/")
-
-
-def logout(page):
-    page.get_by_role("button", name="Log out").click()
 
 
 def test_submit_approve_score_close_and_shortlist(

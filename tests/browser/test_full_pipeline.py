@@ -19,10 +19,7 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.queues import get_queue
 from marketplace.production.models import ProductionRun, RunState
 from payments import ledger
-from tests.browser.test_design_pipeline import login, logout
-from tests.browser.test_pledge_flow import save_card
-from tests.helpers import png_bytes
-from tests.payments.conftest import succeeded_intents
+from tests.helpers import login, logout, png_bytes, save_card, succeeded_intents
 
 pytestmark = [pytest.mark.browser, pytest.mark.live_db]
 

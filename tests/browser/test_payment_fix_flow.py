@@ -8,9 +8,7 @@ import sqlalchemy as sa
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.extensions import db
-from tests.browser.test_design_pipeline import login
-from tests.browser.test_pledge_flow import save_card
-from tests.payments.conftest import add_pledges, succeeded_intents
+from tests.helpers import add_pledges, login, save_card, succeeded_intents
 
 pytestmark = [pytest.mark.browser, pytest.mark.live_db]
 

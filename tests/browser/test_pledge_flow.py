@@ -7,18 +7,9 @@ import sqlalchemy as sa
 from marketplace.campaigns.models import Pledge, PledgeState
 from marketplace.kernel.extensions import db
 from payments import gateway
+from tests.helpers import save_card
 
 pytestmark = [pytest.mark.browser, pytest.mark.live_db]
-
-
-def save_card(page, number="4242 4242 4242 4242", button="Save card"):
-    field = page.locator("#card-element")
-    field.get_by_placeholder("number").press_sequentially(number)
-    field.get_by_placeholder("exp_month").fill("12")
-    field.get_by_placeholder("exp_year").fill("34")
-    field.get_by_placeholder("cvc").fill("123")
-    field.get_by_placeholder("postal_code").fill("69001")
-    page.get_by_role("button", name=button).click()
 
 
 def pledge(page, base, campaign_id, variant):

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from designs.models import Comment, DesignState
 from marketplace.kernel.extensions import db
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 
 
 @contextlib.contextmanager

@@ -5,17 +5,13 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from config import TestConfig
 from designs.models import Design, Vote
 from marketplace.kernel.extensions import db
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token, needs_postgresql
 
 pytestmark = [
     pytest.mark.live_db,
-    pytest.mark.skipif(
-        not (TestConfig.SQLALCHEMY_DATABASE_URI or "").startswith("postgresql"),
-        reason="row locks need PostgreSQL: run with TEST_DATABASE_URL (CI does)",
-    ),
+    needs_postgresql("row locks need"),
 ]
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ from designs.images import (
     delete_artwork,
     store_artwork,
 )
+from tests.helpers import bomb_png, files_under
 
 # --------------------------------------------------------------------------- helpers
 
@@ -41,32 +40,6 @@ def upload(data: bytes, filename: str = "artwork.png") -> FileStorage:
 
 def store(data: bytes, tmp_path: Path, filename: str = "artwork.png") -> StoredArtwork:
     return store_artwork(upload(data, filename).stream, str(tmp_path))
-
-
-def files_under(root: Path) -> list[Path]:
-    return [path for path in root.rglob("*") if not path.is_dir()]
-
-
-def png_chunk(kind: bytes, payload: bytes) -> bytes:
-    body = kind + payload
-    return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
-
-
-def bomb_png(width: int, height: int) -> bytes:
-    """A genuine 1-bit PNG of width × height black pixels, compressed to a few KB.
-
-    Built row by row with a streaming compressor, so the test never holds the pixels.
-    """
-    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
-    compressor = zlib.compressobj(9)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", ihdr)
-        + png_chunk(b"IDAT", idat)
-        + png_chunk(b"IEND", b"")
-    )
 
 
 def gradient(mode: str, size: tuple[int, int]) -> Image.Image:
@@ -101,7 +74,7 @@ def test_valid_image_is_stored_with_its_derived_webps(tmp_path, fmt, mode, ext):
     for name, expected in (("detail", (1200, 600)), ("gallery", (480, 240))):
         with Image.open(artwork_path(str(tmp_path), stored.key, name)) as image:
             assert (image.format, image.size, image.mode) == ("WEBP", expected, mode)
-    assert sorted(p.name for p in files_under(tmp_path)) == [
+    assert sorted(Path(p).name for p in files_under(tmp_path)) == [
         "detail.webp",
         "gallery.webp",
         f"original.{ext}",

@@ -12,7 +12,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent, OutboxMail
 from marketplace.kernel.queues import get_queue
-from tests.conftest import csrf_token
+from tests.helpers import post
 
 
 @pytest.fixture
@@ -22,10 +22,6 @@ def operator(make_user):
 
 def as_operator(auth):
     auth.login("staff@example.com")
-
-
-def post(client, path, page, **data):
-    return client.post(path, data={"csrf_token": csrf_token(client, page), **data})
 
 
 def test_operator_approves_a_submitted_design_and_scoring_opens_for_seven_days(

@@ -1,7 +1,6 @@
 """Drafts and uploads through the pages: good uploads are stored, bad ones leave nothing."""
 
 import io
-import zlib
 
 import pytest
 import sqlalchemy as sa
@@ -9,27 +8,7 @@ import sqlalchemy as sa
 from designs.models import Design, DesignState
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent
-from tests.conftest import csrf_token
-from tests.helpers import files_under, png_bytes
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    import struct
-
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def bomb_png(side: int = 30_000) -> bytes:
-    """A 1-bit PNG of side x side pixels that is a few kilobytes: a decompression bomb."""
-    import struct
-
-    row = b"\x00" + b"\x00" * ((side + 7) // 8)
-    compressor = zlib.compressobj(9)
-    data = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
-    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
-    )
+from tests.helpers import bomb_png, csrf_token, files_under, png_bytes
 
 
 def post_new(client, upload: tuple[bytes, str] | None, **fields):
@@ -165,7 +144,7 @@ def test_bad_upload_is_refused_with_a_clear_message_and_leaves_nothing(
 def test_a_decompression_bomb_is_refused_and_leaves_nothing(
     client, ctx, designer, product_id, upload_dir
 ):
-    content = bomb_png()
+    content = bomb_png(30_000, 30_000)
     assert len(content) < 200_000
     resp = post_new(client, (content, "bomb.png"), product_id=product_id)
     assert resp.status_code == 422

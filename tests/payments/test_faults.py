@@ -20,7 +20,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from payments import charging, jobs
 from payments.models import AttemptStatus, ChargeAttempt
-from tests.payments.conftest import add_pledges, succeeded_intents
+from tests.helpers import add_pledges, succeeded_intents
 from tests.payments.faultproxy import CONFIRM, CREATE, RETRIEVE, Fault
 
 

@@ -5,8 +5,7 @@ import pytest
 
 from marketplace.campaigns.models import Campaign, CampaignState
 from marketplace.kernel.extensions import db
-from tests.conftest import csrf_token
-from tests.payments.conftest import add_pledges
+from tests.helpers import add_pledges, csrf_token
 
 
 @pytest.fixture

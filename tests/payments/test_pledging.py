@@ -12,8 +12,7 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.models import OutboxMail
 from payments import gateway
 from payments.models import CardSetup, StripeCustomer
-from tests.conftest import csrf_token
-from tests.payments.conftest import browser_confirms, variant_id
+from tests.helpers import browser_confirms, csrf_token, variant_id
 
 
 def start_pledge(client, campaign_id, variant, quantity=1, key=None):

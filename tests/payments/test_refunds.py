@@ -10,8 +10,7 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.models import OutboxMail
 from payments import gateway, jobs, refunds
 from payments.models import ChargeAttempt, Refund, RefundStatus
-from tests.conftest import csrf_token
-from tests.payments.conftest import add_pledges
+from tests.helpers import add_pledges, csrf_token
 
 
 @pytest.fixture

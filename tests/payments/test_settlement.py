@@ -17,8 +17,7 @@ from marketplace.kernel.models import AuditEvent, OutboxMail
 from marketplace.kernel.queues import redis_connection
 from payments import charging, gateway, jobs
 from payments.models import AttemptStatus, ChargeAttempt
-from tests.conftest import csrf_token
-from tests.payments.conftest import add_pledges, browser_confirms, succeeded_intents
+from tests.helpers import add_pledges, authenticate, browser_confirms, csrf_token, succeeded_intents
 
 
 @pytest.fixture
@@ -276,18 +275,6 @@ def test_declined_card_is_fixed_with_a_new_card_and_collected(
         ]
         assert attempts[0].failure_code == "card_declined"
         assert {k: len(v) for k, v in succeeded_intents().items()} == {str(pledge_id): 1}
-
-
-def authenticate(ctx, payment_intent_id: str, success: bool = True) -> None:
-    """What localstripe's Stripe.js does when the backer passes (or fails) 3-D Secure."""
-    with ctx():
-        pi = gateway.client().v1.payment_intents.retrieve(payment_intent_id)
-        gateway.client().raw_request(
-            "post",
-            f"/v1/payment_intents/{payment_intent_id}/_authenticate",
-            client_secret=pi.client_secret,
-            success="true" if success else "false",
-        )
 
 
 def test_authentication_card_goes_action_required_then_collected(

@@ -16,8 +16,7 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent
 from payments import gateway
 from payments.models import ChargeAttempt, WebhookEvent
-from tests.payments.conftest import add_pledges
-from tests.payments.test_settlement import authenticate
+from tests.helpers import add_pledges, authenticate
 
 
 def signed(payload: bytes, secret: str, timestamp: int | None = None) -> str:

@@ -29,7 +29,7 @@ from marketplace.campaigns.models import Campaign, CampaignState, Pledge, Pledge
 from marketplace.kernel.extensions import db
 from payments import jobs
 from payments.models import AttemptStatus, ChargeAttempt
-from tests.payments.conftest import add_pledges, succeeded_intents
+from tests.helpers import add_pledges, succeeded_intents
 from tests.payments.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.live_db

@@ -119,3 +119,15 @@ def test_development_lists_the_outbox_at_dev_mail(tmp_path, redis_url):
     assert "Your Cocréa password was changed" in html
     with dev_app.app_context():
         db.engine.dispose()
+
+
+def test_how_it_works_explains_the_pipeline(client):
+    page = client.get("/about/how-it-works").get_data(as_text=True)
+    for text in (
+        "Community scoring",
+        "nobody is charged",
+        "7 days after the deadline",
+        "Royalties",
+        "licence",
+    ):
+        assert text in page

@@ -7,11 +7,9 @@ import sqlalchemy as sa
 from config import TestConfig
 from marketplace import create_app
 from marketplace.kernel.extensions import db
+from tests.helpers import needs_postgresql
 
-on_postgresql = pytest.mark.skipif(
-    not (TestConfig.SQLALCHEMY_DATABASE_URI or "").startswith("postgresql"),
-    reason="ending a server connection needs PostgreSQL: run with TEST_DATABASE_URL (CI does)",
-)
+on_postgresql = needs_postgresql("ending a server connection needs")
 
 
 @pytest.fixture

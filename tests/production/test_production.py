@@ -19,8 +19,7 @@ from marketplace.production import services as production
 from marketplace.production.models import Order, OrderState, ProductionRun, RunState, Survey
 from payments import jobs, ledger, refunds
 from payments.models import LedgerEntry, LedgerKind
-from tests.conftest import csrf_token
-from tests.payments.conftest import add_pledges
+from tests.helpers import add_pledges, csrf_token, login_as
 
 SHIP_DATE = (utcnow() + dt.timedelta(days=30)).date()
 
@@ -114,13 +113,6 @@ def test_a_run_needs_a_settled_campaign_and_only_one(ctx, settled, make_campaign
             reference="X",
             expected_ship_date=SHIP_DATE,
         )
-
-
-def login_as(client, auth, email):
-    """Log in as someone else: a logged-in client is sent away from the login page."""
-    for cookie in list(client._cookies):
-        client.delete_cookie(cookie[2], domain=cookie[0], path=cookie[1])
-    auth.login(email)
 
 
 def answer(client, auth, email, pledge_id, **overrides):
@@ -357,15 +349,3 @@ def test_the_console_lists_work_with_its_age_and_the_audit_log_filters(
     for text in ("Funded: goal reached", "Payments settled", "Production planned"):
         assert text in public
     assert run_id
-
-
-def test_how_it_works_explains_the_pipeline(client):
-    page = client.get("/about/how-it-works").get_data(as_text=True)
-    for text in (
-        "Community scoring",
-        "nobody is charged",
-        "7 days after the deadline",
-        "Royalties",
-        "licence",
-    ):
-        assert text in page

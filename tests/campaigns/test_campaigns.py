@@ -19,7 +19,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent, OutboxMail
 from marketplace.kernel.queues import get_queue
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 
 
 @pytest.fixture

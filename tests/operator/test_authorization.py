@@ -3,7 +3,7 @@ cannot be forgotten."""
 
 import pytest
 
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 
 
 def operator_rules(app):

@@ -5,18 +5,15 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from config import TestConfig
 from marketplace.accounts.models import User
 from marketplace.campaigns import services
 from marketplace.campaigns.models import CampaignVariant, Pledge, PledgeState
 from marketplace.kernel.extensions import db
+from tests.helpers import needs_postgresql
 
 pytestmark = [
     pytest.mark.live_db,
-    pytest.mark.skipif(
-        not (TestConfig.SQLALCHEMY_DATABASE_URI or "").startswith("postgresql"),
-        reason="row-level concurrency needs PostgreSQL: run with TEST_DATABASE_URL (CI does)",
-    ),
+    needs_postgresql("row-level concurrency needs"),
 ]
 
 

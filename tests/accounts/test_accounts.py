@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from marketplace.accounts.models import User
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent, OutboxMail
-from tests.conftest import PASSWORD, csrf_token
+from tests.helpers import PASSWORD, csrf_token
 
 
 def register(client, email="new@example.com", name="New Member", password="a long enough pass"):
@@ -254,35 +254,6 @@ def test_profile_requires_login_and_saves_the_display_name(client, auth, ctx, ma
         assert db.session.get(User, user_id).display_name == "Renamed"
 
 
-def test_operator_console_is_for_operators_only(client, auth, make_user):
-    assert client.get("/operator/").status_code == 302  # anonymous: log in first
-    make_user("member@example.com")
-    auth.login("member@example.com")
-    assert client.get("/operator/").status_code == 403
-    auth.logout()
-    make_user("staff@example.com", operator=True)
-    auth.login("staff@example.com")
-    resp = client.get("/operator/")
-    assert resp.status_code == 200
-    assert "Operator console" in resp.get_data(as_text=True)
-
-
-def test_the_console_menu_marks_the_section_you_are_in(client, auth, make_user):
-    make_user("staff@example.com", operator=True)
-    auth.login("staff@example.com")
-
-    def current(path):
-        html = client.get(path).get_data(as_text=True)
-        return re.findall(
-            r'aria-current="page">([^<]+)</a>', html.split('class="row operator-nav"')[1]
-        )
-
-    assert current("/operator/") == ["Overview"]
-    assert current("/operator/designs/review") == ["Quality check"]
-    assert current("/operator/settlements/") == ["Settlements"]
-    assert current("/operator/audit") == ["Audit log"]
-
-
 def test_create_operator_command_creates_or_promotes(app, ctx, make_user):
     runner = app.test_cli_runner()
     result = runner.invoke(
@@ -307,59 +278,3 @@ def test_create_operator_refuses_a_weak_password(app, ctx):
     )
     assert result.exit_code != 0
     assert "at least 10 characters" in result.output
-
-
-def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx, stripe_server):
-    from designs.models import Design
-    from dev.demo import seed_demo_command
-    from marketplace.campaigns.models import Campaign
-    from marketplace.production.models import ProductionRun
-
-    runner = app.test_cli_runner()
-    first = runner.invoke(seed_demo_command)
-    assert first.exit_code == 0, first.output
-    assert "operator@example.com" in first.output
-    second = runner.invoke(seed_demo_command)
-    assert "designs: already there" in second.output and "campaigns: already there" in second.output
-    assert "production runs: 2 created" in first.output
-    assert "production runs: already there" in second.output
-    with ctx():
-        design_states = set(db.session.scalars(sa.select(Design.state)))
-        campaign_states = set(db.session.scalars(sa.select(Campaign.state)))
-        assert {s.value for s in design_states} >= {
-            "draft",
-            "submitted",
-            "declined",
-            "voting",
-            "shortlisted",
-            "not_selected",
-            "selected",
-            "campaign",
-        }
-        # The funded one is settling: a worker charges its pledges (against localstripe).
-        # Two more were charged at seeding and are made: one in production, one delivered.
-        assert {s.value for s in campaign_states} == {
-            "live",
-            "settling",
-            "failed",
-            "in_production",
-            "shipped",
-        }
-        run_states = {r.state.value for r in db.session.scalars(sa.select(ProductionRun))}
-        assert run_states == {"in_production", "delivered"}
-        # Logging in as a demo backer shows pledges: on the live campaign and on a made one.
-        from marketplace.campaigns.models import Pledge
-
-        ben_pledges = db.session.execute(
-            sa.select(Campaign.state)
-            .join(Pledge, Pledge.campaign_id == Campaign.id)
-            .join(User, User.id == Pledge.backer_id)
-            .where(User.email == "ben@example.com")
-        ).scalars()
-        assert {"live", "in_production"} <= {s.value for s in ben_pledges}
-        assert (
-            db.session.scalar(
-                sa.select(sa.func.count()).select_from(User).where(User.email == "ada@example.com")
-            )
-            == 1
-        )

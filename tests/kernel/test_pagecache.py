@@ -7,7 +7,7 @@ import pytest
 from designs.models import Design
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 
 
 @pytest.fixture

@@ -1,0 +1,62 @@
+"""The demo data of `make run`: every stage of the pipeline, loaded twice without doubling."""
+
+import sqlalchemy as sa
+
+from marketplace.accounts.models import User
+from marketplace.kernel.extensions import db
+
+
+def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx, stripe_server):
+    from designs.models import Design
+    from dev.demo import seed_demo_command
+    from marketplace.campaigns.models import Campaign
+    from marketplace.production.models import ProductionRun
+
+    runner = app.test_cli_runner()
+    first = runner.invoke(seed_demo_command)
+    assert first.exit_code == 0, first.output
+    assert "operator@example.com" in first.output
+    second = runner.invoke(seed_demo_command)
+    assert "designs: already there" in second.output and "campaigns: already there" in second.output
+    assert "production runs: 2 created" in first.output
+    assert "production runs: already there" in second.output
+    with ctx():
+        design_states = set(db.session.scalars(sa.select(Design.state)))
+        campaign_states = set(db.session.scalars(sa.select(Campaign.state)))
+        assert {s.value for s in design_states} >= {
+            "draft",
+            "submitted",
+            "declined",
+            "voting",
+            "shortlisted",
+            "not_selected",
+            "selected",
+            "campaign",
+        }
+        # The funded one is settling: a worker charges its pledges (against localstripe).
+        # Two more were charged at seeding and are made: one in production, one delivered.
+        assert {s.value for s in campaign_states} == {
+            "live",
+            "settling",
+            "failed",
+            "in_production",
+            "shipped",
+        }
+        run_states = {r.state.value for r in db.session.scalars(sa.select(ProductionRun))}
+        assert run_states == {"in_production", "delivered"}
+        # Logging in as a demo backer shows pledges: on the live campaign and on a made one.
+        from marketplace.campaigns.models import Pledge
+
+        ben_pledges = db.session.execute(
+            sa.select(Campaign.state)
+            .join(Pledge, Pledge.campaign_id == Campaign.id)
+            .join(User, User.id == Pledge.backer_id)
+            .where(User.email == "ben@example.com")
+        ).scalars()
+        assert {"live", "in_production"} <= {s.value for s in ben_pledges}
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count()).select_from(User).where(User.email == "ada@example.com")
+            )
+            == 1
+        )
