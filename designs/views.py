@@ -3,6 +3,8 @@ operators' quality check, shortlist and moderation are in ``marketplace.operator
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import (
     Blueprint,
     abort,
@@ -21,7 +23,7 @@ from marketplace.accounts.authz import verified_required
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.pagecache import cached_for_anonymous
-from marketplace.kernel.web import committed, posted
+from marketplace.kernel.web import committed, posted, refused
 
 from . import images, queries, services
 from .forms import (
@@ -203,6 +205,19 @@ def _store_upload(form: DesignForm):
     return services.Artwork(stored.key, stored.width, stored.height, stored.format), None
 
 
+@contextlib.contextmanager
+def _artwork_dropped_on_failure(artwork):
+    """A stored upload belongs to the transaction that records it: when that fails (a broken
+    rule, a database error, anything), the file goes with it, so no orphan is left."""
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        if artwork is not None:
+            images.delete_artwork(current_app.config["UPLOAD_DIR"], artwork.key)
+        raise
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
@@ -215,17 +230,11 @@ def new():
         artwork, status = _store_upload(form)
         if artwork is not None:
             try:
-                design = services.create_draft(current_user, artwork, **_fields(form))
-                db.session.commit()
+                with _artwork_dropped_on_failure(artwork):
+                    design = services.create_draft(current_user, artwork, **_fields(form))
+                    db.session.commit()
             except services.DesignError as exc:
-                db.session.rollback()
-                images.delete_artwork(current_app.config["UPLOAD_DIR"], artwork.key)
-                form.title.errors = [*form.title.errors, exc.message]
-                status = exc.status
-            except BaseException:
-                db.session.rollback()
-                images.delete_artwork(current_app.config["UPLOAD_DIR"], artwork.key)
-                raise
+                status = refused(form.title, exc)
             else:
                 flash("Draft saved. Check it, then submit it for review.", "success")
                 return redirect(url_for("designs.show", design_id=design.id))
@@ -254,19 +263,11 @@ def edit(design_id: int):
         artwork, status = _store_upload(form)
         if status is None:
             try:
-                old_key = services.update_draft(design, current_user, artwork, **_fields(form))
-                db.session.commit()
+                with _artwork_dropped_on_failure(artwork):
+                    old_key = services.update_draft(design, current_user, artwork, **_fields(form))
+                    db.session.commit()
             except services.DesignError as exc:
-                db.session.rollback()
-                if artwork:
-                    images.delete_artwork(current_app.config["UPLOAD_DIR"], artwork.key)
-                form.title.errors = [*form.title.errors, exc.message]
-                status = exc.status
-            except BaseException:
-                db.session.rollback()
-                if artwork:
-                    images.delete_artwork(current_app.config["UPLOAD_DIR"], artwork.key)
-                raise
+                status = refused(form.title, exc)
             else:
                 if old_key:
                     images.delete_artwork(current_app.config["UPLOAD_DIR"], old_key)

@@ -38,7 +38,7 @@ def refused(field, exc: ServiceError) -> int:
     """Show a broken rule's message on the field it is about, with nothing of the change
     kept; returns the status to answer with. For forms shown again with the input kept."""
     db.session.rollback()
-    field.errors.append(exc.message)
+    field.errors = [*field.errors, exc.message]  # a tuple until the field is validated
     return exc.status
 
 
