@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from config import TestConfig
@@ -28,7 +30,32 @@ def test_public_pages_render_with_navigation(client, path):
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
     assert 'href="/designs/"' in html and 'href="/campaigns/"' in html
-    assert "/static/css/app.css" in html
+    for sheet in SHEETS:
+        assert f'href="/static/css/{sheet}"' in html
+
+
+#: Cascade order: the base, the shared components, then each area's own sheet.
+SHEETS = (
+    "base.css",
+    "components.css",
+    "marketplace.css",
+    "dev.css",
+    "campaigns.css",
+    "designs.css",
+    "operator.css",
+)
+
+
+def test_every_stylesheet_is_linked_in_cascade_order_and_served(client):
+    html = client.get("/").get_data(as_text=True)
+    positions = [html.index(f"/static/css/{sheet}") for sheet in SHEETS]
+    assert positions == sorted(positions)
+    on_disk = {p.name for p in (Path(__file__).parents[2] / "static" / "css").glob("*.css")}
+    assert on_disk == set(SHEETS)
+    for sheet in SHEETS:
+        resp = client.get(f"/static/css/{sheet}")
+        assert resp.status_code == 200 and resp.mimetype == "text/css"
+        resp.close()
 
 
 def test_unknown_page_is_a_styled_404(client):
