@@ -31,7 +31,7 @@ from .forms import (
     PledgeForm,
     UpdateForm,
 )
-from .models import Campaign, CampaignState, CampaignUpdate, CampaignVariant, Pledge, PledgeState
+from .models import Campaign, CampaignState, CampaignUpdate, CampaignVariant, Pledge
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 pledges_bp = Blueprint("pledges", __name__, url_prefix="/pledges")
@@ -184,10 +184,7 @@ def mine():
     ).all()
     forms = {}
     for pledge in pledges:
-        if pledge.campaign.is_open_for_pledges and pledge.state in (
-            PledgeState.PENDING_CARD,
-            PledgeState.ACTIVE,
-        ):
+        if pledge.is_changeable:
             form = ChangePledgeForm(
                 formdata=None, variant_id=pledge.variant_id, quantity=pledge.quantity
             )
