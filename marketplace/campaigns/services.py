@@ -583,30 +583,6 @@ def cancel_pledge(pledge_id: int, actor: User) -> Pledge:
     return pledge
 
 
-def backer_count(campaign_id: int) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count(sa.distinct(Pledge.backer_id))).where(
-            Pledge.campaign_id == campaign_id, Pledge.counts
-        )
-    )
-
-
-def is_backer(campaign_id: int, user) -> bool:
-    if user is None or not user.is_authenticated:
-        return False
-    return bool(
-        db.session.scalar(
-            sa.select(Pledge.id)
-            .where(
-                Pledge.campaign_id == campaign_id,
-                Pledge.backer_id == user.id,
-                Pledge.counts,
-            )
-            .limit(1)
-        )
-    )
-
-
 # --- updates ----------------------------------------------------------------------------------
 
 
