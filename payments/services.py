@@ -30,9 +30,7 @@ def open_card_setup(pledge: Pledge, user: User) -> CardSetup:
     """The SetupIntent the card form confirms: the pledge's unused one, or a new one."""
     if pledge.backer_id != user.id:
         raise CardError("No such pledge.", 404)
-    if pledge.state not in (PledgeState.PENDING_CARD, PledgeState.ACTIVE) and not (
-        dunning.can_fix(pledge, pledge.campaign)
-    ):
+    if not pledge.is_changeable and not dunning.can_fix(pledge, pledge.campaign):
         raise CardError(f"This pledge is {pledge.state.label}: its card can no longer change.", 409)
     unused = db.session.scalar(
         sa.select(CardSetup)

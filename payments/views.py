@@ -49,10 +49,7 @@ def card(pledge_id: int):
     campaign = db.session.get(Campaign, pledge.campaign_id)
     if dunning.can_fix(pledge, campaign):
         return redirect(url_for("payments.fix", pledge_id=pledge.id))
-    if not campaign.is_open_for_pledges or pledge.state not in (
-        PledgeState.PENDING_CARD,
-        PledgeState.ACTIVE,
-    ):
+    if not pledge.is_changeable:
         flash(f"This pledge is {pledge.state.label}: its card can no longer change.", "info")
         return redirect(url_for("pledges.mine"))
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from designs.models import Design
@@ -86,6 +87,9 @@ PLEDGE_MACHINE = StateMachine(
 )
 #: Pledges whose units count towards the goal.
 COUNTED_PLEDGE_STATES = (P.ACTIVE, P.CHARGING, P.COLLECTED, P.ERRORED, P.ACTION_REQUIRED)
+#: Pledges not charged yet: the backer may change or cancel them while the campaign takes
+#: pledges, and a campaign that fails or is cancelled releases them.
+UNCHARGED_PLEDGE_STATES = (P.PENDING_CARD, P.ACTIVE)
 
 
 class Campaign(db.Model):
@@ -140,6 +144,8 @@ class Campaign(db.Model):
 
     @property
     def is_open_for_pledges(self) -> bool:
+        """Live and before its deadline: the close job may run a little late, and a pledge
+        made after the deadline must not slip in meanwhile."""
         return self.state == CampaignState.LIVE and utcnow() < self.deadline
 
 
@@ -215,9 +221,22 @@ class Pledge(db.Model):
     backer: Mapped[User] = relationship()
     variant: Mapped[CampaignVariant] = relationship()
 
-    @property
+    @hybrid_property
     def counts(self) -> bool:
+        """Its units count towards the goal (and its backer is a backer). A hybrid, so that
+        queries filter with the same rule: ``where(Pledge.counts)``."""
         return self.state in COUNTED_PLEDGE_STATES
+
+    @counts.inplace.expression
+    @classmethod
+    def _counts_expression(cls) -> sa.ColumnElement[bool]:
+        return cls.state.in_(COUNTED_PLEDGE_STATES)
+
+    @property
+    def is_changeable(self) -> bool:
+        """The backer may still change or cancel it, or save another card: it is not charged
+        yet and its campaign still takes pledges."""
+        return self.state in UNCHARGED_PLEDGE_STATES and self.campaign.is_open_for_pledges
 
 
 class CampaignUpdate(db.Model):

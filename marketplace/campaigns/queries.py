@@ -3,11 +3,22 @@ call them; they never write."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from designs.models import Design
+from designs.models import Design, DesignState
+from marketplace.kernel.extensions import db
+from marketplace.kernel.models import AuditEvent
 
-from .models import Campaign
+from .models import Campaign, CampaignState, CampaignUpdate, CampaignVariant, Pledge
+
+#: Campaigns that are over, one way or another: the list's "results" section.
+RESULT_STATES = tuple(
+    s for s in CampaignState if s not in (CampaignState.SCHEDULED, CampaignState.LIVE)
+)
 
 
 def campaign_options():
@@ -16,3 +27,191 @@ def campaign_options():
         joinedload(Campaign.design).joinedload(Design.designer),
         selectinload(Campaign.variants),
     )
+
+
+# --- campaigns --------------------------------------------------------------------------------
+
+
+def campaign(campaign_id: int) -> Campaign | None:
+    return db.session.get(Campaign, campaign_id)
+
+
+def campaign_for_page(campaign_id: int) -> Campaign | None:
+    """The campaign with what its page shows (``campaign_options``) loaded."""
+    return db.session.scalar(
+        sa.select(Campaign).where(Campaign.id == campaign_id).options(*campaign_options())
+    )
+
+
+def live_campaigns(sort: str, limit: int = 60) -> Sequence[Campaign]:
+    """Live campaigns ordered by ``sort``: "funded" (share of the goal reached), "new"
+    (latest start first), anything else by deadline (ending soonest first)."""
+    units = (
+        sa.select(sa.func.coalesce(sa.func.sum(CampaignVariant.reserved_units), 0))
+        .where(CampaignVariant.campaign_id == Campaign.id)
+        .scalar_subquery()
+    )
+    stmt = sa.select(Campaign).where(Campaign.state == CampaignState.LIVE)
+    if sort == "funded":
+        stmt = stmt.order_by((units * 1.0 / Campaign.goal_units).desc(), Campaign.id)
+    elif sort == "new":
+        stmt = stmt.order_by(Campaign.starts_at.desc(), Campaign.id.desc())
+    else:
+        stmt = stmt.order_by(Campaign.deadline, Campaign.id)
+    return db.session.scalars(stmt.options(*campaign_options()).limit(limit)).all()
+
+
+def closed_campaigns(limit: int = 12) -> Sequence[Campaign]:
+    """The latest campaigns to have ended (funded, failed, cancelled, and beyond)."""
+    return db.session.scalars(
+        sa.select(Campaign)
+        .where(Campaign.state.in_(RESULT_STATES))
+        .options(*campaign_options())
+        .order_by(Campaign.closed_at.desc().nulls_last(), Campaign.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def upcoming_campaigns(limit: int = 12) -> Sequence[Campaign]:
+    """Scheduled campaigns, the next to start first."""
+    return db.session.scalars(
+        sa.select(Campaign)
+        .where(Campaign.state == CampaignState.SCHEDULED)
+        .options(*campaign_options())
+        .order_by(Campaign.starts_at)
+        .limit(limit)
+    ).all()
+
+
+def recent_campaigns(limit: int = 200) -> Sequence[Campaign]:
+    """Every state, newest first: the operators' list."""
+    return db.session.scalars(
+        sa.select(Campaign).options(*campaign_options()).order_by(Campaign.id.desc()).limit(limit)
+    ).all()
+
+
+def live_campaigns_ending_by(when: dt.datetime) -> Sequence[Campaign]:
+    """Live campaigns whose deadline is at or before ``when``, the soonest first."""
+    return db.session.scalars(
+        sa.select(Campaign)
+        .where(Campaign.state == CampaignState.LIVE, Campaign.deadline <= when)
+        .options(selectinload(Campaign.variants))
+        .order_by(Campaign.deadline)
+    ).all()
+
+
+def campaign_counts(states: Iterable[CampaignState]) -> dict[CampaignState, int]:
+    """How many campaigns are in each of ``states`` (a state with none is absent)."""
+    return dict(
+        db.session.execute(
+            sa.select(Campaign.state, sa.func.count())
+            .where(Campaign.state.in_(tuple(states)))
+            .group_by(Campaign.state)
+        ).all()
+    )
+
+
+# --- designs a campaign opens from ------------------------------------------------------------
+
+
+def design(design_id: int) -> Design | None:
+    return db.session.get(Design, design_id)
+
+
+def designs_awaiting_campaign() -> Sequence[Design]:
+    """Selected designs, with their designers: each waits for an operator to open its
+    campaign."""
+    return db.session.scalars(
+        sa.select(Design)
+        .where(Design.state == DesignState.SELECTED)
+        .options(joinedload(Design.designer))
+        .order_by(Design.id)
+    ).all()
+
+
+def designs_awaiting_campaign_count() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).where(Design.state == DesignState.SELECTED))
+
+
+# --- backers and pledges ----------------------------------------------------------------------
+
+
+def backer_count(campaign_id: int) -> int:
+    """People with at least one counted pledge on the campaign."""
+    return db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(Pledge.backer_id))).where(
+            Pledge.campaign_id == campaign_id, Pledge.counts
+        )
+    )
+
+
+def is_backer(campaign_id: int, user) -> bool:
+    """Whether ``user`` (anonymous included) holds a counted pledge on the campaign."""
+    if user is None or not user.is_authenticated:
+        return False
+    return bool(
+        db.session.scalar(
+            sa.select(Pledge.id)
+            .where(Pledge.campaign_id == campaign_id, Pledge.backer_id == user.id, Pledge.counts)
+            .limit(1)
+        )
+    )
+
+
+def pledges_on(campaign_id: int, user) -> Sequence[Pledge]:
+    """``user``'s pledges on the campaign, with their variants, oldest first; none for an
+    anonymous visitor."""
+    if user is None or not user.is_authenticated:
+        return []
+    return db.session.scalars(
+        sa.select(Pledge)
+        .where(Pledge.campaign_id == campaign_id, Pledge.backer_id == user.id)
+        .options(joinedload(Pledge.variant))
+        .order_by(Pledge.id)
+    ).all()
+
+
+def backer_pledges(backer_id: int) -> Sequence[Pledge]:
+    """Every pledge of a backer, newest first, with its variant and its campaign (design and
+    variants): "My pledges"."""
+    return db.session.scalars(
+        sa.select(Pledge)
+        .where(Pledge.backer_id == backer_id)
+        .options(
+            joinedload(Pledge.variant),
+            joinedload(Pledge.campaign).joinedload(Campaign.design),
+            joinedload(Pledge.campaign).selectinload(Campaign.variants),
+        )
+        .order_by(Pledge.id.desc())
+    ).all()
+
+
+# --- the campaign page's updates and timeline -------------------------------------------------
+
+
+def updates(campaign_id: int, *, include_backers_only: bool) -> Sequence[CampaignUpdate]:
+    """The campaign's updates with their authors, newest first."""
+    stmt = sa.select(CampaignUpdate).where(CampaignUpdate.campaign_id == campaign_id)
+    if not include_backers_only:
+        stmt = stmt.where(sa.not_(CampaignUpdate.backers_only))
+    return db.session.scalars(
+        stmt.options(joinedload(CampaignUpdate.author)).order_by(CampaignUpdate.id.desc())
+    ).all()
+
+
+def timeline_events(subjects: Iterable[tuple[str, int]]) -> Sequence[AuditEvent]:
+    """The audit events of the (subject type, subject id) pairs, oldest first, leaving out
+    the batches of orders marked shipped."""
+    return db.session.scalars(
+        sa.select(AuditEvent)
+        .where(
+            sa.or_(
+                *(
+                    sa.and_(AuditEvent.subject_type == kind, AuditEvent.subject_id == sid)
+                    for kind, sid in subjects
+                )
+            ),
+            AuditEvent.action != "production_run.orders_shipped",
+        )
+        .order_by(AuditEvent.id)
+    ).all()

@@ -30,10 +30,10 @@ from marketplace.kernel.urls import external_url
 
 from .models import (
     CAMPAIGN_MACHINE,
-    COUNTED_PLEDGE_STATES,
     CURRENCIES,
     MAX_UNITS_PER_PLEDGE,
     PLEDGE_MACHINE,
+    UNCHARGED_PLEDGE_STATES,
     Campaign,
     CampaignState,
     CampaignUpdate,
@@ -354,7 +354,7 @@ def cancel_campaign(campaign_id: int, operator: User, reason: str) -> Campaign:
 
 def _release_all(campaign: Campaign, actor: User | None, reason: str) -> None:
     """Cancel every pledge not yet charged and give back its units."""
-    for pledge in _pledges(campaign.id, (PledgeState.PENDING_CARD, PledgeState.ACTIVE)):
+    for pledge in _pledges(campaign.id, UNCHARGED_PLEDGE_STATES):
         _cancel(pledge, actor, reason)
 
 
@@ -390,9 +390,10 @@ def mail_everyone(campaign: Campaign, kind: str) -> None:
 # --- pledges ----------------------------------------------------------------------------------
 
 
-def _open_for_pledges(campaign: Campaign, now: dt.datetime | None = None) -> None:
-    now = now or utcnow()
-    if campaign.state != CampaignState.LIVE or now >= campaign.deadline:
+def _open_for_pledges(campaign: Campaign) -> None:
+    """Refuse when the campaign is closed: where a pledge cannot change, this tells the
+    backer it is the campaign's doing before blaming the pledge's state."""
+    if not campaign.is_open_for_pledges:
         raise CampaignError("This campaign is not taking pledges.", 409)
 
 
@@ -503,13 +504,13 @@ def activate_pledge(pledge: Pledge, actor: User, payment_method_id: str, card_su
     """The card is saved (the caller checked it with Stripe): count the pledge, if its units
     are still there."""
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    _open_for_pledges(campaign)
+    if not pledge.is_changeable:
+        _open_for_pledges(campaign)
+        raise CampaignError(f"This pledge is {pledge.state.label}.", 409)
     if pledge.state == PledgeState.ACTIVE:
         pledge.payment_method_id, pledge.card_summary = payment_method_id, card_summary
         record("pledge.card_replaced", actor=actor, subject_type="pledge", subject_id=pledge.id)
         return
-    if pledge.state != PledgeState.PENDING_CARD:
-        raise CampaignError(f"This pledge is {pledge.state.label}.", 409)
     if not _reserve(pledge.variant_id, pledge.quantity):
         variant = db.session.get(CampaignVariant, pledge.variant_id)
         db.session.refresh(variant)
@@ -536,8 +537,8 @@ def change_pledge(pledge_id: int, actor: User, variant_id: int, quantity: int) -
     if pledge is None or pledge.backer_id != actor.id:
         raise CampaignError("No such pledge.", 404)
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    _open_for_pledges(campaign)
-    if pledge.state not in (PledgeState.PENDING_CARD, PledgeState.ACTIVE):
+    if not pledge.is_changeable:
+        _open_for_pledges(campaign)
         raise CampaignError(f"This pledge is {pledge.state.label}: it can no longer change.", 409)
     _check_quantity(quantity)
     variant = _variant_of(campaign, variant_id)
@@ -579,38 +580,14 @@ def cancel_pledge(pledge_id: int, actor: User) -> Pledge:
     if pledge.state == PledgeState.CANCELLED:
         return pledge
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    _open_for_pledges(campaign)
-    if pledge.state not in (PledgeState.PENDING_CARD, PledgeState.ACTIVE):
+    if not pledge.is_changeable:
+        _open_for_pledges(campaign)
         raise CampaignError(
             f"This pledge is {pledge.state.label}: it can no longer be cancelled.", 409
         )
     _cancel(pledge, actor, "Cancelled by the backer before the deadline")
     _expire_variants(campaign)
     return pledge
-
-
-def backer_count(campaign_id: int) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count(sa.distinct(Pledge.backer_id))).where(
-            Pledge.campaign_id == campaign_id, Pledge.state.in_(COUNTED_PLEDGE_STATES)
-        )
-    )
-
-
-def is_backer(campaign_id: int, user) -> bool:
-    if user is None or not user.is_authenticated:
-        return False
-    return bool(
-        db.session.scalar(
-            sa.select(Pledge.id)
-            .where(
-                Pledge.campaign_id == campaign_id,
-                Pledge.backer_id == user.id,
-                Pledge.state.in_(COUNTED_PLEDGE_STATES),
-            )
-            .limit(1)
-        )
-    )
 
 
 # --- updates ----------------------------------------------------------------------------------
@@ -670,7 +647,7 @@ def mail_update(update_id: int, batch: int = 200) -> int:
             sa.select(Pledge.backer_id)
             .where(
                 Pledge.campaign_id == campaign.id,
-                Pledge.state.in_(COUNTED_PLEDGE_STATES),
+                Pledge.counts,
                 Pledge.backer_id > update.mailed_up_to,
             )
             .distinct()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
@@ -15,9 +14,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy.orm import joinedload, selectinload
 
-from designs.models import Design, DesignState
 from marketplace.accounts.authz import operator_required
 from marketplace.campaigns import queries, services
 from marketplace.campaigns.forms import (
@@ -25,10 +22,7 @@ from marketplace.campaigns.forms import (
     CancelCampaignForm,
     DeadlineForm,
 )
-from marketplace.campaigns.models import (
-    Campaign,
-    CampaignState,
-)
+from marketplace.campaigns.models import CampaignState
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.web import committed, posted
@@ -39,22 +33,10 @@ operator_bp = Blueprint("campaigns_operator", __name__, url_prefix="/operator/ca
 @operator_bp.get("/")
 @operator_required
 def console():
-    campaigns = db.session.scalars(
-        sa.select(Campaign)
-        .options(*queries.campaign_options())
-        .order_by(Campaign.id.desc())
-        .limit(200)
-    ).all()
-    waiting = db.session.scalars(
-        sa.select(Design)
-        .where(Design.state == DesignState.SELECTED)
-        .options(joinedload(Design.designer))
-        .order_by(Design.id)
-    ).all()
     return render_template(
         "operator/campaigns.html",
-        campaigns=campaigns,
-        waiting=waiting,
+        campaigns=queries.recent_campaigns(),
+        waiting=queries.designs_awaiting_campaign(),
         cancel_form=CancelCampaignForm(formdata=None),
         deadline_form=DeadlineForm(formdata=None),
     )
@@ -67,7 +49,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 @operator_bp.route("/new/<int:design_id>", methods=["GET", "POST"])
 @operator_required
 def new(design_id: int):
-    design = db.session.get(Design, design_id)
+    design = queries.design(design_id)
     if design is None:
         abort(404)
     now = utcnow().replace(second=0, microsecond=0)
@@ -131,16 +113,8 @@ def move_deadline(campaign_id: int):
 
 
 def queue_counts() -> list[tuple[str, int, str]]:
-    counts = dict(
-        db.session.execute(
-            sa.select(Campaign.state, sa.func.count())
-            .where(Campaign.state.in_((CampaignState.LIVE, CampaignState.FUNDED)))
-            .group_by(Campaign.state)
-        ).all()
-    )
-    ready = db.session.scalar(
-        sa.select(sa.func.count()).where(Design.state == DesignState.SELECTED)
-    )
+    counts = queries.campaign_counts((CampaignState.LIVE, CampaignState.FUNDED))
+    ready = queries.designs_awaiting_campaign_count()
     link = url_for("campaigns_operator.console")
     return [
         ("designs ready for a campaign", ready, link),
@@ -159,10 +133,5 @@ def queue_items() -> list[dict]:
             "link": url_for("payments_operator.campaign", campaign_id=c.id),
             "due": c.deadline,
         }
-        for c in db.session.scalars(
-            sa.select(Campaign)
-            .where(Campaign.state == CampaignState.LIVE, Campaign.deadline <= soon)
-            .options(selectinload(Campaign.variants))
-            .order_by(Campaign.deadline)
-        )
+        for c in queries.live_campaigns_ending_by(soon)
     ]

@@ -3,19 +3,17 @@ shipping orders, the orders CSV and survey reminders."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 
 from marketplace.accounts.authz import operator_required
-from marketplace.campaigns.models import Campaign, CampaignState, Pledge
+from marketplace.campaigns import queries as campaign_queries
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.text import counted
 from marketplace.kernel.web import committed, posted
-from marketplace.production import services
+from marketplace.production import queries, services
 from marketplace.production.forms import (
     LaunchRunForm,
     ReasonForm,
@@ -23,7 +21,7 @@ from marketplace.production.forms import (
     StepForm,
     TrackingForm,
 )
-from marketplace.production.models import Order, ProductionRun, RunState, Survey
+from marketplace.production.models import ProductionRun, RunState
 
 operator_bp = Blueprint("production_operator", __name__, url_prefix="/operator/production")
 
@@ -38,13 +36,7 @@ STEPS = {
 def queue_items() -> list[dict]:
     """For the console: settled campaigns without a run, runs under way, surveys waiting."""
     items = []
-    ready = db.session.execute(
-        sa.select(Campaign.id, Campaign.product_name, sa.func.max(Campaign.closed_at))
-        .outerjoin(ProductionRun, ProductionRun.campaign_id == Campaign.id)
-        .where(Campaign.state == CampaignState.SETTLED, ProductionRun.id.is_(None))
-        .group_by(Campaign.id, Campaign.product_name)
-    ).all()
-    for campaign_id, name, since in ready:
+    for campaign_id, name, since in queries.campaigns_awaiting_run_rows():
         items.append(
             {
                 "queue": "Production runs to launch",
@@ -53,11 +45,7 @@ def queue_items() -> list[dict]:
                 "since": since,
             }
         )
-    for run in db.session.scalars(
-        sa.select(ProductionRun)
-        .where(ProductionRun.state.not_in((RunState.DELIVERED, RunState.CANCELLED)))
-        .options(joinedload(ProductionRun.campaign))
-    ):
+    for run in queries.runs_under_way():
         items.append(
             {
                 "queue": "Production runs under way",
@@ -66,15 +54,7 @@ def queue_items() -> list[dict]:
                 "since": run.created_at,
             }
         )
-    for campaign_id, name, waiting, oldest in db.session.execute(
-        sa.select(
-            Campaign.id, Campaign.product_name, sa.func.count(), sa.func.min(Survey.requested_at)
-        )
-        .join(Survey, Survey.campaign_id == Campaign.id)
-        .join(Pledge, Pledge.id == Survey.pledge_id)
-        .where(Survey.answered_at.is_(None), Pledge.state == "collected")
-        .group_by(Campaign.id, Campaign.product_name)
-    ):
+    for campaign_id, name, waiting, oldest in queries.unanswered_survey_counts():
         items.append(
             {
                 "queue": "Surveys outstanding",
@@ -89,20 +69,10 @@ def queue_items() -> list[dict]:
 @operator_bp.get("/")
 @operator_required
 def index():
-    ready = db.session.scalars(
-        sa.select(Campaign)
-        .outerjoin(ProductionRun, ProductionRun.campaign_id == Campaign.id)
-        .where(Campaign.state == CampaignState.SETTLED, ProductionRun.id.is_(None))
-        .order_by(Campaign.closed_at)
-    ).all()
-    runs = db.session.scalars(
-        sa.select(ProductionRun)
-        .options(joinedload(ProductionRun.campaign))
-        .order_by(ProductionRun.id.desc())
-        .limit(200)
-    ).all()
+    ready = queries.campaigns_awaiting_run()
+    runs = queries.recent_runs()
     campaign_ids = {c.id for c in ready} | {r.campaign_id for r in runs}
-    waiting = {cid: services.unanswered(cid) for cid in campaign_ids}
+    waiting = {cid: queries.unanswered_surveys(cid) for cid in campaign_ids}
     return render_template(
         "operator/production.html",
         ready=ready,
@@ -116,7 +86,7 @@ def index():
 @operator_bp.route("/campaigns/<int:campaign_id>/launch", methods=["GET", "POST"])
 @operator_required
 def launch(campaign_id: int):
-    campaign = db.session.get(Campaign, campaign_id)
+    campaign = campaign_queries.campaign(campaign_id)
     if campaign is None:
         abort(404)
     form = LaunchRunForm()
@@ -145,12 +115,12 @@ def launch(campaign_id: int):
         campaign=campaign,
         form=form,
         quantities=services.planned_quantities(campaign),
-        unanswered=len(services.unanswered(campaign.id)),
+        unanswered=len(queries.unanswered_surveys(campaign.id)),
     ), status
 
 
 def _run_or_404(run_id: int) -> ProductionRun:
-    run = db.session.get(ProductionRun, run_id)
+    run = queries.run(run_id)
     if run is None:
         abort(404)
     return run
@@ -160,18 +130,8 @@ def _run_or_404(run_id: int) -> ProductionRun:
 @operator_required
 def run(run_id: int):
     run = _run_or_404(run_id)
-    orders = db.session.scalars(
-        sa.select(Order)
-        .where(Order.run_id == run.id)
-        .options(joinedload(Order.pledge).joinedload(Pledge.backer))
-        .order_by(Order.id)
-    ).all()
-    surveys = {
-        s.pledge_id: s
-        for s in db.session.scalars(
-            sa.select(Survey).where(Survey.pledge_id.in_([o.pledge_id for o in orders]))
-        )
-    }
+    orders = queries.run_orders(run.id)
+    surveys = queries.surveys_by_pledge([o.pledge_id for o in orders])
     return render_template(
         "operator/run.html",
         run=run,
@@ -238,7 +198,7 @@ def cancel(run_id: int):
 def orders_csv(run_id: int):
     run = _run_or_404(run_id)
     return Response(
-        services.orders_csv(run.id),
+        services.orders_csv(queries.orders_to_make(run.id)),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="run-{run.id}-orders.csv"',
@@ -251,7 +211,7 @@ def orders_csv(run_id: int):
 @operator_required
 def remind(campaign_id: int):
     posted(ButtonForm)
-    if db.session.get(Campaign, campaign_id) is None:
+    if campaign_queries.campaign(campaign_id) is None:
         abort(404)
     count = services.remind_surveys(campaign_id=campaign_id, actor=current_user)
     return committed(

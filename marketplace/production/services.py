@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import re
 from collections import Counter
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from flask import current_app
@@ -32,6 +33,7 @@ from marketplace.kernel.text import counted
 from marketplace.kernel.urls import external_url
 from payments import ledger
 
+from . import queries
 from .models import (
     ORDER_MACHINE,
     RUN_MACHINE,
@@ -110,19 +112,6 @@ def answer_survey(pledge_id: int, user: User, answers: dict, variant_confirmed: 
     return survey
 
 
-def unanswered(campaign_id: int):
-    return db.session.scalars(
-        sa.select(Survey)
-        .join(Pledge, Pledge.id == Survey.pledge_id)
-        .where(
-            Survey.campaign_id == campaign_id,
-            Survey.answered_at.is_(None),
-            Pledge.state == PledgeState.COLLECTED,
-        )
-        .order_by(Survey.id)
-    ).all()
-
-
 def remind_surveys(
     *, now: dt.datetime | None = None, campaign_id: int | None = None, actor: User | None = None
 ) -> int:
@@ -130,15 +119,7 @@ def remind_surveys(
     campaign (an operator's button, still at most once an hour per backer)."""
     now = now or utcnow()
     gap = dt.timedelta(hours=1 if actor else current_app.config["SURVEY_REMINDER_HOURS"])
-    query = (
-        sa.select(Survey)
-        .join(Pledge, Pledge.id == Survey.pledge_id)
-        .where(
-            Survey.answered_at.is_(None),
-            Survey.reminded_at <= now - gap,
-            Pledge.state == PledgeState.COLLECTED,
-        )
-    )
+    query = queries.awaiting_address(sa.select(Survey).where(Survey.reminded_at <= now - gap))
     if campaign_id is not None:
         query = query.where(Survey.campaign_id == campaign_id)
     reminded = 0
@@ -165,21 +146,6 @@ def _mail_survey(survey: Survey, kind: str) -> None:
         campaign=db.session.get(Campaign, survey.campaign_id),
         link=external_url("production.survey", pledge_id=survey.pledge_id),
     )
-
-
-def pending_surveys(user: User) -> list[Survey]:
-    """For the banner: the backer's paid pledges still waiting for an address."""
-    return db.session.scalars(
-        sa.select(Survey)
-        .join(Pledge, Pledge.id == Survey.pledge_id)
-        .where(
-            Survey.backer_id == user.id,
-            Survey.answered_at.is_(None),
-            Pledge.state == PledgeState.COLLECTED,
-        )
-        .order_by(Survey.id)
-        .limit(5)
-    ).all()
 
 
 # --- production runs --------------------------------------------------------------------------
@@ -455,18 +421,10 @@ CSV_COLUMNS = [
 ]
 
 
-def orders_csv(run_id: int) -> str:
-    """The order lines for the manufacturer. UTF-8 with a byte-order mark, so that Excel and
-    LibreOffice open accented names correctly; cells that a spreadsheet would run as a
-    formula are quoted with a leading apostrophe."""
-    rows = db.session.execute(
-        sa.select(Order, Pledge, Survey, User)
-        .join(Pledge, Pledge.id == Order.pledge_id)
-        .join(User, User.id == Pledge.backer_id)
-        .outerjoin(Survey, Survey.pledge_id == Pledge.id)
-        .where(Order.run_id == run_id, Order.state != OrderState.CANCELLED)
-        .order_by(Order.id)
-    ).all()
+def orders_csv(rows: Iterable[tuple[Order, Pledge, Survey | None, User]]) -> str:
+    """The order lines for the manufacturer, from ``queries.orders_to_make``. UTF-8 with a
+    byte-order mark, so that Excel and LibreOffice open accented names correctly; cells that
+    a spreadsheet would run as a formula are quoted with a leading apostrophe."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
@@ -503,17 +461,3 @@ def _cell(value) -> str | int:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         return "'" + value
     return value
-
-
-def order_states(pledge_ids: list[int]) -> dict[int, tuple[Order, ProductionRun]]:
-    """For "My pledges": each pledge's order and its run."""
-    if not pledge_ids:
-        return {}
-    return {
-        order.pledge_id: (order, run)
-        for order, run in db.session.execute(
-            sa.select(Order, ProductionRun)
-            .join(ProductionRun, ProductionRun.id == Order.run_id)
-            .where(Order.pledge_id.in_(pledge_ids))
-        )
-    }

@@ -3,16 +3,14 @@ campaign, moving it on, shipping orders, the manufacturer's CSV."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from marketplace.accounts.authz import verified_required
 from marketplace.kernel.extensions import db
 
-from . import services
+from . import queries, services
 from .forms import SurveyForm
-from .models import ProductionRun, Survey
 
 bp = Blueprint("production", __name__)
 
@@ -53,11 +51,8 @@ def pledge_details(pledges) -> dict[int, list[tuple[str, str | None, str | None]
     ids = [p.id for p in pledges if p.state.value in ("collected", "refunded")]
     if not ids:
         return {}
-    orders = services.order_states(ids)
-    surveys = {
-        s.pledge_id: s
-        for s in db.session.scalars(sa.select(Survey).where(Survey.pledge_id.in_(ids)))
-    }
+    orders = queries.orders_by_pledge(ids)
+    surveys = queries.surveys_by_pledge(ids)
     details: dict[int, list] = {}
     for pledge_id in ids:
         lines = details.setdefault(pledge_id, [])
@@ -108,17 +103,11 @@ def survey_banners(user) -> list[tuple[str, str]]:
             "Give your shipping address.",
             url_for("production.survey", pledge_id=s.pledge_id),
         )
-        for s in services.pending_surveys(user)
+        for s in queries.unanswered_surveys_of(user)
     ]
 
 
 def campaign_timeline(campaign) -> list[tuple[str, int]]:
     """Receives ``campaign_timeline``: the run's events belong on its campaign's public
     timeline."""
-    campaign_id = campaign.id
-    return [
-        ("production_run", run_id)
-        for run_id in db.session.scalars(
-            sa.select(ProductionRun.id).where(ProductionRun.campaign_id == campaign_id)
-        )
-    ]
+    return [("production_run", run_id) for run_id in queries.run_ids_of(campaign.id)]
