@@ -42,7 +42,7 @@ from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.queues import enqueue_after_commit, get_queue
 from marketplace.kernel.urls import external_url
 
-from . import gateway, reports
+from . import gateway, queries
 from .customers import customer_for
 from .models import ATTEMPT_MACHINE, AttemptStatus, ChargeAttempt, StripeCustomer
 
@@ -404,7 +404,7 @@ def finish_if_done(campaign_id: int) -> bool:
     campaign = lock_row(Campaign, campaign_id)
     if campaign is None or campaign.state != CampaignState.SETTLING or still_open():
         return False
-    totals = reports.summary(campaign_id)
+    totals = queries.summary(campaign_id)
     figures = {
         "collected_cents": totals.amount(PledgeState.COLLECTED),
         "collected_pledges": totals.count(PledgeState.COLLECTED),

@@ -3,34 +3,23 @@ cancelling production, and designers' royalties and payouts."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 
 from marketplace.accounts.authz import operator_required
-from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.web import committed, posted
-from payments import charging, ledger, refunds, reports
+from payments import charging, ledger, queries, refunds
 from payments.forms import PayoutForm, RefundForm
-from payments.models import ChargeAttempt, LedgerEntry, Refund
 
 operator_bp = Blueprint("payments_operator", __name__, url_prefix="/operator/settlements")
 
 
 def queue_counts() -> list[tuple[str, int, str]]:
-    settling = db.session.scalar(
-        sa.select(sa.func.count()).where(Campaign.state == CampaignState.SETTLING)
-    )
-    failing = db.session.scalar(
-        sa.select(sa.func.count()).where(
-            Pledge.state.in_((PledgeState.ERRORED, PledgeState.ACTION_REQUIRED))
-        )
-    )
+    settling, failing = queries.settlement_counts()
     link = url_for("payments_operator.index")
     return [
         ("settlements in progress", settling, link),
@@ -41,27 +30,11 @@ def queue_counts() -> list[tuple[str, int, str]]:
 @operator_bp.get("/")
 @operator_required
 def index():
-    rows = db.session.scalars(
-        sa.select(Campaign)
-        .where(
-            Campaign.state.in_(
-                (
-                    CampaignState.LIVE,
-                    CampaignState.FUNDED,
-                    CampaignState.SETTLING,
-                    CampaignState.SETTLED,
-                    CampaignState.IN_PRODUCTION,
-                    CampaignState.SHIPPED,
-                )
-            )
-        )
-        .order_by(Campaign.deadline.desc())
-        .limit(200)
-    ).all()
+    rows = queries.followed_campaigns()
     return render_template(
         "operator/settlements.html",
         campaigns=rows,
-        summaries=reports.summaries([c.id for c in rows]),
+        summaries=queries.summaries([c.id for c in rows]),
         PledgeState=PledgeState,
     )
 
@@ -74,39 +47,21 @@ def campaign(campaign_id: int):
         abort(404)
     page = max(request.args.get("page", 1, type=int), 1)
     state = request.args.get("state", "")
-    query = (
-        sa.select(Pledge)
-        .where(Pledge.campaign_id == campaign.id)
-        .options(joinedload(Pledge.backer), joinedload(Pledge.variant))
-        .order_by(Pledge.id)
-    )
-    if state in PledgeState.__members__.values():
-        query = query.where(Pledge.state == state)
-    pledges = db.session.scalars(query.limit(51).offset((page - 1) * 50)).all()
-    ids = [p.id for p in pledges[:50]]
-    attempts: dict[int, list[ChargeAttempt]] = {}
-    for attempt in db.session.scalars(
-        sa.select(ChargeAttempt)
-        .where(ChargeAttempt.pledge_id.in_(ids))
-        .order_by(ChargeAttempt.number)
-    ):
-        attempts.setdefault(attempt.pledge_id, []).append(attempt)
-    refund_rows = {
-        r.pledge_id: r
-        for r in db.session.scalars(sa.select(Refund).where(Refund.pledge_id.in_(ids)))
-    }
+    chosen = PledgeState(state) if state in PledgeState.__members__.values() else None
+    pledges, has_next = queries.pledges_page(campaign.id, chosen, page, 50)
+    ids = [p.id for p in pledges]
     return render_template(
         "operator/settlement.html",
         campaign=campaign,
-        summary=reports.summary(campaign.id),
-        forecast=reports.forecast(campaign) if campaign.state == CampaignState.LIVE else None,
+        summary=queries.summary(campaign.id),
+        forecast=queries.forecast(campaign) if campaign.state == CampaignState.LIVE else None,
         fix_by=charging.fix_deadline(campaign) if campaign.closed_at else None,
-        pledges=pledges[:50],
-        has_next=len(pledges) > 50,
+        pledges=pledges,
+        has_next=has_next,
         page=page,
         state=state,
-        attempts=attempts,
-        refunds=refund_rows,
+        attempts=queries.attempts_by_pledge(ids),
+        refunds=queries.refunds_by_pledge(ids),
         refund_form=RefundForm(formdata=None),
         button=ButtonForm(formdata=None),
         states=list(PledgeState),
@@ -158,20 +113,7 @@ royalties_bp = Blueprint("royalties", __name__)
 @royalties_bp.get("/operator/royalties/")
 @operator_required
 def royalties():
-    rows = db.session.execute(
-        sa.select(
-            LedgerEntry.designer_id,
-            LedgerEntry.currency,
-            sa.func.sum(LedgerEntry.amount_cents),
-            sa.func.count(),
-        )
-        .group_by(LedgerEntry.designer_id, LedgerEntry.currency)
-        .order_by(LedgerEntry.designer_id)
-    ).all()
-    designers = {
-        u.id: u
-        for u in db.session.scalars(sa.select(User).where(User.id.in_({r[0] for r in rows})))
-    }
+    rows, designers = queries.royalty_balances()
     return render_template(
         "operator/royalties.html",
         rows=rows,
@@ -196,12 +138,8 @@ def payout(designer_id: int):
 def queue_items() -> list[dict]:
     """Settlements under way, with their failed payments."""
     items = []
-    settling = db.session.scalars(
-        sa.select(Campaign)
-        .where(Campaign.state == CampaignState.SETTLING)
-        .order_by(Campaign.closed_at)
-    ).all()
-    all_totals = reports.summaries([c.id for c in settling])
+    settling = queries.settling_campaigns()
+    all_totals = queries.summaries([c.id for c in settling])
     for campaign in settling:
         totals = all_totals[campaign.id]
         failed = totals.count(PledgeState.ERRORED) + totals.count(PledgeState.ACTION_REQUIRED)
