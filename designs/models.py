@@ -33,19 +33,20 @@ class DesignState(StateEnum):
 _DESIGN_LABELS = {"voting": "open for scoring", "campaign": "in a campaign"}
 
 S = DesignState
-DESIGN_MACHINE = StateMachine(
+DESIGN_MACHINE = StateMachine.from_table(
     "design",
-    {
-        (S.DRAFT, "submit"): S.SUBMITTED,
-        (S.SUBMITTED, "approve"): S.VOTING,
-        (S.SUBMITTED, "decline"): S.DECLINED,
-        (S.VOTING, "close_voting"): S.SCORED,
-        (S.SCORED, "shortlist"): S.SHORTLISTED,
-        (S.SCORED, "reject"): S.NOT_SELECTED,
-        (S.SHORTLISTED, "reject"): S.NOT_SELECTED,
-        (S.SHORTLISTED, "select"): S.SELECTED,
-        (S.SELECTED, "open_campaign"): S.CAMPAIGN,
-    },
+    DesignState,
+    """
+    draft        submit         submitted
+    submitted    approve        voting
+    submitted    decline        declined
+    voting       close_voting   scored
+    scored       shortlist      shortlisted
+    scored       reject         not_selected
+    shortlisted  reject         not_selected
+    shortlisted  select         selected
+    selected     open_campaign  campaign
+    """,
 )
 
 #: States anyone may see; the others only the designer and operators.

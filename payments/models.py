@@ -53,19 +53,19 @@ class AttemptStatus(StateEnum):
     CANCELED = "canceled"
 
 
-_A = AttemptStatus
 #: An attempt's moves are audited through its pledge's (PLEDGE_MACHINE), so it has no log of
 #: its own; the machine still refuses a move that makes no sense (a succeeded charge declined).
-ATTEMPT_MACHINE = StateMachine(
+ATTEMPT_MACHINE = StateMachine.from_table(
     "charge_attempt",
-    {
-        (_A.STARTED, "succeed"): _A.SUCCEEDED,
-        (_A.STARTED, "decline"): _A.DECLINED,
-        (_A.STARTED, "require_action"): _A.REQUIRES_ACTION,
-        (_A.REQUIRES_ACTION, "succeed"): _A.SUCCEEDED,
-        (_A.REQUIRES_ACTION, "decline"): _A.DECLINED,
-        (_A.REQUIRES_ACTION, "cancel"): _A.CANCELED,
-    },
+    AttemptStatus,
+    """
+    started          succeed         succeeded
+    started          decline         declined
+    started          require_action  requires_action
+    requires_action  succeed         succeeded
+    requires_action  decline         declined
+    requires_action  cancel          canceled
+    """,
     attribute="status",
 )
 
@@ -120,12 +120,13 @@ class RefundStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-REFUND_MACHINE = StateMachine(
+REFUND_MACHINE = StateMachine.from_table(
     "refund",
-    {
-        (RefundStatus.REQUESTED, "succeed"): RefundStatus.SUCCEEDED,
-        (RefundStatus.REQUESTED, "fail"): RefundStatus.FAILED,
-    },
+    RefundStatus,
+    """
+    requested  succeed  succeeded
+    requested  fail     failed
+    """,
     attribute="status",
 )
 

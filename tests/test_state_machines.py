@@ -174,7 +174,7 @@ def test_every_machine_of_the_product_has_a_table():
         line.split("=")[0].strip()
         for path in product_files().values()
         for line in path.read_text().splitlines()
-        if line.rstrip().endswith("= StateMachine(")
+        if line.rstrip().endswith(("= StateMachine(", "= StateMachine.from_table("))
     ]
     assert len(names) == len(TABLES), names
 
@@ -205,3 +205,14 @@ def test_bulk_updates_match_the_states_an_event_moves():
     }
     assert ORDER_MACHINE.target("deliver") == OrderState.DELIVERED
     assert MAIL_MACHINE.sources("release") == {MailStatus.SENDING}
+
+
+def test_a_table_refuses_an_unknown_state_and_a_move_written_twice():
+    from marketplace.kernel.statemachine import StateMachine
+
+    with pytest.raises(ValueError, match="'drafted' is not a valid"):
+        StateMachine.from_table("design", DesignState, "drafted  submit  submitted")
+    with pytest.raises(ValueError, match="written twice"):
+        StateMachine.from_table(
+            "design", DesignState, "draft submit submitted\ndraft submit voting  # again"
+        )

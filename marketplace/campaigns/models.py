@@ -34,22 +34,22 @@ class CampaignState(StateEnum):
     CANCELLED = "cancelled"
 
 
-C = CampaignState
-CAMPAIGN_MACHINE = StateMachine(
+CAMPAIGN_MACHINE = StateMachine.from_table(
     "campaign",
-    {
-        (C.SCHEDULED, "start"): C.LIVE,
-        (C.SCHEDULED, "cancel"): C.CANCELLED,
-        (C.LIVE, "fund"): C.FUNDED,
-        (C.LIVE, "fail"): C.FAILED,
-        (C.LIVE, "cancel"): C.CANCELLED,
-        (C.FUNDED, "settle"): C.SETTLING,
-        (C.SETTLING, "settled"): C.SETTLED,
-        (C.SETTLED, "produce"): C.IN_PRODUCTION,
-        (C.SETTLED, "cancel"): C.CANCELLED,
-        (C.IN_PRODUCTION, "ship"): C.SHIPPED,
-        (C.IN_PRODUCTION, "cancel"): C.CANCELLED,
-    },
+    CampaignState,
+    """
+    scheduled      start    live
+    scheduled      cancel   cancelled
+    live           fund     funded
+    live           fail     failed
+    live           cancel   cancelled
+    funded         settle   settling
+    settling       settled  settled
+    settled        produce  in_production
+    settled        cancel   cancelled
+    in_production  ship     shipped
+    in_production  cancel   cancelled
+    """,
 )
 
 
@@ -66,24 +66,25 @@ class PledgeState(StateEnum):
 
 
 P = PledgeState
-PLEDGE_MACHINE = StateMachine(
+PLEDGE_MACHINE = StateMachine.from_table(
     "pledge",
-    {
-        (P.PENDING_CARD, "card_saved"): P.ACTIVE,
-        (P.PENDING_CARD, "cancel"): P.CANCELLED,
-        (P.ACTIVE, "cancel"): P.CANCELLED,
-        (P.ACTIVE, "charge"): P.CHARGING,
-        (P.CHARGING, "succeed"): P.COLLECTED,
-        (P.CHARGING, "fail"): P.ERRORED,
-        (P.CHARGING, "require_action"): P.ACTION_REQUIRED,
-        (P.ERRORED, "charge"): P.CHARGING,
-        (P.ERRORED, "drop"): P.DROPPED,
-        (P.ACTION_REQUIRED, "charge"): P.CHARGING,
-        (P.ACTION_REQUIRED, "succeed"): P.COLLECTED,
-        (P.ACTION_REQUIRED, "fail"): P.ERRORED,
-        (P.ACTION_REQUIRED, "drop"): P.DROPPED,
-        (P.COLLECTED, "refund"): P.REFUNDED,
-    },
+    PledgeState,
+    """
+    pending_card     card_saved      active
+    pending_card     cancel          cancelled
+    active           cancel          cancelled
+    active           charge          charging
+    charging         succeed         collected
+    charging         fail            errored
+    charging         require_action  action_required
+    errored          charge          charging
+    errored          drop            dropped
+    action_required  charge          charging
+    action_required  succeed         collected
+    action_required  fail            errored
+    action_required  drop            dropped
+    collected        refund          refunded
+    """,
 )
 #: Pledges whose units count towards the goal.
 COUNTED_PLEDGE_STATES = (P.ACTIVE, P.CHARGING, P.COLLECTED, P.ERRORED, P.ACTION_REQUIRED)

@@ -50,16 +50,16 @@ class MailStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-_M = MailStatus
-MAIL_MACHINE = StateMachine(
+MAIL_MACHINE = StateMachine.from_table(
     "mail",
-    {
-        (_M.PENDING, "claim"): _M.SENDING,
-        (_M.SENDING, "sent"): _M.SENT,
-        # The SMTP server failed (tried again later), or the sender died (swept back).
-        (_M.SENDING, "release"): _M.PENDING,
-        (_M.SENDING, "fail"): _M.FAILED,
-    },
+    MailStatus,
+    """
+    pending  claim    sending
+    sending  sent     sent
+    # release: the SMTP server failed (tried again later), or the sender died (swept back)
+    sending  release  pending
+    sending  fail     failed
+    """,
     attribute="status",
 )
 

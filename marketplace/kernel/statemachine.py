@@ -54,6 +54,24 @@ class StateMachine:
             return Move(state, state, False)
         raise IllegalTransition(self.name, state, event)
 
+    @classmethod
+    def from_table(
+        cls, name: str, states: type[enum.Enum], table: str, *, attribute: str = "state"
+    ) -> StateMachine:
+        """A machine written as its table, one move a line: ``source  event  target``, the
+        states by their stored values, ``#`` starting a comment. It reads like the pipeline
+        in DESIGN.md, and a misspelt state fails at import."""
+        moves = {}
+        for line in table.splitlines():
+            words = line.partition("#")[0].split()
+            if not words:
+                continue
+            source, event, target = words
+            if (states(source), event) in moves:
+                raise ValueError(f"{name}: {source} {event} is written twice")
+            moves[(states(source), event)] = states(target)
+        return cls(name, moves, attribute=attribute)
+
     def allows(self, state: enum.Enum, event: str) -> bool:
         """Whether ``event`` is legal from ``state`` (a move, or a repeat that changes nothing)."""
         try:

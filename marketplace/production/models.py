@@ -51,18 +51,18 @@ class RunState(StateEnum):
     CANCELLED = "cancelled"
 
 
-R = RunState
-RUN_MACHINE = StateMachine(
+RUN_MACHINE = StateMachine.from_table(
     "production_run",
-    {
-        (R.PLANNED, "order"): R.ORDERED,
-        (R.ORDERED, "start"): R.IN_PRODUCTION,
-        (R.IN_PRODUCTION, "ship"): R.SHIPPED,
-        (R.SHIPPED, "deliver"): R.DELIVERED,
-        (R.PLANNED, "cancel"): R.CANCELLED,
-        (R.ORDERED, "cancel"): R.CANCELLED,
-        (R.IN_PRODUCTION, "cancel"): R.CANCELLED,
-    },
+    RunState,
+    """
+    planned        order    ordered
+    ordered        start    in_production
+    in_production  ship     shipped
+    shipped        deliver  delivered
+    planned        cancel   cancelled
+    ordered        cancel   cancelled
+    in_production  cancel   cancelled
+    """,
 )
 
 
@@ -118,16 +118,16 @@ class OrderState(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-ORDER_MACHINE = StateMachine(
+ORDER_MACHINE = StateMachine.from_table(
     "order",
-    {
-        (OrderState.PENDING, "ship"): OrderState.SHIPPED,
-        (OrderState.SHIPPED, "deliver"): OrderState.DELIVERED,
-        (OrderState.PENDING, "cancel"): OrderState.CANCELLED,
-        (OrderState.SHIPPED, "cancel"): OrderState.CANCELLED,
-        # A delivered order whose pledge is refunded leaves the run too.
-        (OrderState.DELIVERED, "cancel"): OrderState.CANCELLED,
-    },
+    OrderState,
+    """
+    pending    ship     shipped
+    shipped    deliver  delivered
+    pending    cancel   cancelled
+    shipped    cancel   cancelled
+    delivered  cancel   cancelled  # its pledge refunded: it leaves the run too
+    """,
 )
 
 
