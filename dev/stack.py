@@ -14,9 +14,9 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 from dev.services import (
+    answers_200,
     localstripe,
     redis_answers,
     redis_server,
@@ -98,16 +98,8 @@ def main() -> int:
             ),
         ]
         url = f"http://127.0.0.1:{port}/"
-
-        def web_answers() -> bool:
-            try:
-                with urllib.request.urlopen(url + "healthz", timeout=2) as resp:  # noqa: S310
-                    return resp.status == 200
-            except OSError:
-                return False
-
         try:
-            wait_until(web_answers, 60, "the web app", children[-1])
+            wait_until(lambda: answers_200(url + "healthz", 2), 60, "the web app", children[-1])
             print(
                 "\n"
                 f"  Cocréa is running at {url}\n"
