@@ -3,7 +3,8 @@
 A write view reads: ``form = posted(SomeForm, "what is wrong")``, one service call, then
 ``return committed(url, "what happened")``. A broken rule raised by the service is answered by
 the app's ``ServiceError`` handler (rolled back, with the rule's status and message). A page
-whose form is shown again with the input kept is a ``form_page``.
+whose form is shown again with the input kept is a ``form_page``. Read views share the
+parsing of what a URL names: ``or_404``, ``arg_choice``, ``page_number``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import abort, flash, redirect, render_template
+from flask import abort, flash, redirect, render_template, request
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -19,6 +20,7 @@ from .errors import ServiceError
 from .extensions import db
 
 F = TypeVar("F", bound=FlaskForm)
+T = TypeVar("T")
 
 
 def posted(form_class: type[F], invalid: str | None = None) -> F:
@@ -75,3 +77,22 @@ def committed(location: str, message: str, category: str = "success") -> Respons
     db.session.commit()
     flash(message, category)
     return redirect(location)
+
+
+def or_404(found: T | None) -> T:
+    """What the URL names, or a 404 when there is no such thing."""
+    if found is None:
+        abort(404)
+    return found
+
+
+def arg_choice(name: str, choices, default: str) -> str:
+    """A query-string choice (a filter, a sort order): the default when missing or unknown,
+    so that a hand-edited URL shows the usual page rather than an error."""
+    value = request.args.get(name, default)
+    return value if value in choices else default
+
+
+def page_number() -> int:
+    """The ``page`` query argument, at least 1."""
+    return max(request.args.get("page", 1, type=int), 1)

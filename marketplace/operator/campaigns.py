@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, render_template, url_for
 from flask_login import current_user
 
 from marketplace.accounts.authz import operator_required
@@ -17,7 +17,7 @@ from marketplace.campaigns.forms import (
 )
 from marketplace.campaigns.models import CampaignState
 from marketplace.kernel.dbtypes import utcnow
-from marketplace.kernel.web import committed, form_page, posted
+from marketplace.kernel.web import committed, form_page, or_404, posted
 
 operator_bp = Blueprint("campaigns_operator", __name__, url_prefix="/operator/campaigns")
 
@@ -41,9 +41,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 @operator_bp.route("/new/<int:design_id>", methods=["GET", "POST"])
 @operator_required
 def new(design_id: int):
-    design = queries.design(design_id)
-    if design is None:
-        abort(404)
+    design = or_404(queries.design(design_id))
     now = utcnow().replace(second=0, microsecond=0)
     form = CampaignForm(
         product_name=f"{design.title} {design.product.name}",

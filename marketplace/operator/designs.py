@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -20,7 +20,7 @@ from designs.models import Product
 from marketplace.accounts.authz import operator_required
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
-from marketplace.kernel.web import committed, form_page, posted
+from marketplace.kernel.web import committed, form_page, or_404, posted
 
 operator_bp = Blueprint("designs_operator", __name__, url_prefix="/operator/designs")
 
@@ -156,9 +156,7 @@ def products():
 @operator_required
 def toggle_product(product_id: int):
     posted(ButtonForm)
-    product = queries.product(product_id)
-    if product is None:
-        abort(404)
+    product = or_404(queries.product(product_id))
     product.active = not product.active
     db.session.commit()
     return redirect(url_for("designs_operator.products"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, abort, render_template, url_for
+from flask import Blueprint, Response, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -15,7 +15,7 @@ from marketplace.campaigns import queries as campaign_queries
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.text import counted
-from marketplace.kernel.web import committed, form_page, posted
+from marketplace.kernel.web import committed, form_page, or_404, posted
 from marketplace.production import queries, services
 from marketplace.production.forms import (
     LaunchRunForm,
@@ -24,7 +24,7 @@ from marketplace.production.forms import (
     StepForm,
     TrackingForm,
 )
-from marketplace.production.models import ProductionRun, RunState
+from marketplace.production.models import RunState
 
 operator_bp = Blueprint("production_operator", __name__, url_prefix="/operator/production")
 
@@ -89,9 +89,7 @@ def index():
 @operator_bp.route("/campaigns/<int:campaign_id>/launch", methods=["GET", "POST"])
 @operator_required
 def launch(campaign_id: int):
-    campaign = campaign_queries.campaign(campaign_id)
-    if campaign is None:
-        abort(404)
+    campaign = or_404(campaign_queries.campaign(campaign_id))
     form = LaunchRunForm()
 
     def launch_run():
@@ -117,17 +115,10 @@ def launch(campaign_id: int):
     )
 
 
-def _run_or_404(run_id: int) -> ProductionRun:
-    run = queries.run(run_id)
-    if run is None:
-        abort(404)
-    return run
-
-
 @operator_bp.get("/runs/<int:run_id>")
 @operator_required
 def run(run_id: int):
-    run = _run_or_404(run_id)
+    run = or_404(queries.run(run_id))
     orders = queries.run_orders(run.id)
     surveys = queries.surveys_by_pledge([o.pledge_id for o in orders])
     return render_template(
@@ -209,7 +200,7 @@ def ship_one(run_id: int, order_id: int):
 @operator_bp.get("/runs/<int:run_id>/orders.csv")
 @operator_required
 def orders_csv(run_id: int):
-    run = _run_or_404(run_id)
+    run = or_404(queries.run(run_id))
     return Response(
         services.orders_csv(queries.orders_to_make(run.id)),
         mimetype="text/csv",
@@ -224,8 +215,7 @@ def orders_csv(run_id: int):
 @operator_required
 def remind(campaign_id: int):
     posted(ButtonForm)
-    if campaign_queries.campaign(campaign_id) is None:
-        abort(404)
+    or_404(campaign_queries.campaign(campaign_id))
     count = services.remind_surveys(campaign_id=campaign_id, actor=current_user)
     return committed(
         url_for("production_operator.index") + f"#surveys-{campaign_id}",
