@@ -23,7 +23,7 @@ from marketplace.accounts.authz import verified_required
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.pagecache import cached_for_anonymous
-from marketplace.kernel.web import committed, posted, refused
+from marketplace.kernel.web import arg_choice, committed, or_404, page_number, posted, refused
 
 from . import images, queries, services
 from .forms import (
@@ -64,16 +64,12 @@ def _visible_or_404(design: Design | None) -> Design:
 @bp.get("/")
 @cached_for_anonymous
 def index():
-    status = request.args.get("status", "voting")
-    if status not in STATUS_FILTERS:
-        status = "voting"
-    sort = request.args.get("sort", "newest")
-    if sort not in SORTS:
-        sort = "newest"
+    status = arg_choice("status", STATUS_FILTERS, "voting")
+    sort = arg_choice("sort", SORTS, "newest")
     tag = (request.args.get("tag") or "").strip().lower()
     product_id = request.args.get("product", type=int)
     q = " ".join((request.args.get("q") or "").split())[:80]
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_number()
 
     # A ranking of designs still being scored would tell voters what others think: "top"
     # applies to closed designs only.
@@ -154,9 +150,7 @@ def artwork(design_id: int, size: str):
 @bp.get("/by/<int:user_id>")
 @cached_for_anonymous
 def designer(user_id: int):
-    person = queries.designer(user_id)
-    if person is None:
-        abort(404)
+    person = or_404(queries.designer(user_id))
     designs = queries.public_designs_of(user_id)
     return render_template("designs/designer.html", person=person, designs=designs)
 

@@ -3,6 +3,8 @@ settlement pages (per-campaign figures, attempts, refunds)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -42,6 +44,34 @@ def _own_pledge(pledge_id: int) -> Pledge:
     return pledge
 
 
+@contextlib.contextmanager
+def _stripe_or_502():
+    """Stripe unreachable, or refusing the call, ends the request: nothing of it is kept,
+    and the backer reads Stripe's message. (A broken rule is the app's ServiceError.)"""
+    try:
+        yield
+    except gateway.GatewayError as exc:
+        db.session.rollback()
+        abort(502, description=str(exc))
+
+
+def _card_page(template: str, pledge: Pledge, campaign: Campaign, **context):
+    """A page where the backer gives a card: Stripe's card element needs a SetupIntent,
+    recorded before the page is shown, and the publishable key."""
+    with _stripe_or_502():
+        setup = services.open_card_setup(pledge, current_user)
+    db.session.commit()
+    return render_template(
+        template,
+        pledge=pledge,
+        campaign=campaign,
+        setup=setup,
+        form=ButtonForm(formdata=None),
+        publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+        **context,
+    )
+
+
 @bp.get("/pledges/<int:pledge_id>/card")
 @verified_required
 def card(pledge_id: int):
@@ -52,20 +82,7 @@ def card(pledge_id: int):
     if not pledge.is_changeable:
         flash(f"This pledge is {pledge.state.label}: its card can no longer change.", "info")
         return redirect(url_for("pledges.mine"))
-    try:
-        setup = services.open_card_setup(pledge, current_user)
-    except (services.CardError, gateway.GatewayError) as exc:
-        db.session.rollback()
-        abort(getattr(exc, "status", 502), description=getattr(exc, "message", str(exc)))
-    db.session.commit()
-    return render_template(
-        "payments/card.html",
-        pledge=pledge,
-        campaign=campaign,
-        setup=setup,
-        form=ButtonForm(formdata=None),
-        publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
-    )
+    return _card_page("payments/card.html", pledge, campaign)
 
 
 @bp.post("/pledges/<int:pledge_id>/card")
@@ -74,11 +91,8 @@ def confirm(pledge_id: int):
     posted(ButtonForm)
     setup_intent_id = request.form.get("setup_intent_id", "")
     was_pending = _own_pledge(pledge_id).state == PledgeState.PENDING_CARD
-    try:
+    with _stripe_or_502():
         services.confirm_card(pledge_id, current_user, setup_intent_id)
-    except gateway.GatewayError as exc:
-        db.session.rollback()
-        abort(502, description=str(exc))
     db.session.commit()
     if was_pending:
         flash(
@@ -102,23 +116,15 @@ def fix(pledge_id: int):
         flash(f"This pledge is {pledge.state.label}: there is nothing to fix.", "info")
         return redirect(url_for("pledges.mine"))
     attempt = charging.latest_attempt(pledge.id)
-    try:
+    with _stripe_or_502():
         waiting = dunning.waiting_intent(pledge)
-        setup = services.open_card_setup(pledge, current_user)
-    except (services.CardError, gateway.GatewayError) as exc:
-        db.session.rollback()
-        abort(getattr(exc, "status", 502), description=getattr(exc, "message", str(exc)))
-    db.session.commit()
-    return render_template(
+    return _card_page(
         "payments/fix.html",
-        pledge=pledge,
-        campaign=campaign,
+        pledge,
+        campaign,
         attempt=attempt,
         waiting=waiting,
-        setup=setup,
         fix_by=charging.fix_deadline(campaign),
-        form=ButtonForm(formdata=None),
-        publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
     )
 
 
@@ -134,11 +140,8 @@ def authenticated(pledge_id: int):
         AttemptStatus.SUCCEEDED,
     ):
         abort(409, description="There is no payment waiting for your confirmation.")
-    try:
+    with _stripe_or_502():
         state = charging.refresh_attempt(attempt.id)
-    except gateway.GatewayError as exc:
-        db.session.rollback()
-        abort(502, description=str(exc))
     db.session.commit()
     charging.finish_if_done(pledge.campaign_id)
     db.session.commit()

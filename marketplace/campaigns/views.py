@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import (
-    Blueprint,
-    abort,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, render_template, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
@@ -19,7 +13,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.signals import campaign_timeline, collect, pledge_details
-from marketplace.kernel.web import committed, posted
+from marketplace.kernel.web import arg_choice, committed, or_404, posted
 
 from . import queries, services
 from .forms import (
@@ -47,9 +41,7 @@ def _variant_choices(campaign: Campaign) -> list[SelectChoice]:
 @bp.get("/")
 @cached_for_anonymous
 def index():
-    sort = request.args.get("sort", "ending")
-    if sort not in SORTS:
-        sort = "ending"
+    sort = arg_choice("sort", SORTS, "ending")
     return render_template(
         "campaigns/index.html",
         live=queries.live_campaigns(sort),
@@ -63,9 +55,7 @@ def index():
 @bp.get("/<int:campaign_id>")
 @cached_for_anonymous
 def show(campaign_id: int):
-    campaign = queries.campaign_for_page(campaign_id)
-    if campaign is None:
-        abort(404)
+    campaign = or_404(queries.campaign_for_page(campaign_id))
     is_backer = queries.is_backer(campaign.id, current_user)
     can_post = services.can_post_update(campaign, current_user)
     updates = queries.updates(campaign.id, include_backers_only=is_backer or can_post)

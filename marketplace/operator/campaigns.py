@@ -5,14 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import (
-    Blueprint,
-    abort,
-    flash,
-    redirect,
-    render_template,
-    url_for,
-)
+from flask import Blueprint, render_template, url_for
 from flask_login import current_user
 
 from marketplace.accounts.authz import operator_required
@@ -24,8 +17,7 @@ from marketplace.campaigns.forms import (
 )
 from marketplace.campaigns.models import CampaignState
 from marketplace.kernel.dbtypes import utcnow
-from marketplace.kernel.extensions import db
-from marketplace.kernel.web import committed, posted
+from marketplace.kernel.web import committed, form_page, or_404, posted
 
 operator_bp = Blueprint("campaigns_operator", __name__, url_prefix="/operator/campaigns")
 
@@ -49,9 +41,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 @operator_bp.route("/new/<int:design_id>", methods=["GET", "POST"])
 @operator_required
 def new(design_id: int):
-    design = queries.design(design_id)
-    if design is None:
-        abort(404)
+    design = or_404(queries.design(design_id))
     now = utcnow().replace(second=0, microsecond=0)
     form = CampaignForm(
         product_name=f"{design.title} {design.product.name}",
@@ -59,33 +49,24 @@ def new(design_id: int):
         starts_at=now.replace(tzinfo=None),
         deadline=(now + dt.timedelta(days=30)).replace(tzinfo=None),
     )
-    status = 200
-    if form.validate_on_submit():
-        try:
-            terms = services.CampaignTerms(
-                product_name=form.product_name.data,
-                unit_price_cents=services.parse_money(form.unit_price.data),
-                currency=form.currency.data,
-                goal_units=form.goal_units.data,
-                variants=services.parse_variants(form.variants.data),
-                starts_at=_utc(form.starts_at.data),
-                deadline=_utc(form.deadline.data),
-                production_cost_cents=services.parse_money(form.production_cost.data),
-                royalty_cents=services.parse_money(form.royalty.data),
-                platform_cents=services.parse_money(form.platform.data),
-            )
-            campaign = services.open_campaign(design_id, current_user, terms)
-        except services.CampaignError as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-            status = exc.status
-        else:
-            db.session.commit()
-            flash("Campaign opened.", "success")
-            return redirect(url_for("campaigns.show", campaign_id=campaign.id))
-    elif form.is_submitted():
-        status = 422
-    return render_template("operator/campaign_form.html", form=form, design=design), status
+
+    def open_campaign():
+        terms = services.CampaignTerms(
+            product_name=form.product_name.data,
+            unit_price_cents=services.parse_money(form.unit_price.data),
+            currency=form.currency.data,
+            goal_units=form.goal_units.data,
+            variants=services.parse_variants(form.variants.data),
+            starts_at=_utc(form.starts_at.data),
+            deadline=_utc(form.deadline.data),
+            production_cost_cents=services.parse_money(form.production_cost.data),
+            royalty_cents=services.parse_money(form.royalty.data),
+            platform_cents=services.parse_money(form.platform.data),
+        )
+        campaign = services.open_campaign(design_id, current_user, terms)
+        return committed(url_for("campaigns.show", campaign_id=campaign.id), "Campaign opened.")
+
+    return form_page(form, open_campaign, "operator/campaign_form.html", design=design)
 
 
 @operator_bp.post("/<int:campaign_id>/cancel")

@@ -6,14 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import (
-    Blueprint,
-    abort,
-    flash,
-    redirect,
-    render_template,
-    url_for,
-)
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -23,13 +16,11 @@ from designs.forms import (
     ProductForm,
     RejectForm,
 )
-from designs.models import (
-    Product,
-)
+from designs.models import Product
 from marketplace.accounts.authz import operator_required
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
-from marketplace.kernel.web import committed, posted
+from marketplace.kernel.web import committed, form_page, or_404, posted
 
 operator_bp = Blueprint("designs_operator", __name__, url_prefix="/operator/designs")
 
@@ -85,9 +76,7 @@ def decide(design_id: int, action: str):
     """Approve or decline a submitted design; select or reject a shortlisted one. Declining
     and rejecting take a reason from the list, which the designer and the public read."""
     decision = _DECISIONS[action]
-    form = decision.form()
-    if not form.validate_on_submit():
-        abort(422 if decision.invalid else 400, description=decision.invalid)
+    form = posted(decision.form, decision.invalid)
     reason = (form.reason.data, form.message.data or "") if decision.invalid else ()
     decision.service(design_id, current_user, *reason)
     return committed(url_for(decision.back), *decision.flash)
@@ -145,34 +134,29 @@ def moderate(comment_id: int, action: str):
 @operator_required
 def products():
     form = ProductForm()
-    status = 200
-    if form.validate_on_submit():
+
+    def add_product():
         name = " ".join(form.name.data.split())
         if queries.product_named(name) is not None:
-            form.name.errors = [*form.name.errors, "A product with this name exists."]
-            status = 409
-        else:
-            db.session.add(Product(name=name, variant_hint=form.variant_hint.data or ""))
-            db.session.commit()
-            flash(f"Product “{name}” added.", "success")
-            return redirect(url_for("designs_operator.products"))
-    elif form.is_submitted():
-        status = 422
-    return render_template(
+            raise services.DesignError("A product with this name exists.", 409)
+        db.session.add(Product(name=name, variant_hint=form.variant_hint.data or ""))
+        return committed(url_for("designs_operator.products"), f"Product “{name}” added.")
+
+    return form_page(
+        form,
+        add_product,
         "operator/products.html",
+        message_on=form.name,
         products=queries.products(),
-        form=form,
         button=ButtonForm(formdata=None),
-    ), status
+    )
 
 
 @operator_bp.post("/products/<int:product_id>/toggle")
 @operator_required
 def toggle_product(product_id: int):
     posted(ButtonForm)
-    product = queries.product(product_id)
-    if product is None:
-        abort(404)
+    product = or_404(queries.product(product_id))
     product.active = not product.active
     db.session.commit()
     return redirect(url_for("designs_operator.products"))

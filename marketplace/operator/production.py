@@ -3,16 +3,19 @@ shipping orders, the orders CSV and survey reminders."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, render_template, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
 from marketplace.accounts.authz import operator_required
 from marketplace.campaigns import queries as campaign_queries
 from marketplace.kernel.dbtypes import utcnow
-from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.text import counted
-from marketplace.kernel.web import committed, posted
+from marketplace.kernel.web import committed, form_page, or_404, posted
 from marketplace.production import queries, services
 from marketplace.production.forms import (
     LaunchRunForm,
@@ -21,7 +24,7 @@ from marketplace.production.forms import (
     StepForm,
     TrackingForm,
 )
-from marketplace.production.models import ProductionRun, RunState
+from marketplace.production.models import RunState
 
 operator_bp = Blueprint("production_operator", __name__, url_prefix="/operator/production")
 
@@ -86,50 +89,36 @@ def index():
 @operator_bp.route("/campaigns/<int:campaign_id>/launch", methods=["GET", "POST"])
 @operator_required
 def launch(campaign_id: int):
-    campaign = campaign_queries.campaign(campaign_id)
-    if campaign is None:
-        abort(404)
+    campaign = or_404(campaign_queries.campaign(campaign_id))
     form = LaunchRunForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            run = services.launch_run(
-                campaign_id,
-                current_user,
-                manufacturer=form.manufacturer.data,
-                reference=form.reference.data,
-                expected_ship_date=form.expected_ship_date.data,
-            )
-        except services.ProductionError as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-            status = exc.status
-        else:
-            db.session.commit()
-            flash("Production run launched; backers are mailed.", "success")
-            return redirect(url_for("production_operator.run", run_id=run.id))
-    elif form.is_submitted():
-        status = 422
-    return render_template(
+
+    def launch_run():
+        run = services.launch_run(
+            campaign_id,
+            current_user,
+            manufacturer=form.manufacturer.data,
+            reference=form.reference.data,
+            expected_ship_date=form.expected_ship_date.data,
+        )
+        return committed(
+            url_for("production_operator.run", run_id=run.id),
+            "Production run launched; backers are mailed.",
+        )
+
+    return form_page(
+        form,
+        launch_run,
         "operator/run_launch.html",
         campaign=campaign,
-        form=form,
         quantities=services.planned_quantities(campaign),
         unanswered=len(queries.unanswered_surveys(campaign.id)),
-    ), status
-
-
-def _run_or_404(run_id: int) -> ProductionRun:
-    run = queries.run(run_id)
-    if run is None:
-        abort(404)
-    return run
+    )
 
 
 @operator_bp.get("/runs/<int:run_id>")
 @operator_required
 def run(run_id: int):
-    run = _run_or_404(run_id)
+    run = or_404(queries.run(run_id))
     orders = queries.run_orders(run.id)
     surveys = queries.surveys_by_pledge([o.pledge_id for o in orders])
     return render_template(
@@ -145,28 +134,55 @@ def run(run_id: int):
     )
 
 
-@operator_bp.post("/runs/<int:run_id>/move")
-@operator_required
-def move(run_id: int):
-    form = posted(StepForm)
+def _move(run_id: int, form: StepForm) -> str:
     run = services.move_run(run_id, current_user, form.event.data)
-    return committed(
-        url_for("production_operator.run", run_id=run_id),
-        f"Run {run.state.label}; backers are mailed.",
-        "success",
-    )
+    return f"Run {run.state.label}; backers are mailed."
 
 
-@operator_bp.post("/runs/<int:run_id>/ship-orders")
-@operator_required
-def ship_orders(run_id: int):
-    form = posted(TrackingForm, "Give one order number and tracking reference per line.")
+def _ship_orders(run_id: int, form: TrackingForm) -> str:
     count = services.ship_orders(run_id, current_user, services.parse_tracking(form.lines.data))
-    return committed(
-        url_for("production_operator.run", run_id=run_id),
-        f"{counted(count, 'order')} marked shipped; backers are mailed.",
+    return f"{counted(count, 'order')} marked shipped; backers are mailed."
+
+
+def _cancel(run_id: int, form: ReasonForm) -> str:
+    services.cancel_run(run_id, current_user, form.reason.data)
+    return "Run cancelled: every paid pledge is being refunded."
+
+
+@dataclass(frozen=True)
+class _RunChange:
+    """One of the run page's forms: what it takes, what it does (returning what to say),
+    and how it is said."""
+
+    form: type[FlaskForm]
+    #: Shown when the form is not valid; None for the step button (a 400 then).
+    invalid: str | None
+    change: Callable[[int, FlaskForm], str]
+    category: str
+
+
+_RUN_CHANGES = {
+    "move": _RunChange(StepForm, None, _move, "success"),
+    "ship-orders": _RunChange(
+        TrackingForm,
+        "Give one order number and tracking reference per line.",
+        _ship_orders,
         "success",
-    )
+    ),
+    "cancel": _RunChange(
+        ReasonForm, "Give backers a public reason of at least 10 characters.", _cancel, "info"
+    ),
+}
+
+
+@operator_bp.post("/runs/<int:run_id>/<any(move, 'ship-orders', cancel):action>")
+@operator_required
+def change_run(run_id: int, action: str):
+    """Move a run to its next step, ship its orders from a pasted list, or cancel it."""
+    change = _RUN_CHANGES[action]
+    form = posted(change.form, change.invalid)
+    message = change.change(run_id, form)
+    return committed(url_for("production_operator.run", run_id=run_id), message, change.category)
 
 
 @operator_bp.post("/runs/<int:run_id>/orders/<int:order_id>/ship")
@@ -181,22 +197,10 @@ def ship_one(run_id: int, order_id: int):
     )
 
 
-@operator_bp.post("/runs/<int:run_id>/cancel")
-@operator_required
-def cancel(run_id: int):
-    form = posted(ReasonForm, "Give backers a public reason of at least 10 characters.")
-    services.cancel_run(run_id, current_user, form.reason.data)
-    return committed(
-        url_for("production_operator.run", run_id=run_id),
-        "Run cancelled: every paid pledge is being refunded.",
-        "info",
-    )
-
-
 @operator_bp.get("/runs/<int:run_id>/orders.csv")
 @operator_required
 def orders_csv(run_id: int):
-    run = _run_or_404(run_id)
+    run = or_404(queries.run(run_id))
     return Response(
         services.orders_csv(queries.orders_to_make(run.id)),
         mimetype="text/csv",
@@ -211,8 +215,7 @@ def orders_csv(run_id: int):
 @operator_required
 def remind(campaign_id: int):
     posted(ButtonForm)
-    if campaign_queries.campaign(campaign_id) is None:
-        abort(404)
+    or_404(campaign_queries.campaign(campaign_id))
     count = services.remind_surveys(campaign_id=campaign_id, actor=current_user)
     return committed(
         url_for("production_operator.index") + f"#surveys-{campaign_id}",

@@ -3,15 +3,16 @@ cancelling production, and designers' royalties and payouts."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from marketplace.accounts.authz import operator_required
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
-from marketplace.kernel.web import committed, posted
+from marketplace.kernel.web import committed, page_number, posted
 from payments import charging, ledger, queries, refunds
 from payments.forms import PayoutForm, RefundForm
 
@@ -42,10 +43,8 @@ def index():
 @operator_bp.get("/<int:campaign_id>")
 @operator_required
 def campaign(campaign_id: int):
-    campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None:
-        abort(404)
-    page = max(request.args.get("page", 1, type=int), 1)
+    campaign = db.get_or_404(Campaign, campaign_id)
+    page = page_number()
     state = request.args.get("state", "")
     chosen = PledgeState(state) if state in PledgeState.__members__.values() else None
     pledges, has_next = queries.pledges_page(campaign.id, chosen, page, 50)
@@ -68,16 +67,19 @@ def campaign(campaign_id: int):
     )
 
 
+def _back_to_settlement(campaign_id: int, message: str, category: str) -> Response:
+    """The settlement page's forms all end back on it, saying what was done."""
+    return committed(
+        url_for("payments_operator.campaign", campaign_id=campaign_id), message, category
+    )
+
+
 @operator_bp.post("/<int:campaign_id>/close")
 @operator_required
 def close_now(campaign_id: int):
     posted(ButtonForm)
     state = campaigns.close_now(campaign_id, current_user)
-    return committed(
-        url_for("payments_operator.campaign", campaign_id=campaign_id),
-        f"Campaign closed: {state.label}.",
-        "success",
-    )
+    return _back_to_settlement(campaign_id, f"Campaign closed: {state.label}.", "success")
 
 
 @operator_bp.post("/pledges/<int:pledge_id>/refund")
@@ -85,9 +87,8 @@ def close_now(campaign_id: int):
 def refund_pledge(pledge_id: int):
     form = posted(RefundForm, "Give the backer a reason of at least 10 characters.")
     refund = refunds.request_refund(pledge_id, current_user, form.reason.data)
-    campaign_id = db.session.get(Pledge, pledge_id).campaign_id
-    return committed(
-        url_for("payments_operator.campaign", campaign_id=campaign_id),
+    return _back_to_settlement(
+        db.session.get(Pledge, pledge_id).campaign_id,
         f"Refund of pledge {pledge_id} requested ({refund.amount_cents / 100:.2f}).",
         "info",
     )
@@ -98,10 +99,8 @@ def refund_pledge(pledge_id: int):
 def cancel_production(campaign_id: int):
     form = posted(RefundForm, "Give backers a public reason of at least 10 characters.")
     refunds.cancel_production(campaign_id, current_user, form.reason.data)
-    return committed(
-        url_for("payments_operator.campaign", campaign_id=campaign_id),
-        "Production cancelled: every collected pledge is being refunded.",
-        "info",
+    return _back_to_settlement(
+        campaign_id, "Production cancelled: every collected pledge is being refunded.", "info"
     )
 
 

@@ -10,6 +10,7 @@ from marketplace.accounts import queries as accounts
 from marketplace.accounts.authz import operator_required
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.mail import failed_mail_count
+from marketplace.kernel.web import page_number
 
 from . import campaigns, designs, production, settlements
 
@@ -64,7 +65,7 @@ def audit():
         since=_day(form["since"]),
         until=_day(form["until"]),
     )
-    page = max(args.get("page", 1, type=int), 1)
+    page = page_number()
     rows, has_next = accounts.audit_page(filters, page, AUDIT_PAGE)
     return render_template(
         "operator/audit.html",

@@ -3,11 +3,11 @@ campaign, moving it on, shipping orders, the manufacturer's CSV."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, url_for
 from flask_login import current_user
 
 from marketplace.accounts.authz import verified_required
-from marketplace.kernel.extensions import db
+from marketplace.kernel.web import committed, form_page
 
 from . import queries, services
 from .forms import SurveyForm
@@ -21,28 +21,17 @@ def survey(pledge_id: int):
     row = services.survey_for(pledge_id, current_user)
     editable = services.can_answer(row)
     form = SurveyForm(obj=row if row.answered_at else None)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            services.answer_survey(
-                pledge_id,
-                current_user,
-                {k: getattr(form, k).data for k in (*services.SURVEY_FIELDS, "phone")},
-                form.variant_confirmed.data,
-            )
-        except services.ProductionError as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message)
-            status = exc.status
-        else:
-            db.session.commit()
-            flash("Thank you: your shipping details are saved.", "success")
-            return redirect(url_for("pledges.mine"))
-    elif form.is_submitted():
-        status = 422
-    return render_template(
-        "production/survey.html", survey=row, form=form, editable=editable
-    ), status
+
+    def answer():
+        services.answer_survey(
+            pledge_id,
+            current_user,
+            {k: getattr(form, k).data for k in (*services.SURVEY_FIELDS, "phone")},
+            form.variant_confirmed.data,
+        )
+        return committed(url_for("pledges.mine"), "Thank you: your shipping details are saved.")
+
+    return form_page(form, answer, "production/survey.html", survey=row, editable=editable)
 
 
 def pledge_details(pledges) -> dict[int, list[tuple[str, str | None, str | None]]]:
