@@ -209,10 +209,26 @@ def saved_card(user_id: int, card: str = "visa") -> tuple[str, str]:
     return customer_id, pm.id
 
 
+def pledge_row(campaign, variant, backer_id: int, quantity: int, **columns):
+    """A new Pledge of ``quantity`` units of ``variant``, at the campaign's price; ``columns``
+    gives its state, idempotency key and card."""
+    from marketplace.campaigns.models import Pledge
+
+    return Pledge(
+        campaign_id=campaign.id,
+        backer_id=backer_id,
+        variant_id=variant.id,
+        quantity=quantity,
+        amount_cents=campaign.unit_price_cents * quantity,
+        currency=campaign.currency,
+        **columns,
+    )
+
+
 def add_pledges(ctx, campaign_id: int, specs) -> list[int]:
     """Active pledges with saved cards, as if backers had pledged: ``specs`` is a list of
     (backer id, variant label, quantity, card). Returns the pledge ids."""
-    from marketplace.campaigns.models import Campaign, Pledge, PledgeState
+    from marketplace.campaigns.models import Campaign, PledgeState
     from marketplace.kernel.extensions import db
 
     ids = []
@@ -222,13 +238,11 @@ def add_pledges(ctx, campaign_id: int, specs) -> list[int]:
             _, pm_id = saved_card(backer_id, card)
             variant = next(v for v in campaign.variants if v.label == label)
             variant.reserved_units += quantity
-            pledge = Pledge(
-                campaign_id=campaign_id,
-                backer_id=backer_id,
-                variant_id=variant.id,
-                quantity=quantity,
-                amount_cents=campaign.unit_price_cents * quantity,
-                currency=campaign.currency,
+            pledge = pledge_row(
+                campaign,
+                variant,
+                backer_id,
+                quantity,
                 state=PledgeState.ACTIVE,
                 idempotency_key=secrets.token_urlsafe(24),
                 payment_method_id=pm_id,
@@ -239,6 +253,17 @@ def add_pledges(ctx, campaign_id: int, specs) -> list[int]:
             ids.append(pledge.id)
         db.session.commit()
     return ids
+
+
+def close_and_settle(ctx, run_jobs, campaign_id: int) -> None:
+    """The deadline passing: the campaign closes now, and the settlement jobs charge it."""
+    from marketplace.campaigns import services as campaigns
+    from marketplace.kernel.extensions import db
+
+    with ctx():
+        campaigns.close_now(campaign_id, None)
+        db.session.commit()
+    run_jobs(("settlement",))
 
 
 def succeeded_intents() -> dict[str, list]:
@@ -279,6 +304,18 @@ def login(page, base, email):
 
 def logout(page):
     page.get_by_role("button", name="Log out").click()
+
+
+def save_design_draft(page, base, artwork, title, description, tags):
+    """The designer's new-design form filled in for a T-shirt in S, M, L and saved as a draft."""
+    page.goto(base + "/designs/new")
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Description").fill(description)
+    page.get_by_label("Product").select_option(label="T-shirt")
+    page.get_by_label("Variants you propose").fill("S, M, L")
+    page.get_by_label("Tags").fill(tags)
+    page.get_by_label("Artwork").set_input_files(str(artwork))
+    page.get_by_role("button", name="Save draft").click()
 
 
 def save_card(page, number="4242 4242 4242 4242", button="Save card"):

@@ -10,32 +10,22 @@ from designs.models import Design, DesignState
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.queues import get_queue
-from tests.helpers import login, logout, png_bytes
+from tests.helpers import login, logout, png_bytes, save_design_draft
 
 pytestmark = [pytest.mark.browser, pytest.mark.live_db]
 
 
 def test_submit_approve_score_close_and_shortlist(
-    app, ctx, page, live_server, make_user, run_jobs, tmp_path, monkeypatch
+    app, ctx, page, live_server, pipeline_cast, run_jobs, tmp_path
 ):
-    monkeypatch.setitem(app.config, "SHORTLIST_MIN_VOTES", 2)
-    make_user("ada@example.com", designer=True, name="Ada")
-    make_user("olivia@example.com", operator=True, name="Olivia")
-    make_user("ben@example.com", name="Ben")
-    make_user("chloe@example.com", name="Chloé")
     artwork = tmp_path / "lighthouse.png"
     artwork.write_bytes(png_bytes(900, 600, (20, 80, 160, 255)))
 
     # The designer submits.
     login(page, live_server, "ada@example.com")
-    page.goto(live_server + "/designs/new")
-    page.get_by_label("Title").fill("Lighthouse at dusk")
-    page.get_by_label("Description").fill("Hand-drawn.\nTwo colours.")
-    page.get_by_label("Product").select_option(label="T-shirt")
-    page.get_by_label("Variants you propose").fill("S, M, L")
-    page.get_by_label("Tags").fill("sea, night")
-    page.get_by_label("Artwork").set_input_files(str(artwork))
-    page.get_by_role("button", name="Save draft").click()
+    save_design_draft(
+        page, live_server, artwork, "Lighthouse at dusk", "Hand-drawn.\nTwo colours.", "sea, night"
+    )
     assert page.get_by_text("This is a draft").is_visible()
     assert page.get_by_role("img", name="Lighthouse at dusk").is_visible()
     page.get_by_label("I accept the licence terms").check()

@@ -19,7 +19,7 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.queues import get_queue
 from marketplace.production.models import ProductionRun, RunState
 from payments import ledger
-from tests.helpers import login, logout, png_bytes, save_card, succeeded_intents
+from tests.helpers import login, logout, png_bytes, save_card, save_design_draft, succeeded_intents
 
 pytestmark = [pytest.mark.browser, pytest.mark.live_db]
 
@@ -48,33 +48,21 @@ def test_from_a_drawing_to_a_delivered_product(
     ctx,
     page,
     live_server,
-    make_user,
+    pipeline_cast,
     run_jobs,
     tmp_path,
-    monkeypatch,
     stripe_server,
     database_url,
     redis_url,
     mailbox,
 ):
-    monkeypatch.setitem(app.config, "SHORTLIST_MIN_VOTES", 2)
-    ada = make_user("ada@example.com", designer=True, name="Ada")
-    make_user("olivia@example.com", operator=True, name="Olivia")
-    make_user("ben@example.com", name="Ben")
-    make_user("chloe@example.com", name="Chloé")
+    ada = pipeline_cast
     artwork = tmp_path / "kite.png"
     artwork.write_bytes(png_bytes(800, 800, (200, 60, 40, 255)))
 
     # Submission, quality check, scoring, close, shortlist.
     login(page, live_server, "ada@example.com")
-    page.goto(live_server + "/designs/new")
-    page.get_by_label("Title").fill("Red kite")
-    page.get_by_label("Description").fill("A kite over the Rhône.")
-    page.get_by_label("Product").select_option(label="T-shirt")
-    page.get_by_label("Variants you propose").fill("S, M, L")
-    page.get_by_label("Tags").fill("sky")
-    page.get_by_label("Artwork").set_input_files(str(artwork))
-    page.get_by_role("button", name="Save draft").click()
+    save_design_draft(page, live_server, artwork, "Red kite", "A kite over the Rhône.", "sky")
     page.get_by_label("I accept the licence terms").check()
     page.get_by_role("button", name="Submit for review").click()
     logout(page)

@@ -5,10 +5,9 @@ confirms the payment in localstripe's authentication dialog."""
 import pytest
 import sqlalchemy as sa
 
-from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.extensions import db
-from tests.helpers import add_pledges, login, save_card, succeeded_intents
+from tests.helpers import add_pledges, close_and_settle, login, save_card, succeeded_intents
 
 pytestmark = [pytest.mark.browser, pytest.mark.live_db]
 
@@ -24,10 +23,7 @@ def test_backers_fix_a_declined_card_and_pass_3d_secure(
         campaign_id,
         [(ada, "S", 1, "declined_at_charge"), (ben, "M", 1, "needs_authentication")],
     )
-    with ctx():
-        campaigns.close_now(campaign_id, None)
-        db.session.commit()
-    run_jobs(("settlement",))
+    close_and_settle(ctx, run_jobs, campaign_id)
 
     login(page, live_server, "ada@example.com")
     page.goto(live_server + "/pledges/")

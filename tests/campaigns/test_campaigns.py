@@ -19,7 +19,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent, OutboxMail
 from marketplace.kernel.queues import get_queue
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, pledge_row, post
 
 
 @pytest.fixture
@@ -176,13 +176,11 @@ def pledge(ctx, campaign_id, backer_id, label="S", quantity=1, state=PledgeState
     with ctx():
         campaign = db.session.get(Campaign, campaign_id)
         variant = next(v for v in campaign.variants if v.label == label)
-        row = Pledge(
-            campaign_id=campaign_id,
-            backer_id=backer_id,
-            variant_id=variant.id,
-            quantity=quantity,
-            amount_cents=campaign.unit_price_cents * quantity,
-            currency=campaign.currency,
+        row = pledge_row(
+            campaign,
+            variant,
+            backer_id,
+            quantity,
             idempotency_key=f"key-{backer_id}-{label}-{quantity}-{state.value}-x",
             state=state,
             payment_method_id="pm_test" if state == PledgeState.ACTIVE else None,
@@ -294,15 +292,13 @@ def test_updates_reach_backers_once_and_backers_only_ones_stay_private(
         pledge(ctx, campaign_id, b)
     pledge(ctx, campaign_id, backers[0], label="M")  # two pledges, one mail
     auth.login("artist@example.com")
-    token = csrf_token(client, f"/campaigns/{campaign_id}")
-    resp = client.post(
+    resp = post(
+        client,
         f"/campaigns/{campaign_id}/updates",
-        data={
-            "csrf_token": token,
-            "title": "Samples arrived",
-            "body": "They look great.",
-            "backers_only": "y",
-        },
+        f"/campaigns/{campaign_id}",
+        title="Samples arrived",
+        body="They look great.",
+        backers_only="y",
     )
     assert resp.status_code == 302
     assert run_jobs()["mail"] == 1  # the fan-out job

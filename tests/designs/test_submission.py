@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from designs.models import Design, DesignState
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent
-from tests.helpers import bomb_png, csrf_token, files_under, png_bytes
+from tests.helpers import bomb_png, csrf_token, files_under, png_bytes, post
 
 
 def post_new(client, upload: tuple[bytes, str] | None, **fields):
@@ -179,19 +179,16 @@ def test_editing_a_draft_replaces_the_artwork_and_deletes_the_old_files(
     with ctx():
         design = db.session.scalar(sa.select(Design))
         design_id, old_key = design.id, design.artwork_key
-    token = csrf_token(client, f"/designs/{design_id}/edit")
-    resp = client.post(
+    resp = post(
+        client,
         f"/designs/{design_id}/edit",
-        data={
-            "csrf_token": token,
-            "title": "Renamed",
-            "description": "",
-            "product_id": product_id,
-            "variants": "One size",
-            "tags": "",
-            "artwork": (io.BytesIO(png_bytes(120, 80)), "two.png"),
-        },
-        content_type="multipart/form-data",
+        f"/designs/{design_id}/edit",
+        title="Renamed",
+        description="",
+        product_id=product_id,
+        variants="One size",
+        tags="",
+        artwork=(io.BytesIO(png_bytes(120, 80)), "two.png"),
     )
     assert resp.status_code == 302
     with ctx():

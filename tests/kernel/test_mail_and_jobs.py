@@ -73,6 +73,10 @@ def test_smtp_failure_keeps_the_mail_pending_for_a_retry_then_gives_up(app, ctx,
             assert mail.status == expected
 
 
+def outbox_mail(to_address, **columns):
+    return OutboxMail(to_address=to_address, kind="x", subject="s", body_text="b", **columns)
+
+
 def test_sweep_re_enqueues_mail_whose_job_was_lost(app, ctx):
     import datetime as dt
 
@@ -80,27 +84,12 @@ def test_sweep_re_enqueues_mail_whose_job_was_lost(app, ctx):
 
     with ctx():
         old = utcnow() - dt.timedelta(minutes=30)
-        lost = OutboxMail(
-            to_address="a@example.com", kind="x", subject="s", body_text="b", created_at=old
+        lost = outbox_mail("a@example.com", created_at=old)
+        stuck = outbox_mail(
+            "b@example.com", created_at=old, status=MailStatus.SENDING, claimed_at=old
         )
-        stuck = OutboxMail(
-            to_address="b@example.com",
-            kind="x",
-            subject="s",
-            body_text="b",
-            created_at=old,
-            status=MailStatus.SENDING,
-            claimed_at=old,
-        )
-        fresh = OutboxMail(to_address="c@example.com", kind="x", subject="s", body_text="b")
-        sent = OutboxMail(
-            to_address="d@example.com",
-            kind="x",
-            subject="s",
-            body_text="b",
-            created_at=old,
-            status=MailStatus.SENT,
-        )
+        fresh = outbox_mail("c@example.com")
+        sent = outbox_mail("d@example.com", created_at=old, status=MailStatus.SENT)
         db.session.add_all([lost, stuck, fresh, sent])
         db.session.commit()
     with ctx():

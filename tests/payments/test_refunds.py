@@ -4,13 +4,12 @@ campaign's production can be cancelled with everyone refunded; only operators ca
 import pytest
 import sqlalchemy as sa
 
-from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import OutboxMail
 from payments import gateway, jobs, refunds
 from payments.models import ChargeAttempt, Refund, RefundStatus
-from tests.helpers import add_pledges, csrf_token
+from tests.helpers import add_pledges, close_and_settle, csrf_token
 
 
 @pytest.fixture
@@ -21,10 +20,7 @@ def settled(ctx, make_user, make_campaign, stripe_server, run_jobs):
     pledge_ids = add_pledges(
         ctx, campaign_id, [(backers[0], "S", 1, "visa"), (backers[1], "M", 2, "visa")]
     )
-    with ctx():
-        campaigns.close_now(campaign_id, None)
-        db.session.commit()
-    run_jobs(("settlement",))
+    close_and_settle(ctx, run_jobs, campaign_id)
     with ctx():
         assert db.session.get(Campaign, campaign_id).state == CampaignState.SETTLED
     return campaign_id, pledge_ids

@@ -32,6 +32,15 @@ def close(ctx, campaign_id):
         return state
 
 
+def closed_with_one_pledge(ctx, make_campaign, spec):
+    """A campaign of goal 1 with the one pledge ``spec`` (as add_pledges takes it), closed:
+    (campaign id, pledge id)."""
+    campaign_id = make_campaign(goal=1)
+    (pledge_id,) = add_pledges(ctx, campaign_id, [spec])
+    close(ctx, campaign_id)
+    return campaign_id, pledge_id
+
+
 def states(ctx, pledge_ids):
     with ctx():
         return [db.session.get(Pledge, pid).state for pid in pledge_ids]
@@ -150,9 +159,7 @@ def test_charge_resumed_after_dying_between_each_step_charges_once(
     ctx, make_campaign, backers, stripe_server
 ):
     """A job that died after any commit leaves an attempt the next run resumes."""
-    campaign_id = make_campaign(goal=1)
-    (pledge_id,) = add_pledges(ctx, campaign_id, [(backers[0], "S", 1, "visa")])
-    close(ctx, campaign_id)
+    _, pledge_id = closed_with_one_pledge(ctx, make_campaign, (backers[0], "S", 1, "visa"))
     with ctx():
         attempt_id = charging.begin_attempt(pledge_id, "settlement")
         db.session.commit()  # died here: attempt recorded, nothing at Stripe
@@ -199,9 +206,9 @@ def test_reconciler_settles_a_charge_left_in_charging(
 ):
     """The worker died after Stripe charged, and Redis lost every job: the sweep finds the
     attempt once it is older than any Stripe call, and asks Stripe what happened."""
-    campaign_id = make_campaign(goal=1)
-    (pledge_id,) = add_pledges(ctx, campaign_id, [(backers[0], "S", 1, "visa")])
-    close(ctx, campaign_id)
+    campaign_id, pledge_id = closed_with_one_pledge(
+        ctx, make_campaign, (backers[0], "S", 1, "visa")
+    )
     with ctx():
         attempt_id = charging.begin_attempt(pledge_id, "settlement")
         charging.ensure_payment_intent(attempt_id)
@@ -240,9 +247,9 @@ def test_charges_lost_with_redis_are_enqueued_again(
 def test_declined_card_is_fixed_with_a_new_card_and_collected(
     app, client, auth, ctx, make_campaign, backers, stripe_server, run_jobs, mailbox
 ):
-    campaign_id = make_campaign(goal=1)
-    (pledge_id,) = add_pledges(ctx, campaign_id, [(backers[0], "S", 2, "declined_at_charge")])
-    close(ctx, campaign_id)
+    campaign_id, pledge_id = closed_with_one_pledge(
+        ctx, make_campaign, (backers[0], "S", 2, "declined_at_charge")
+    )
     run_jobs()
     assert states(ctx, [pledge_id]) == [PledgeState.ERRORED]
     assert campaign_state(ctx, campaign_id) == CampaignState.SETTLING
@@ -280,9 +287,9 @@ def test_declined_card_is_fixed_with_a_new_card_and_collected(
 def test_authentication_card_goes_action_required_then_collected(
     app, client, auth, ctx, make_campaign, backers, stripe_server, run_jobs, mailbox
 ):
-    campaign_id = make_campaign(goal=1)
-    (pledge_id,) = add_pledges(ctx, campaign_id, [(backers[1], "M", 1, "needs_authentication")])
-    close(ctx, campaign_id)
+    campaign_id, pledge_id = closed_with_one_pledge(
+        ctx, make_campaign, (backers[1], "M", 1, "needs_authentication")
+    )
     run_jobs()
     assert states(ctx, [pledge_id]) == [PledgeState.ACTION_REQUIRED]
     mailbox.wait_for("backer1@example.com", "confirm your payment")
@@ -380,9 +387,9 @@ def test_unpaid_pledges_are_reminded_retried_then_dropped(
 def test_a_fix_after_the_window_is_refused(
     app, client, auth, ctx, make_campaign, backers, stripe_server, run_jobs
 ):
-    campaign_id = make_campaign(goal=1)
-    (pledge_id,) = add_pledges(ctx, campaign_id, [(backers[0], "S", 1, "declined_at_charge")])
-    close(ctx, campaign_id)
+    campaign_id, pledge_id = closed_with_one_pledge(
+        ctx, make_campaign, (backers[0], "S", 1, "declined_at_charge")
+    )
     run_jobs()
     with ctx():
         campaign = db.session.get(Campaign, campaign_id)

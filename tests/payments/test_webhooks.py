@@ -10,13 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from dev.services import register_localstripe_webhook
-from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Pledge, PledgeState
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent
 from payments import gateway
 from payments.models import ChargeAttempt, WebhookEvent
-from tests.helpers import add_pledges, authenticate
+from tests.helpers import add_pledges, authenticate, close_and_settle
 
 
 def signed(payload: bytes, secret: str, timestamp: int | None = None) -> str:
@@ -52,10 +51,7 @@ def waiting_pledge(ctx, make_user, make_campaign, stripe_server, run_jobs):
     (pledge_id,) = add_pledges(
         ctx, campaign_id, [(make_user("hook@example.com"), "S", 1, "needs_authentication")]
     )
-    with ctx():
-        campaigns.close_now(campaign_id, None)
-        db.session.commit()
-    run_jobs(("settlement",))
+    close_and_settle(ctx, run_jobs, campaign_id)
     with ctx():
         assert db.session.get(Pledge, pledge_id).state == PledgeState.ACTION_REQUIRED
         pi_id = db.session.scalar(

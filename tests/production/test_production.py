@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.accounts.models import User
-from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
@@ -19,7 +18,7 @@ from marketplace.production import services as production
 from marketplace.production.models import Order, OrderState, ProductionRun, RunState, Survey
 from payments import jobs, ledger, refunds
 from payments.models import LedgerEntry, LedgerKind
-from tests.helpers import add_pledges, csrf_token, login_as
+from tests.helpers import add_pledges, close_and_settle, csrf_token, login_as, post
 
 SHIP_DATE = (utcnow() + dt.timedelta(days=30)).date()
 
@@ -45,10 +44,7 @@ def settled(app, ctx, make_user, make_campaign, stripe_server, run_jobs):
         ],
     )
     pledges = dict(zip(names, ids, strict=True))
-    with ctx():
-        campaigns.close_now(campaign_id, None)
-        db.session.commit()
-    run_jobs(("settlement",))
+    close_and_settle(ctx, run_jobs, campaign_id)
     with ctx():
         closed = db.session.get(Campaign, campaign_id).closed_at
         jobs.sweep_settlements(now=closed + dt.timedelta(days=8))  # dan's pledge is dropped
@@ -259,10 +255,11 @@ def test_cancelling_a_run_refunds_everyone_and_reverses_the_royalty(
 ):
     run_id = launch(ctx, settled)
     login_as(client, auth, "ops@example.com")
-    token = csrf_token(client, f"/operator/production/runs/{run_id}")
-    resp = client.post(
+    resp = post(
+        client,
         f"/operator/production/runs/{run_id}/cancel",
-        data={"csrf_token": token, "reason": "The factory burned down"},
+        f"/operator/production/runs/{run_id}",
+        reason="The factory burned down",
     )
     assert resp.status_code == 302
     run_jobs(("settlement",))
