@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from marketplace.accounts.models import User
-from marketplace.kernel.audit import apply_transition, record
+from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
@@ -102,9 +102,7 @@ def transition(
     design: Design, event: str, actor: User | None, *, reason: str | None = None, **data
 ) -> bool:
     """Apply ``event``; returns False when it was a repeat (no change, nothing recorded)."""
-    changed = apply_transition(
-        DESIGN_MACHINE, design, event, actor=actor, subject_type="design", reason=reason, **data
-    )
+    changed = apply_transition(DESIGN_MACHINE, design, event, actor=actor, reason=reason, **data)
     if changed:
         forget_page(design.id)
     return changed
@@ -166,13 +164,7 @@ def create_draft(designer: User, artwork: Artwork, **fields) -> Design:
     _apply_fields(design, **fields)
     db.session.add(design)
     db.session.flush()
-    record(
-        "design.created",
-        actor=designer,
-        subject_type="design",
-        subject_id=design.id,
-        to_state="draft",
-    )
+    record_about("design.created", design, actor=designer, to_state="draft")
     return design
 
 
@@ -495,13 +487,7 @@ def report_comment(comment_id: int, reporter: User) -> Comment:
     ):
         comment.hidden = True
         forget_page(comment.design_id)
-        record(
-            "comment.hidden_by_reports",
-            actor=None,
-            subject_type="comment",
-            subject_id=comment.id,
-            reports=comment.report_count,
-        )
+        record_about("comment.hidden_by_reports", comment, actor=None, reports=comment.report_count)
     db.session.flush()
     return comment
 
@@ -514,11 +500,10 @@ def moderate(comment_id: int, operator: User, hide: bool, reason: str = "") -> C
     forget_page(comment.design_id)
     comment.reviewed_at = utcnow()
     comment.reviewed_by_id = operator.id
-    record(
+    record_about(
         "comment.hidden" if hide else "comment.restored",
+        comment,
         actor=operator,
-        subject_type="comment",
-        subject_id=comment.id,
         reason=reason.strip() or None,
     )
     return comment

@@ -19,7 +19,7 @@ from designs import services as design_services
 from designs.models import Design, DesignState
 from marketplace.accounts.models import User
 from marketplace.kernel import signals
-from marketplace.kernel.audit import apply_transition, record
+from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
@@ -107,7 +107,6 @@ def transition(
         campaign,
         event,
         actor=actor,
-        subject_type="campaign",
         reason=reason,
         **data,
     )
@@ -121,7 +120,6 @@ def pledge_transition(
         pledge,
         event,
         actor=actor,
-        subject_type="pledge",
         reason=reason,
         campaign_id=pledge.campaign_id,
         **data,
@@ -225,11 +223,10 @@ def open_campaign(
     )
     db.session.add(campaign)
     db.session.flush()
-    record(
+    record_about(
         "campaign.opened",
+        campaign,
         actor=operator,
-        subject_type="campaign",
-        subject_id=campaign.id,
         to_state=CampaignState.SCHEDULED.value,
         design_id=design.id,
     )
@@ -268,11 +265,10 @@ def move_deadline(
     _check_duration(campaign.starts_at, deadline)
     previous = campaign.deadline
     campaign.deadline = deadline
-    record(
+    record_about(
         "campaign.deadline_moved",
+        campaign,
         actor=operator,
-        subject_type="campaign",
-        subject_id=campaign.id,
         previous=previous.isoformat(),
         deadline=deadline.isoformat(),
     )
@@ -321,12 +317,8 @@ def close_now(campaign_id: int, actor: User | None, now: dt.datetime | None = No
     if campaign.state != CampaignState.LIVE:
         raise CampaignError(f"This campaign is {campaign.state.label}, not live.", 409)
     if campaign.deadline > now:
-        record(
-            "campaign.closed_early",
-            actor=actor,
-            subject_type="campaign",
-            subject_id=campaign.id,
-            previous=campaign.deadline.isoformat(),
+        record_about(
+            "campaign.closed_early", campaign, actor=actor, previous=campaign.deadline.isoformat()
         )
         campaign.deadline = now
     return close_due(campaign_id, now=now)
@@ -452,11 +444,10 @@ def create_pledge(
                 Pledge.backer_id == backer.id, Pledge.idempotency_key == idempotency_key
             )
         ), False
-    record(
+    record_about(
         "pledge.created",
+        pledge,
         actor=backer,
-        subject_type="pledge",
-        subject_id=pledge.id,
         to_state=PledgeState.PENDING_CARD.value,
         campaign_id=campaign.id,
     )
@@ -509,7 +500,7 @@ def activate_pledge(pledge: Pledge, actor: User, payment_method_id: str, card_su
         raise CampaignError(f"This pledge is {pledge.state.label}.", 409)
     if pledge.state == PledgeState.ACTIVE:
         pledge.payment_method_id, pledge.card_summary = payment_method_id, card_summary
-        record("pledge.card_replaced", actor=actor, subject_type="pledge", subject_id=pledge.id)
+        record_about("pledge.card_replaced", pledge, actor=actor)
         return
     if not _reserve(pledge.variant_id, pledge.quantity):
         variant = db.session.get(CampaignVariant, pledge.variant_id)
@@ -554,11 +545,10 @@ def change_pledge(pledge_id: int, actor: User, variant_id: int, quantity: int) -
     previous = f"{pledge.quantity} × {pledge.variant.label}"
     pledge.variant_id, pledge.quantity = variant.id, quantity
     pledge.amount_cents = campaign.unit_price_cents * quantity
-    record(
+    record_about(
         "pledge.changed",
+        pledge,
         actor=actor,
-        subject_type="pledge",
-        subject_id=pledge.id,
         previous=previous,
         now=f"{quantity} × {variant.label}",
     )
@@ -622,13 +612,7 @@ def post_update(
     )
     db.session.add(update)
     db.session.flush()
-    record(
-        "campaign.update_posted",
-        actor=author,
-        subject_type="campaign",
-        subject_id=campaign.id,
-        update_id=update.id,
-    )
+    record_about("campaign.update_posted", campaign, actor=author, update_id=update.id)
     # Thousands of backers: the mails are written by a job, not in this request.
     enqueue_after_commit("mail", "marketplace.campaigns.jobs.mail_update", update.id)
     return update
