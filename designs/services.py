@@ -237,16 +237,30 @@ def decline(design_id: int, operator: User, reason: str, message: str) -> Design
     if reason not in DECLINE_REASONS:
         raise DesignError("Choose a reason from the list.")
     design = _locked_in(design_id, DesignState.SUBMITTED, "waiting for review")
-    design.decision_reason = reason
-    design.decision_message = message.strip() or None
-    transition(design, "decline", operator, reason=_reason_line(DECLINE_REASONS, reason, message))
+    line = _turn_down(design, "decline", operator, DECLINE_REASONS, reason, message)
     _notify_designer(
         design,
         f"“{design.title}” was declined",
-        "Your design did not pass the quality check.\n\n"
-        + _reason_line(DECLINE_REASONS, reason, message),
+        "Your design did not pass the quality check.\n\n" + line,
     )
     return design
+
+
+def _turn_down(
+    design: Design,
+    event: str,
+    actor: User | None,
+    reasons: dict[str, str],
+    reason: str,
+    message: str,
+) -> str:
+    """Keep why on the design, for its page, and in the audit log; returns the line the
+    designer is told."""
+    design.decision_reason = reason
+    design.decision_message = message.strip() or None
+    line = _reason_line(reasons, reason, message)
+    transition(design, event, actor, reason=line)
+    return line
 
 
 def _reason_line(reasons: dict[str, str], reason: str, message: str | None) -> str:
@@ -408,10 +422,7 @@ def close_voting(design_id: int, now: dt.datetime | None = None) -> bool:
             f"{design.rank_score:.2f}. Our team now reviews the shortlist.",
         )
     else:
-        design.decision_reason = reject_reason
-        design.decision_message = message
-        line = _reason_line(NOT_SELECTED_REASONS, reject_reason, message)
-        transition(design, "reject", None, reason=line)
+        line = _turn_down(design, "reject", None, NOT_SELECTED_REASONS, reject_reason, message)
         _notify_designer(design, f"Scoring closed for “{design.title}”", line)
     return True
 
@@ -435,10 +446,7 @@ def reject(design_id: int, operator: User, reason: str, message: str) -> Design:
     if reason not in NOT_SELECTED_REASONS:
         raise DesignError("Choose a reason from the list.")
     design = _locked_in(design_id, DesignState.SHORTLISTED, "on the shortlist")
-    design.decision_reason = reason
-    design.decision_message = message.strip() or None
-    line = _reason_line(NOT_SELECTED_REASONS, reason, message)
-    transition(design, "reject", operator, reason=line)
+    line = _turn_down(design, "reject", operator, NOT_SELECTED_REASONS, reason, message)
     _notify_designer(design, f"“{design.title}” was not selected", line)
     return design
 
