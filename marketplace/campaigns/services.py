@@ -134,6 +134,21 @@ def lock_pledge(pledge_id: int) -> Pledge | None:
     return lock_row(Pledge, pledge_id)
 
 
+def _locked_campaign(campaign_id: int) -> Campaign:
+    campaign = lock_campaign(campaign_id)
+    if campaign is None:
+        raise CampaignError("No such campaign.", 404)
+    return campaign
+
+
+def _locked_own_pledge(pledge_id: int, backer: User) -> Pledge:
+    """Another backer's pledge is as missing as one that does not exist."""
+    pledge = lock_pledge(pledge_id)
+    if pledge is None or pledge.backer_id != backer.id:
+        raise CampaignError("No such pledge.", 404)
+    return pledge
+
+
 # --- scheduling -------------------------------------------------------------------------------
 
 
@@ -255,9 +270,7 @@ def move_deadline(
     campaign_id: int, operator: User, deadline: dt.datetime, now: dt.datetime | None = None
 ) -> Campaign:
     now = now or utcnow()
-    campaign = lock_campaign(campaign_id)
-    if campaign is None:
-        raise CampaignError("No such campaign.", 404)
+    campaign = _locked_campaign(campaign_id)
     if campaign.state not in (CampaignState.SCHEDULED, CampaignState.LIVE):
         raise CampaignError(f"This campaign is {campaign.state.label}: its deadline is final.", 409)
     if deadline <= now:
@@ -311,9 +324,7 @@ def close_due(campaign_id: int, now: dt.datetime | None = None) -> CampaignState
 def close_now(campaign_id: int, actor: User | None, now: dt.datetime | None = None):
     """Close a live campaign at once, as if its deadline were now (``flask campaigns close``)."""
     now = now or utcnow()
-    campaign = lock_campaign(campaign_id)
-    if campaign is None:
-        raise CampaignError("No such campaign.", 404)
+    campaign = _locked_campaign(campaign_id)
     if campaign.state != CampaignState.LIVE:
         raise CampaignError(f"This campaign is {campaign.state.label}, not live.", 409)
     if campaign.deadline > now:
@@ -328,9 +339,7 @@ def cancel_campaign(campaign_id: int, operator: User, reason: str) -> Campaign:
     reason = (reason or "").strip()
     if len(reason) < 10:
         raise CampaignError("Give backers a reason of at least 10 characters: it is public.")
-    campaign = lock_campaign(campaign_id)
-    if campaign is None:
-        raise CampaignError("No such campaign.", 404)
+    campaign = _locked_campaign(campaign_id)
     if campaign.state not in (CampaignState.SCHEDULED, CampaignState.LIVE):
         raise CampaignError(
             f"This campaign is {campaign.state.label}; once money is collected, cancelling "
@@ -389,6 +398,13 @@ def _open_for_pledges(campaign: Campaign) -> None:
         raise CampaignError("This campaign is not taking pledges.", 409)
 
 
+def _check_changeable(pledge: Pledge, campaign: Campaign, then: str | None = None) -> None:
+    if not pledge.is_changeable:
+        _open_for_pledges(campaign)
+        state = f"This pledge is {pledge.state.label}"
+        raise CampaignError(f"{state}: {then}." if then else f"{state}.", 409)
+
+
 def _variant_of(campaign: Campaign, variant_id: int) -> CampaignVariant:
     variant = next((v for v in campaign.variants if v.id == variant_id), None)
     if variant is None:
@@ -410,11 +426,7 @@ def create_pledge(
         raise CampaignError("Confirm your email address before pledging.", 403)
     if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", idempotency_key or ""):
         raise CampaignError("This form is out of date: reload the page and try again.", 400)
-    existing = db.session.scalar(
-        sa.select(Pledge).where(
-            Pledge.backer_id == backer.id, Pledge.idempotency_key == idempotency_key
-        )
-    )
+    existing = _pledge_by_key(backer, idempotency_key)
     if existing is not None:
         return existing, False
     campaign = db.session.get(Campaign, campaign_id)
@@ -425,25 +437,13 @@ def create_pledge(
     variant = _variant_of(campaign, variant_id)
     if variant.units_left is not None and variant.units_left < quantity:
         raise SoldOut(_sold_out_message(variant))
-    pledge = Pledge(
-        campaign_id=campaign.id,
-        backer_id=backer.id,
-        variant_id=variant.id,
-        quantity=quantity,
-        amount_cents=campaign.unit_price_cents * quantity,
-        currency=campaign.currency,
-        idempotency_key=idempotency_key,
-    )
+    pledge = new_pledge(campaign, backer, variant, quantity, idempotency_key)
     try:
         with db.session.begin_nested():
             db.session.add(pledge)
     except sa.exc.IntegrityError:
         # The same form, submitted twice at the same moment: the other request won.
-        return db.session.scalar(
-            sa.select(Pledge).where(
-                Pledge.backer_id == backer.id, Pledge.idempotency_key == idempotency_key
-            )
-        ), False
+        return _pledge_by_key(backer, idempotency_key), False
     record_about(
         "pledge.created",
         pledge,
@@ -452,6 +452,34 @@ def create_pledge(
         campaign_id=campaign.id,
     )
     return pledge, True
+
+
+def _pledge_by_key(backer: User, idempotency_key: str) -> Pledge | None:
+    return db.session.scalar(
+        sa.select(Pledge).where(
+            Pledge.backer_id == backer.id, Pledge.idempotency_key == idempotency_key
+        )
+    )
+
+
+def new_pledge(
+    campaign: Campaign,
+    backer: User,
+    variant: CampaignVariant,
+    quantity: int,
+    idempotency_key: str,
+) -> Pledge:
+    """A pledge waiting for its card, at the campaign's price and in its currency; the caller
+    adds it to the session."""
+    return Pledge(
+        campaign_id=campaign.id,
+        backer_id=backer.id,
+        variant_id=variant.id,
+        quantity=quantity,
+        amount_cents=campaign.unit_price_cents * quantity,
+        currency=campaign.currency,
+        idempotency_key=idempotency_key,
+    )
 
 
 def _sold_out_message(variant: CampaignVariant) -> str:
@@ -495,9 +523,7 @@ def activate_pledge(pledge: Pledge, actor: User, payment_method_id: str, card_su
     """The card is saved (the caller checked it with Stripe): count the pledge, if its units
     are still there."""
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    if not pledge.is_changeable:
-        _open_for_pledges(campaign)
-        raise CampaignError(f"This pledge is {pledge.state.label}.", 409)
+    _check_changeable(pledge, campaign)
     if pledge.state == PledgeState.ACTIVE:
         pledge.payment_method_id, pledge.card_summary = payment_method_id, card_summary
         record_about("pledge.card_replaced", pledge, actor=actor)
@@ -524,13 +550,9 @@ def _expire_variants(campaign: Campaign) -> None:
 
 
 def change_pledge(pledge_id: int, actor: User, variant_id: int, quantity: int) -> Pledge:
-    pledge = lock_pledge(pledge_id)
-    if pledge is None or pledge.backer_id != actor.id:
-        raise CampaignError("No such pledge.", 404)
+    pledge = _locked_own_pledge(pledge_id, actor)
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    if not pledge.is_changeable:
-        _open_for_pledges(campaign)
-        raise CampaignError(f"This pledge is {pledge.state.label}: it can no longer change.", 409)
+    _check_changeable(pledge, campaign, then="it can no longer change")
     _check_quantity(quantity)
     variant = _variant_of(campaign, variant_id)
     if pledge.state == PledgeState.ACTIVE:
@@ -564,17 +586,11 @@ def _cancel(pledge: Pledge, actor: User | None, reason: str) -> None:
 
 
 def cancel_pledge(pledge_id: int, actor: User) -> Pledge:
-    pledge = lock_pledge(pledge_id)
-    if pledge is None or pledge.backer_id != actor.id:
-        raise CampaignError("No such pledge.", 404)
+    pledge = _locked_own_pledge(pledge_id, actor)
     if pledge.state == PledgeState.CANCELLED:
         return pledge
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    if not pledge.is_changeable:
-        _open_for_pledges(campaign)
-        raise CampaignError(
-            f"This pledge is {pledge.state.label}: it can no longer be cancelled.", 409
-        )
+    _check_changeable(pledge, campaign, then="it can no longer be cancelled")
     _cancel(pledge, actor, "Cancelled by the backer before the deadline")
     _expire_variants(campaign)
     return pledge
