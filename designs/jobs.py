@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from marketplace.kernel.extensions import db
+from marketplace.kernel.jobs import committed
 
 from . import queries, services
 
 
 def close_voting(design_id: int) -> bool:
     """Scheduled at approval for the window's end; harmless if run twice or early."""
-    closed = services.close_voting(design_id)
-    db.session.commit()
-    return closed
+    return committed(services.close_voting(design_id))
 
 
 def close_due_windows() -> int:

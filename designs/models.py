@@ -97,6 +97,7 @@ class DesignTag(db.Model):
 
 class Design(db.Model):
     __tablename__ = "designs"
+    __audit_type__ = "design"
     __table_args__ = (
         sa.CheckConstraint("vote_count >= 0", name="vote_count_not_negative"),
         sa.CheckConstraint("buy_count >= 0 AND buy_count <= vote_count", name="buy_count_in_range"),
@@ -238,6 +239,7 @@ class Vote(db.Model):
 
 class Comment(db.Model):
     __tablename__ = "comments"
+    __audit_type__ = "comment"
     __table_args__ = (sa.Index("ix_comments_design_id_created_at", "design_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

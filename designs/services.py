@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from marketplace.accounts.models import User
-from marketplace.kernel.audit import apply_transition, record
+from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
@@ -102,9 +102,7 @@ def transition(
     design: Design, event: str, actor: User | None, *, reason: str | None = None, **data
 ) -> bool:
     """Apply ``event``; returns False when it was a repeat (no change, nothing recorded)."""
-    changed = apply_transition(
-        DESIGN_MACHINE, design, event, actor=actor, subject_type="design", reason=reason, **data
-    )
+    changed = apply_transition(DESIGN_MACHINE, design, event, actor=actor, reason=reason, **data)
     if changed:
         forget_page(design.id)
     return changed
@@ -166,13 +164,7 @@ def create_draft(designer: User, artwork: Artwork, **fields) -> Design:
     _apply_fields(design, **fields)
     db.session.add(design)
     db.session.flush()
-    record(
-        "design.created",
-        actor=designer,
-        subject_type="design",
-        subject_id=design.id,
-        to_state="draft",
-    )
+    record_about("design.created", design, actor=designer, to_state="draft")
     return design
 
 
@@ -245,16 +237,30 @@ def decline(design_id: int, operator: User, reason: str, message: str) -> Design
     if reason not in DECLINE_REASONS:
         raise DesignError("Choose a reason from the list.")
     design = _locked_in(design_id, DesignState.SUBMITTED, "waiting for review")
-    design.decision_reason = reason
-    design.decision_message = message.strip() or None
-    transition(design, "decline", operator, reason=_reason_line(DECLINE_REASONS, reason, message))
+    line = _turn_down(design, "decline", operator, DECLINE_REASONS, reason, message)
     _notify_designer(
         design,
         f"“{design.title}” was declined",
-        "Your design did not pass the quality check.\n\n"
-        + _reason_line(DECLINE_REASONS, reason, message),
+        "Your design did not pass the quality check.\n\n" + line,
     )
     return design
+
+
+def _turn_down(
+    design: Design,
+    event: str,
+    actor: User | None,
+    reasons: dict[str, str],
+    reason: str,
+    message: str,
+) -> str:
+    """Keep why on the design, for its page, and in the audit log; returns the line the
+    designer is told."""
+    design.decision_reason = reason
+    design.decision_message = message.strip() or None
+    line = _reason_line(reasons, reason, message)
+    transition(design, event, actor, reason=line)
+    return line
 
 
 def _reason_line(reasons: dict[str, str], reason: str, message: str | None) -> str:
@@ -416,10 +422,7 @@ def close_voting(design_id: int, now: dt.datetime | None = None) -> bool:
             f"{design.rank_score:.2f}. Our team now reviews the shortlist.",
         )
     else:
-        design.decision_reason = reject_reason
-        design.decision_message = message
-        line = _reason_line(NOT_SELECTED_REASONS, reject_reason, message)
-        transition(design, "reject", None, reason=line)
+        line = _turn_down(design, "reject", None, NOT_SELECTED_REASONS, reject_reason, message)
         _notify_designer(design, f"Scoring closed for “{design.title}”", line)
     return True
 
@@ -443,10 +446,7 @@ def reject(design_id: int, operator: User, reason: str, message: str) -> Design:
     if reason not in NOT_SELECTED_REASONS:
         raise DesignError("Choose a reason from the list.")
     design = _locked_in(design_id, DesignState.SHORTLISTED, "on the shortlist")
-    design.decision_reason = reason
-    design.decision_message = message.strip() or None
-    line = _reason_line(NOT_SELECTED_REASONS, reason, message)
-    transition(design, "reject", operator, reason=line)
+    line = _turn_down(design, "reject", operator, NOT_SELECTED_REASONS, reason, message)
     _notify_designer(design, f"“{design.title}” was not selected", line)
     return design
 
@@ -495,13 +495,7 @@ def report_comment(comment_id: int, reporter: User) -> Comment:
     ):
         comment.hidden = True
         forget_page(comment.design_id)
-        record(
-            "comment.hidden_by_reports",
-            actor=None,
-            subject_type="comment",
-            subject_id=comment.id,
-            reports=comment.report_count,
-        )
+        record_about("comment.hidden_by_reports", comment, actor=None, reports=comment.report_count)
     db.session.flush()
     return comment
 
@@ -514,11 +508,10 @@ def moderate(comment_id: int, operator: User, hide: bool, reason: str = "") -> C
     forget_page(comment.design_id)
     comment.reviewed_at = utcnow()
     comment.reviewed_by_id = operator.id
-    record(
+    record_about(
         "comment.hidden" if hide else "comment.restored",
+        comment,
         actor=operator,
-        subject_type="comment",
-        subject_id=comment.id,
         reason=reason.strip() or None,
     )
     return comment

@@ -20,7 +20,7 @@ from flask import current_app
 from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
-from marketplace.kernel.audit import record
+from marketplace.kernel.audit import record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.locks import lock_row
@@ -63,7 +63,7 @@ def use_new_card(pledge: Pledge, actor: User, payment_method_id: str, card_summa
             f"This pledge is {pledge.state.label}: its card can no longer change.", 409
         )
     pledge.payment_method_id, pledge.card_summary = payment_method_id, card_summary
-    record("pledge.card_replaced", actor=actor, subject_type="pledge", subject_id=pledge.id)
+    record_about("pledge.card_replaced", pledge, actor=actor)
     enqueue_charge(pledge.id, "new_card")
 
 

@@ -10,6 +10,7 @@ from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign, Pledge
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
+from marketplace.kernel.jobs import committed
 
 from . import charging, dunning, refunds, webhooks
 
@@ -39,8 +40,7 @@ def charge_pledge(pledge_id: int, trigger: str = "settlement") -> str | None:
 
 
 def refresh_attempt(attempt_id: int) -> str | None:
-    state = charging.refresh_attempt(attempt_id)
-    db.session.commit()
+    state = committed(charging.refresh_attempt(attempt_id))
     return state.value if state else None
 
 
@@ -68,15 +68,11 @@ def sweep_settlements(now: dt.datetime | None = None) -> dict[str, int]:
 
 
 def process_webhook_event(event_row_id: int) -> str | None:
-    result = webhooks.process(event_row_id)
-    db.session.commit()
-    return result
+    return committed(webhooks.process(event_row_id))
 
 
 def execute_refund(refund_id: int) -> str | None:
-    result = refunds.execute(refund_id)
-    db.session.commit()
-    return result
+    return committed(refunds.execute(refund_id))
 
 
 def refund_campaign_pledges(campaign_id: int, operator_id: int, reason: str) -> int:

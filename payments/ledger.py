@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign, Pledge
-from marketplace.kernel.audit import record
+from marketplace.kernel.audit import record_about
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.locks import lock_row
@@ -162,11 +162,10 @@ def record_payout(
     )
     db.session.add(entry)
     db.session.flush()
-    record(
+    record_about(
         "ledger.payout",
+        ("user", designer_id),
         actor=operator,
-        subject_type="user",
-        subject_id=designer_id,
         amount_cents=amount_cents,
         currency=currency,
         reference=reference,

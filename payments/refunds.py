@@ -14,7 +14,7 @@ from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel import signals
-from marketplace.kernel.audit import record
+from marketplace.kernel.audit import record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
@@ -65,11 +65,10 @@ def request_refund(pledge_id: int, operator: User, reason: str) -> Refund:
     )
     db.session.add(refund)
     db.session.flush()
-    record(
+    record_about(
         "pledge.refund_requested",
+        pledge,
         actor=operator,
-        subject_type="pledge",
-        subject_id=pledge.id,
         reason=reason,
         amount_cents=refund.amount_cents,
         campaign_id=pledge.campaign_id,
@@ -104,13 +103,7 @@ def execute(refund_id: int) -> str | None:
         REFUND_MACHINE.apply(refund, "fail")
         refund.finished_at = utcnow()
         refund.failure_message = str(exc.__cause__ or exc)[:300]
-        record(
-            "pledge.refund_failed",
-            actor=None,
-            subject_type="pledge",
-            subject_id=pledge.id,
-            reason=refund.failure_message,
-        )
+        record_about("pledge.refund_failed", pledge, actor=None, reason=refund.failure_message)
         return refund.status.value
     refund.stripe_refund_id = info.id
     REFUND_MACHINE.apply(refund, "succeed")

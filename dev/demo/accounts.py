@@ -35,6 +35,11 @@ def demo_backers() -> list[User]:
     return named + list(members)
 
 
+def demo_operator() -> User:
+    """Who acts for the team in the demo: the first operator."""
+    return db.session.scalar(sa.select(User).where(User.is_operator).order_by(User.id))
+
+
 def seed_accounts() -> list[tuple[str, str]]:
     from flask import current_app
 

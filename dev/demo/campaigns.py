@@ -8,8 +8,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from designs.models import Design, DesignState
-from dev.demo.accounts import demo_backers
-from marketplace.accounts.models import User
+from dev.demo.accounts import demo_backers, demo_operator
 from marketplace.campaigns import services
 from marketplace.campaigns.models import Campaign, Pledge
 from marketplace.kernel.dbtypes import utcnow
@@ -26,14 +25,12 @@ STORIES = [
 def seed_campaigns() -> int:
     if db.session.scalar(sa.select(Campaign.id).limit(1)):
         return 0
-    operator = db.session.scalar(sa.select(User).where(User.is_operator).order_by(User.id))
+    operator = demo_operator()
     backers = demo_backers()
     now = utcnow().replace(microsecond=0)
     created = 0
     for title, product, goal, started_days_ago, days, units in STORIES:
-        design = db.session.scalar(
-            sa.select(Design).where(Design.title == title, Design.state == DesignState.SELECTED)
-        )
+        design = selected_design(title)
         if design is None:
             continue
         start = now - dt.timedelta(days=started_days_ago)
@@ -63,20 +60,18 @@ def seed_campaigns() -> int:
     return created
 
 
+def selected_design(title: str) -> Design | None:
+    """The demo design a campaign story is told on, once the designs' seeding selected it."""
+    return db.session.scalar(
+        sa.select(Design).where(Design.title == title, Design.state == DesignState.SELECTED)
+    )
+
+
 def pledge_with_saved_card(campaign, backer, variant, quantity: int, key: str) -> Pledge:
     """A pledge as if its backer had saved a card in the browser: the demo has no browser."""
-    pledge = Pledge(
-        campaign_id=campaign.id,
-        backer_id=backer.id,
-        variant_id=variant.id,
-        quantity=quantity,
-        amount_cents=campaign.unit_price_cents * quantity,
-        currency=campaign.currency,
-        idempotency_key=key,
-        # Stripe's test PaymentMethod, known to localstripe and to Stripe's test mode.
-        payment_method_id="pm_card_visa",
-        card_summary="Visa •••• 4242",
-    )
+    pledge = services.new_pledge(campaign, backer, variant, quantity, key)
+    # Stripe's test PaymentMethod, known to localstripe and to Stripe's test mode.
+    pledge.payment_method_id, pledge.card_summary = "pm_card_visa", "Visa •••• 4242"
     db.session.add(pledge)
     db.session.flush()
     services._reserve(variant.id, quantity)

@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 
 from designs import images, services
 from designs.models import Design, Product
+from dev.demo.accounts import demo_operator
 from marketplace.accounts.models import User
 from marketplace.accounts.services import get_user_by_email
 from marketplace.kernel.dbtypes import utcnow
@@ -116,7 +117,7 @@ def seed_designs() -> int:
     if db.session.scalar(sa.select(Design.id).where(Design.title == DESIGNS[0][0])):
         return 0
     members = _community()
-    operator = db.session.scalar(sa.select(User).where(User.is_operator).order_by(User.id))
+    operator = demo_operator()
     backers = [get_user_by_email(e) for e in ("ben@example.com", "chloe@example.com")] + members
     products = {p.name: p for p in db.session.scalars(sa.select(Product))}
     upload_dir = current_app.config["UPLOAD_DIR"]

@@ -9,9 +9,8 @@ import datetime as dt
 import sqlalchemy as sa
 from flask import current_app
 
-from designs.models import Design, DesignState
-from dev.demo.accounts import demo_backers
-from dev.demo.campaigns import pledge_with_saved_card
+from dev.demo.accounts import demo_backers, demo_operator
+from dev.demo.campaigns import pledge_with_saved_card, selected_design
 from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Pledge
@@ -34,14 +33,12 @@ def seed_production() -> int:
         return 0  # charging needs a Stripe (localstripe under make run)
     if db.session.scalar(sa.select(ProductionRun.id).limit(1)):
         return 0
-    operator = db.session.scalar(sa.select(User).where(User.is_operator).order_by(User.id))
+    operator = demo_operator()
     backers = demo_backers()
     now = utcnow().replace(microsecond=0)
     created = 0
     for title, product, goal, count, last_step in STORIES:
-        design = db.session.scalar(
-            sa.select(Design).where(Design.title == title, Design.state == DesignState.SELECTED)
-        )
+        design = selected_design(title)
         if design is None or not backers:
             continue
         start = now - dt.timedelta(days=45)

@@ -14,6 +14,7 @@ from marketplace.kernel.extensions import db
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
+    __audit_type__ = "user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Stored lower-cased, so uniqueness ignores case.

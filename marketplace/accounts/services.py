@@ -15,7 +15,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from marketplace.kernel.audit import record
+from marketplace.kernel.audit import record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
@@ -79,7 +79,7 @@ def register(email: str, display_name: str, password: str) -> User:
             db.session.add(user)
     except IntegrityError:
         raise EmailTaken("An account with this email address already exists.") from None
-    record("account.registered", actor=user, subject_type="user", subject_id=user.id)
+    record_about("account.registered", user, actor=user)
     send_verification(user)
     return user
 
@@ -120,7 +120,7 @@ def verify_email(token: str) -> User:
         raise InvalidToken("This verification link is not valid.")
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
-        record("account.email_verified", actor=user, subject_type="user", subject_id=user.id)
+        record_about("account.email_verified", user, actor=user)
     return user
 
 
@@ -149,7 +149,7 @@ def request_password_reset(email: str) -> None:
         return
     token = _serializer("password-reset").dumps({"uid": user.id, "fp": _password_fingerprint(user)})
     queue_mail(user, "password_reset", link=external_url("accounts.reset_password", token=token))
-    record("account.password_reset_requested", actor=None, subject_type="user", subject_id=user.id)
+    record_about("account.password_reset_requested", user, actor=None)
 
 
 def user_for_reset_token(token: str) -> User:
@@ -168,7 +168,7 @@ def reset_password(token: str, new_password: str) -> User:
     if user.email_verified_at is None:
         # The link reached the inbox, which is what verification proves.
         user.email_verified_at = utcnow()
-    record("account.password_reset", actor=user, subject_type="user", subject_id=user.id)
+    record_about("account.password_reset", user, actor=user)
     queue_mail(user, "password_changed")
     return user
 
@@ -189,13 +189,8 @@ def accept_designer_terms(user: User) -> None:
     previous = user.designer_terms_version
     user.designer_terms_version = version
     user.designer_terms_accepted_at = utcnow()
-    record(
-        "account.designer_terms_accepted",
-        actor=user,
-        subject_type="user",
-        subject_id=user.id,
-        from_state=previous,
-        to_state=version,
+    record_about(
+        "account.designer_terms_accepted", user, actor=user, from_state=previous, to_state=version
     )
 
 
@@ -222,12 +217,7 @@ def make_operator(email: str, display_name: str | None, password: str | None) ->
         user.email_verified_at = utcnow()
     if not user.is_operator:
         user.is_operator = True
-        record(
-            "account.operator_granted",
-            actor=None,
-            subject_type="user",
-            subject_id=user.id,
-            from_state="member",
-            to_state="operator",
+        record_about(
+            "account.operator_granted", user, actor=None, from_state="member", to_state="operator"
         )
     return user, created

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from marketplace.kernel.extensions import db
+from marketplace.kernel.jobs import committed
 
 from . import services
 
 
 def start_campaign(campaign_id: int) -> bool:
-    started = services.start_due(campaign_id)
-    db.session.commit()
-    return started
+    return committed(services.start_due(campaign_id))
 
 
 def close_campaign(campaign_id: int) -> str | None:
     """Scheduled for the deadline; re-checks it, so an early or repeated run does nothing."""
-    state = services.close_due(campaign_id)
-    db.session.commit()
+    state = committed(services.close_due(campaign_id))
     return state.value if state else None
 
 

@@ -95,6 +95,7 @@ UNCHARGED_PLEDGE_STATES = (P.PENDING_CARD, P.ACTIVE)
 
 class Campaign(db.Model):
     __tablename__ = "campaigns"
+    __audit_type__ = "campaign"
     __table_args__ = (
         sa.CheckConstraint("unit_price_cents > 0", name="unit_price_positive"),
         sa.CheckConstraint("goal_units > 0", name="goal_positive"),
@@ -190,6 +191,7 @@ class Pledge(db.Model):
     """
 
     __tablename__ = "pledges"
+    __audit_type__ = "pledge"
     __table_args__ = (
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
         sa.CheckConstraint(

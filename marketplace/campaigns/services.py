@@ -19,7 +19,7 @@ from designs import services as design_services
 from designs.models import Design, DesignState
 from marketplace.accounts.models import User
 from marketplace.kernel import signals
-from marketplace.kernel.audit import apply_transition, record
+from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
@@ -107,7 +107,6 @@ def transition(
         campaign,
         event,
         actor=actor,
-        subject_type="campaign",
         reason=reason,
         **data,
     )
@@ -121,7 +120,6 @@ def pledge_transition(
         pledge,
         event,
         actor=actor,
-        subject_type="pledge",
         reason=reason,
         campaign_id=pledge.campaign_id,
         **data,
@@ -134,6 +132,21 @@ def lock_campaign(campaign_id: int) -> Campaign | None:
 
 def lock_pledge(pledge_id: int) -> Pledge | None:
     return lock_row(Pledge, pledge_id)
+
+
+def _locked_campaign(campaign_id: int) -> Campaign:
+    campaign = lock_campaign(campaign_id)
+    if campaign is None:
+        raise CampaignError("No such campaign.", 404)
+    return campaign
+
+
+def _locked_own_pledge(pledge_id: int, backer: User) -> Pledge:
+    """Another backer's pledge is as missing as one that does not exist."""
+    pledge = lock_pledge(pledge_id)
+    if pledge is None or pledge.backer_id != backer.id:
+        raise CampaignError("No such pledge.", 404)
+    return pledge
 
 
 # --- scheduling -------------------------------------------------------------------------------
@@ -225,11 +238,10 @@ def open_campaign(
     )
     db.session.add(campaign)
     db.session.flush()
-    record(
+    record_about(
         "campaign.opened",
+        campaign,
         actor=operator,
-        subject_type="campaign",
-        subject_id=campaign.id,
         to_state=CampaignState.SCHEDULED.value,
         design_id=design.id,
     )
@@ -258,9 +270,7 @@ def move_deadline(
     campaign_id: int, operator: User, deadline: dt.datetime, now: dt.datetime | None = None
 ) -> Campaign:
     now = now or utcnow()
-    campaign = lock_campaign(campaign_id)
-    if campaign is None:
-        raise CampaignError("No such campaign.", 404)
+    campaign = _locked_campaign(campaign_id)
     if campaign.state not in (CampaignState.SCHEDULED, CampaignState.LIVE):
         raise CampaignError(f"This campaign is {campaign.state.label}: its deadline is final.", 409)
     if deadline <= now:
@@ -268,11 +278,10 @@ def move_deadline(
     _check_duration(campaign.starts_at, deadline)
     previous = campaign.deadline
     campaign.deadline = deadline
-    record(
+    record_about(
         "campaign.deadline_moved",
+        campaign,
         actor=operator,
-        subject_type="campaign",
-        subject_id=campaign.id,
         previous=previous.isoformat(),
         deadline=deadline.isoformat(),
     )
@@ -315,18 +324,12 @@ def close_due(campaign_id: int, now: dt.datetime | None = None) -> CampaignState
 def close_now(campaign_id: int, actor: User | None, now: dt.datetime | None = None):
     """Close a live campaign at once, as if its deadline were now (``flask campaigns close``)."""
     now = now or utcnow()
-    campaign = lock_campaign(campaign_id)
-    if campaign is None:
-        raise CampaignError("No such campaign.", 404)
+    campaign = _locked_campaign(campaign_id)
     if campaign.state != CampaignState.LIVE:
         raise CampaignError(f"This campaign is {campaign.state.label}, not live.", 409)
     if campaign.deadline > now:
-        record(
-            "campaign.closed_early",
-            actor=actor,
-            subject_type="campaign",
-            subject_id=campaign.id,
-            previous=campaign.deadline.isoformat(),
+        record_about(
+            "campaign.closed_early", campaign, actor=actor, previous=campaign.deadline.isoformat()
         )
         campaign.deadline = now
     return close_due(campaign_id, now=now)
@@ -336,9 +339,7 @@ def cancel_campaign(campaign_id: int, operator: User, reason: str) -> Campaign:
     reason = (reason or "").strip()
     if len(reason) < 10:
         raise CampaignError("Give backers a reason of at least 10 characters: it is public.")
-    campaign = lock_campaign(campaign_id)
-    if campaign is None:
-        raise CampaignError("No such campaign.", 404)
+    campaign = _locked_campaign(campaign_id)
     if campaign.state not in (CampaignState.SCHEDULED, CampaignState.LIVE):
         raise CampaignError(
             f"This campaign is {campaign.state.label}; once money is collected, cancelling "
@@ -397,6 +398,13 @@ def _open_for_pledges(campaign: Campaign) -> None:
         raise CampaignError("This campaign is not taking pledges.", 409)
 
 
+def _check_changeable(pledge: Pledge, campaign: Campaign, then: str | None = None) -> None:
+    if not pledge.is_changeable:
+        _open_for_pledges(campaign)
+        state = f"This pledge is {pledge.state.label}"
+        raise CampaignError(f"{state}: {then}." if then else f"{state}.", 409)
+
+
 def _variant_of(campaign: Campaign, variant_id: int) -> CampaignVariant:
     variant = next((v for v in campaign.variants if v.id == variant_id), None)
     if variant is None:
@@ -418,11 +426,7 @@ def create_pledge(
         raise CampaignError("Confirm your email address before pledging.", 403)
     if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", idempotency_key or ""):
         raise CampaignError("This form is out of date: reload the page and try again.", 400)
-    existing = db.session.scalar(
-        sa.select(Pledge).where(
-            Pledge.backer_id == backer.id, Pledge.idempotency_key == idempotency_key
-        )
-    )
+    existing = _pledge_by_key(backer, idempotency_key)
     if existing is not None:
         return existing, False
     campaign = db.session.get(Campaign, campaign_id)
@@ -433,7 +437,41 @@ def create_pledge(
     variant = _variant_of(campaign, variant_id)
     if variant.units_left is not None and variant.units_left < quantity:
         raise SoldOut(_sold_out_message(variant))
-    pledge = Pledge(
+    pledge = new_pledge(campaign, backer, variant, quantity, idempotency_key)
+    try:
+        with db.session.begin_nested():
+            db.session.add(pledge)
+    except sa.exc.IntegrityError:
+        # The same form, submitted twice at the same moment: the other request won.
+        return _pledge_by_key(backer, idempotency_key), False
+    record_about(
+        "pledge.created",
+        pledge,
+        actor=backer,
+        to_state=PledgeState.PENDING_CARD.value,
+        campaign_id=campaign.id,
+    )
+    return pledge, True
+
+
+def _pledge_by_key(backer: User, idempotency_key: str) -> Pledge | None:
+    return db.session.scalar(
+        sa.select(Pledge).where(
+            Pledge.backer_id == backer.id, Pledge.idempotency_key == idempotency_key
+        )
+    )
+
+
+def new_pledge(
+    campaign: Campaign,
+    backer: User,
+    variant: CampaignVariant,
+    quantity: int,
+    idempotency_key: str,
+) -> Pledge:
+    """A pledge waiting for its card, at the campaign's price and in its currency; the caller
+    adds it to the session."""
+    return Pledge(
         campaign_id=campaign.id,
         backer_id=backer.id,
         variant_id=variant.id,
@@ -442,25 +480,6 @@ def create_pledge(
         currency=campaign.currency,
         idempotency_key=idempotency_key,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(pledge)
-    except sa.exc.IntegrityError:
-        # The same form, submitted twice at the same moment: the other request won.
-        return db.session.scalar(
-            sa.select(Pledge).where(
-                Pledge.backer_id == backer.id, Pledge.idempotency_key == idempotency_key
-            )
-        ), False
-    record(
-        "pledge.created",
-        actor=backer,
-        subject_type="pledge",
-        subject_id=pledge.id,
-        to_state=PledgeState.PENDING_CARD.value,
-        campaign_id=campaign.id,
-    )
-    return pledge, True
 
 
 def _sold_out_message(variant: CampaignVariant) -> str:
@@ -504,12 +523,10 @@ def activate_pledge(pledge: Pledge, actor: User, payment_method_id: str, card_su
     """The card is saved (the caller checked it with Stripe): count the pledge, if its units
     are still there."""
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    if not pledge.is_changeable:
-        _open_for_pledges(campaign)
-        raise CampaignError(f"This pledge is {pledge.state.label}.", 409)
+    _check_changeable(pledge, campaign)
     if pledge.state == PledgeState.ACTIVE:
         pledge.payment_method_id, pledge.card_summary = payment_method_id, card_summary
-        record("pledge.card_replaced", actor=actor, subject_type="pledge", subject_id=pledge.id)
+        record_about("pledge.card_replaced", pledge, actor=actor)
         return
     if not _reserve(pledge.variant_id, pledge.quantity):
         variant = db.session.get(CampaignVariant, pledge.variant_id)
@@ -533,13 +550,9 @@ def _expire_variants(campaign: Campaign) -> None:
 
 
 def change_pledge(pledge_id: int, actor: User, variant_id: int, quantity: int) -> Pledge:
-    pledge = lock_pledge(pledge_id)
-    if pledge is None or pledge.backer_id != actor.id:
-        raise CampaignError("No such pledge.", 404)
+    pledge = _locked_own_pledge(pledge_id, actor)
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    if not pledge.is_changeable:
-        _open_for_pledges(campaign)
-        raise CampaignError(f"This pledge is {pledge.state.label}: it can no longer change.", 409)
+    _check_changeable(pledge, campaign, then="it can no longer change")
     _check_quantity(quantity)
     variant = _variant_of(campaign, variant_id)
     if pledge.state == PledgeState.ACTIVE:
@@ -554,11 +567,10 @@ def change_pledge(pledge_id: int, actor: User, variant_id: int, quantity: int) -
     previous = f"{pledge.quantity} × {pledge.variant.label}"
     pledge.variant_id, pledge.quantity = variant.id, quantity
     pledge.amount_cents = campaign.unit_price_cents * quantity
-    record(
+    record_about(
         "pledge.changed",
+        pledge,
         actor=actor,
-        subject_type="pledge",
-        subject_id=pledge.id,
         previous=previous,
         now=f"{quantity} × {variant.label}",
     )
@@ -574,17 +586,11 @@ def _cancel(pledge: Pledge, actor: User | None, reason: str) -> None:
 
 
 def cancel_pledge(pledge_id: int, actor: User) -> Pledge:
-    pledge = lock_pledge(pledge_id)
-    if pledge is None or pledge.backer_id != actor.id:
-        raise CampaignError("No such pledge.", 404)
+    pledge = _locked_own_pledge(pledge_id, actor)
     if pledge.state == PledgeState.CANCELLED:
         return pledge
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    if not pledge.is_changeable:
-        _open_for_pledges(campaign)
-        raise CampaignError(
-            f"This pledge is {pledge.state.label}: it can no longer be cancelled.", 409
-        )
+    _check_changeable(pledge, campaign, then="it can no longer be cancelled")
     _cancel(pledge, actor, "Cancelled by the backer before the deadline")
     _expire_variants(campaign)
     return pledge
@@ -622,13 +628,7 @@ def post_update(
     )
     db.session.add(update)
     db.session.flush()
-    record(
-        "campaign.update_posted",
-        actor=author,
-        subject_type="campaign",
-        subject_id=campaign.id,
-        update_id=update.id,
-    )
+    record_about("campaign.update_posted", campaign, actor=author, update_id=update.id)
     # Thousands of backers: the mails are written by a job, not in this request.
     enqueue_after_commit("mail", "marketplace.campaigns.jobs.mail_update", update.id)
     return update

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import smtplib
+from typing import TypeVar
 
 from .dbtypes import utcnow
 from .extensions import db
 from .mail import MAX_ATTEMPTS, claim, deliver, requeue_stuck
 from .models import MAIL_MACHINE, OutboxMail
+
+T = TypeVar("T")
+
+
+def committed(result: T) -> T:
+    """A job's unit of work ends here: services flush and never commit, so the job commits
+    what its call did and hands back the call's result for RQ to keep."""
+    db.session.commit()
+    return result
 
 
 def send_outbox_mail(mail_id: int) -> str:
@@ -32,6 +42,4 @@ def send_outbox_mail(mail_id: int) -> str:
 
 def sweep_outbox() -> int:
     """Re-enqueue mail whose job was lost; runs when a worker starts."""
-    ids = requeue_stuck()
-    db.session.commit()
-    return len(ids)
+    return len(committed(requeue_stuck()))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from marketplace.kernel.extensions import db
+from marketplace.kernel.jobs import committed
 
 from . import services
 
 
 def sweep_surveys() -> int:
     """Periodic (``flask cron``): remind every 48 h those who have not answered."""
-    reminded = services.remind_surveys()
-    db.session.commit()
-    return reminded
+    return committed(services.remind_surveys())

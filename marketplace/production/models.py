@@ -70,6 +70,7 @@ class ProductionRun(db.Model):
     """Making a settled campaign's products: one run per campaign."""
 
     __tablename__ = "production_runs"
+    __audit_type__ = "production_run"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id"), unique=True)

@@ -23,7 +23,7 @@ from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel import signals
-from marketplace.kernel.audit import apply_transition, record
+from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
@@ -102,11 +102,10 @@ def answer_survey(pledge_id: int, user: User, answers: dict, variant_confirmed: 
         setattr(survey, key, value or None)
     first = survey.answered_at is None
     survey.answered_at = utcnow()
-    record(
+    record_about(
         "survey.answered" if first else "survey.updated",
+        ("pledge", pledge_id),
         actor=user,
-        subject_type="pledge",
-        subject_id=pledge_id,
         campaign_id=survey.campaign_id,
     )
     return survey
@@ -128,13 +127,7 @@ def remind_surveys(
         _mail_survey(survey, "survey_reminder")
         reminded += 1
     if actor is not None:
-        record(
-            "survey.reminded",
-            actor=actor,
-            subject_type="campaign",
-            subject_id=campaign_id,
-            reminded=reminded,
-        )
+        record_about("survey.reminded", ("campaign", campaign_id), actor=actor, reminded=reminded)
     return reminded
 
 
@@ -212,11 +205,10 @@ def launch_run(
     for pledge in pledges:
         db.session.add(Order(run_id=run.id, pledge_id=pledge.id))
     db.session.flush()
-    record(
+    record_about(
         "production_run.launched",
+        run,
         actor=operator,
-        subject_type="production_run",
-        subject_id=run.id,
         to_state=RunState.PLANNED.value,
         campaign_id=campaign.id,
         units=run.total_units,
@@ -260,7 +252,6 @@ def move_run(run_id: int, operator: User, event: str) -> ProductionRun:
         run,
         event,
         actor=operator,
-        subject_type="production_run",
         campaign_id=run.campaign_id,
     )
     campaign = db.session.get(Campaign, run.campaign_id)
@@ -325,13 +316,7 @@ def ship_orders(run_id: int, operator: User, entries: list[tuple[int, str]]) -> 
             campaign=run.campaign,
             link=external_url("pledges.mine"),
         )
-    record(
-        "production_run.orders_shipped",
-        actor=operator,
-        subject_type="production_run",
-        subject_id=run.id,
-        orders=len(entries),
-    )
+    record_about("production_run.orders_shipped", run, actor=operator, orders=len(entries))
     return len(entries)
 
 
@@ -350,7 +335,6 @@ def cancel_run(run_id: int, operator: User, reason: str) -> ProductionRun:
         run,
         "cancel",
         actor=operator,
-        subject_type="production_run",
         reason=reason,
         campaign_id=run.campaign_id,
     )
@@ -376,12 +360,8 @@ def cancel_order_of(pledge: Pledge) -> Order | None:
     """A pledge refunded on its own leaves its run."""
     order = db.session.scalar(sa.select(Order).where(Order.pledge_id == pledge.id))
     if order is not None and ORDER_MACHINE.apply(order, "cancel"):
-        record(
-            "order.cancelled",
-            actor=None,
-            subject_type="production_run",
-            subject_id=order.run_id,
-            pledge_id=pledge.id,
+        record_about(
+            "order.cancelled", ("production_run", order.run_id), actor=None, pledge_id=pledge.id
         )
     return order
 
