@@ -46,16 +46,11 @@ def seed_campaigns() -> int:
             royalty_cents=400,
             platform_cents=500,
         )
-        campaign = services.open_campaign(design.id, operator, terms, now=start)
         # One pledge per backer, as people pledge: with more units than backers, some take two.
-        for n, backer in enumerate(backers[:units]):
-            quantity = len(range(n, units, len(backers)))
-            variant = campaign.variants[n % len(campaign.variants)]
-            pledge_with_saved_card(
-                campaign, backer, variant, quantity, f"demo-pledge-{campaign.id}-{n:04d}"
-            )
-        db.session.expire(campaign)
-        services.close_due(campaign.id, now=now)  # the past ones close: funded or failed
+        pledges = [
+            (backer, len(range(n, units, len(backers)))) for n, backer in enumerate(backers[:units])
+        ]
+        campaign_in_the_past(design, operator, terms, pledges, "demo-pledge", now)
         created += 1
     return created
 
@@ -77,3 +72,22 @@ def pledge_with_saved_card(campaign, backer, variant, quantity: int, key: str) -
     services._reserve(variant.id, quantity)
     services.pledge_transition(pledge, "card_saved", backer)
     return pledge
+
+
+def campaign_in_the_past(design, operator, terms, pledges, key: str, now) -> list[Pledge]:
+    """Open a campaign as of ``terms.starts_at``, pledge ``(backer, quantity)`` on its
+    variants in turn, and close it now if its deadline has passed (funded or failed)."""
+    campaign = services.open_campaign(design.id, operator, terms, now=terms.starts_at)
+    made = [
+        pledge_with_saved_card(
+            campaign,
+            backer,
+            campaign.variants[n % len(campaign.variants)],
+            quantity,
+            f"{key}-{campaign.id}-{n:04d}",
+        )
+        for n, (backer, quantity) in enumerate(pledges)
+    ]
+    db.session.expire(campaign)
+    services.close_due(campaign.id, now=now)
+    return made

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from dev.demo.accounts import demo_backers, demo_operator
-from dev.demo.campaigns import pledge_with_saved_card, selected_design
+from dev.demo.campaigns import campaign_in_the_past, selected_design
 from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Pledge
@@ -54,17 +54,16 @@ def seed_production() -> int:
             royalty_cents=450,
             platform_cents=550,
         )
-        campaign = campaigns.open_campaign(design.id, operator, terms, now=start)
-        pledge_ids = []
-        for n in range(count):
-            backer = backers[n % len(backers)]
-            variant = campaign.variants[n % len(campaign.variants)]
-            pledge = pledge_with_saved_card(
-                campaign, backer, variant, 1 + n % 2, f"demo-run-pledge-{campaign.id}-{n:04d}"
-            )
-            pledge_ids.append(pledge.id)
-        db.session.expire(campaign)
-        campaigns.close_due(campaign.id, now=now)
+        made = campaign_in_the_past(
+            design,
+            operator,
+            terms,
+            [(backers[n % len(backers)], 1 + n % 2) for n in range(count)],
+            "demo-run-pledge",
+            now,
+        )
+        pledge_ids = [pledge.id for pledge in made]
+        campaign = made[0].campaign
         db.session.commit()
         # The settlement's own job, run here so that the story is complete at once.
         for pledge_id in pledge_ids:
