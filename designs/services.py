@@ -233,9 +233,14 @@ def approve(design_id: int, operator: User, now: dt.datetime | None = None) -> D
     return design
 
 
-def decline(design_id: int, operator: User, reason: str, message: str) -> Design:
-    if reason not in DECLINE_REASONS:
+def _listed(reason: str, reasons: dict[str, str]) -> None:
+    """Operators choose a reason from the published list, so the public reads known words."""
+    if reason not in reasons:
         raise DesignError("Choose a reason from the list.")
+
+
+def decline(design_id: int, operator: User, reason: str, message: str) -> Design:
+    _listed(reason, DECLINE_REASONS)
     design = _locked_in(design_id, DesignState.SUBMITTED, "waiting for review")
     line = _turn_down(design, "decline", operator, DECLINE_REASONS, reason, message)
     _notify_designer(
@@ -443,8 +448,7 @@ def select(design_id: int, operator: User) -> Design:
 
 
 def reject(design_id: int, operator: User, reason: str, message: str) -> Design:
-    if reason not in NOT_SELECTED_REASONS:
-        raise DesignError("Choose a reason from the list.")
+    _listed(reason, NOT_SELECTED_REASONS)
     design = _locked_in(design_id, DesignState.SHORTLISTED, "on the shortlist")
     line = _turn_down(design, "reject", operator, NOT_SELECTED_REASONS, reason, message)
     _notify_designer(design, f"“{design.title}” was not selected", line)
