@@ -52,13 +52,6 @@ def record_about(
     return event
 
 
-def record(
-    action: str, *, actor, subject_type: str, subject_id: int | None, **details: Any
-) -> AuditEvent:
-    """:func:`record_about`, with the subject as two keywords."""
-    return record_about(action, (subject_type, subject_id), actor=actor, **details)
-
-
 def apply_transition(
     machine: StateMachine,
     obj: Audited,
