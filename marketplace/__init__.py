@@ -1,4 +1,4 @@
-"""The application core: the app factory and what every package builds on."""
+"""The app factory: the one place that assembles every package (the layers are in README.md)."""
 
 from __future__ import annotations
 
