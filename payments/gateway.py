@@ -8,6 +8,7 @@ fails, except where a retry could act twice (see ``create_refund``).
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -370,13 +371,27 @@ def create_refund(payment_intent_id: str, amount_cents: int, refund_key: str) ->
 
 
 def construct_event(payload: bytes, signature: str | None) -> stripe.Event:
-    """The event, if its signature is Stripe's over this very body; ValueError otherwise."""
+    """The event, if its signature is Stripe's over this very body and the body is an event
+    (an object with a text id and type); ValueError otherwise. A signed body can still be
+    malformed (a leaked secret, a test tool), and must be refused, not crash the endpoint."""
+    secret = current_app.config["STRIPE_WEBHOOK_SECRET"]
     try:
-        return stripe.Webhook.construct_event(
-            payload, signature or "", current_app.config["STRIPE_WEBHOOK_SECRET"]
+        stripe.WebhookSignature.verify_header(
+            payload, signature or "", secret, tolerance=stripe.Webhook.DEFAULT_TOLERANCE
         )
     except stripe.SignatureVerificationError as exc:
         raise ValueError("bad signature") from exc
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError("not JSON") from exc
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("id"), str)
+        and isinstance(data.get("type"), str)
+    ):
+        raise ValueError("not an event")
+    return stripe.Webhook.construct_event(payload, signature or "", secret)
 
 
 def list_payment_intents(limit: int = 100) -> list:

@@ -133,8 +133,9 @@ def authenticate(email: str, password: str) -> User | None:
     user = get_user_by_email(email)
     if user is None:
         method = current_app.config["PASSWORD_HASH_METHOD"]
-        dummy = _DUMMY_HASHES.setdefault(method, generate_password_hash("x", method=method))
-        check_password_hash(dummy, password)
+        if method not in _DUMMY_HASHES:  # made once: setdefault would hash at every call
+            _DUMMY_HASHES[method] = generate_password_hash("x", method=method)
+        check_password_hash(_DUMMY_HASHES[method], password)
         return None
     if not check_password_hash(user.password_hash, password):
         return None

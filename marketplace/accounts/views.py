@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import (
     Blueprint,
     current_app,
@@ -31,8 +33,18 @@ accounts = Blueprint("accounts", __name__, url_prefix="/account")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: an open redirect after login is a phishing tool."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only a plain path of this site: an open redirect after login is a phishing tool.
+    Browsers drop tabs and newlines from a URL, so "/<tab>/evil.example" would take the
+    person to //evil.example: a path with any white space or control character is refused."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+        and not any(char.isspace() for char in target)
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("main.home")
 

@@ -122,6 +122,61 @@ def test_login_redirects_only_to_same_site_paths(client, make_user):
     assert resp.headers["Location"] == "/"
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%09/evil.example",  # a browser drops the tab: //evil.example
+        "/%0a/evil.example",  # a newline in a Location header used to give a 500
+        "/%0d%0aSet-Cookie:x=1",
+        "/\\evil.example",
+        "https://evil.example/",
+        "/%20/evil.example",
+        "///evil.example",
+    ],
+)
+def test_next_goes_only_to_a_plain_same_site_path(client, auth, make_user, target):
+    make_user("member@example.com")
+    token = csrf_token(client, "/account/login")
+    resp = client.post(
+        f"/account/login?next={target}",
+        data={"email": "member@example.com", "password": PASSWORD, "csrf_token": token},
+    )
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+    # A visitor already logged in is sent on at once: the same rule applies.
+    resp = client.get(f"/account/login?next={target}")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+
+
+def test_next_keeps_a_same_site_path_with_its_query(client, auth, make_user):
+    make_user("member@example.com")
+    token = csrf_token(client, "/account/login")
+    resp = client.post(
+        "/account/login?next=/designs/%3Fq%3Dcat%26page%3D2",
+        data={"email": "member@example.com", "password": PASSWORD, "csrf_token": token},
+    )
+    assert resp.headers["Location"] == "/designs/?q=cat&page=2"
+
+
+def test_an_unknown_address_costs_one_hash_check_like_a_wrong_password(
+    app, ctx, make_user, monkeypatch
+):
+    """The dummy hash is made once, not at every attempt: otherwise an unknown address takes
+    two hash computations and its timing tells that there is no such account."""
+    from marketplace.accounts import services
+
+    make_user("member@example.com")
+    made = []
+    real = services.generate_password_hash
+    monkeypatch.setattr(
+        services, "generate_password_hash", lambda *a, **k: made.append(1) or real(*a, **k)
+    )
+    with ctx():
+        for _ in range(3):
+            assert services.authenticate("nobody@example.com", "a wrong password") is None
+            assert services.authenticate("member@example.com", "a wrong password") is None
+    assert len(made) <= 1
+
+
 def test_wrong_password_gets_a_generic_error_and_is_counted_until_blocked(auth, make_user, app):
     make_user("member@example.com")
     wrong = auth.login("member@example.com", "wrong password!")

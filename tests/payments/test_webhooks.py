@@ -86,6 +86,18 @@ def test_a_bad_signature_is_refused_and_changes_nothing(
     assert pledge_state(ctx, pledge_id) == PledgeState.ACTION_REQUIRED
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [b"{}", b"[1, 2]", b'{"id": "evt_x"}', b'{"id": "evt_x", "type": 3}', b'"text"', b"null"],
+    ids=["empty-object", "list", "no-type", "type-not-text", "string", "null"],
+)
+def test_a_signed_body_that_is_no_event_is_refused_and_stores_nothing(app, client, ctx, payload):
+    resp = post(client, payload, signed(payload, app.config["STRIPE_WEBHOOK_SECRET"]))
+    assert resp.status_code == 400
+    with ctx():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookEvent)) == 0
+
+
 def test_a_signature_over_another_body_is_refused(app, client, ctx, waiting_pledge):
     _, pi_id = waiting_pledge
     secret = app.config["STRIPE_WEBHOOK_SECRET"]
