@@ -23,7 +23,15 @@ from marketplace.accounts.authz import verified_required
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.pagecache import cached_for_anonymous
-from marketplace.kernel.web import arg_choice, committed, or_404, page_number, posted, refused
+from marketplace.kernel.web import (
+    arg_choice,
+    arg_id,
+    committed,
+    or_404,
+    page_number,
+    posted,
+    refused,
+)
 
 from . import images, queries, services
 from .forms import (
@@ -67,7 +75,7 @@ def index():
     status = arg_choice("status", STATUS_FILTERS, "voting")
     sort = arg_choice("sort", SORTS, "newest")
     tag = (request.args.get("tag") or "").strip().lower()
-    product_id = request.args.get("product", type=int)
+    product_id = arg_id("product")
     q = " ".join((request.args.get("q") or "").split())[:80]
     page = page_number()
 

@@ -55,6 +55,7 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
         _tune_sqlite(app)
         _ping_idle_connections(app)
 
+    _guard_the_edge(app)
     _register_blueprints(app)
     _connect_signals()
     _register_error_handlers(app)
@@ -193,6 +194,16 @@ def _init_security_headers(app: Flask) -> None:
         frame_options="DENY",
         referrer_policy="strict-origin-when-cross-origin",
     )
+
+
+def _guard_the_edge(app: Flask) -> None:
+    """What every route gets before a view runs: ids bounded to what the database holds
+    (registered before the routes, which compile their converters when added), and no NUL
+    byte in a query string or a form."""
+    from marketplace.kernel.web import IdConverter, refuse_nul_bytes
+
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(refuse_nul_bytes)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from flask import abort, flash, redirect, render_template, request
 from flask_wtf import FlaskForm
+from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
 from .errors import ServiceError
@@ -93,6 +94,48 @@ def arg_choice(name: str, choices, default: str) -> str:
     return value if value in choices else default
 
 
+#: The largest id the database's integer columns hold (PostgreSQL's ``integer``).
+MAX_ID = 2**31 - 1
+#: No listing has this many pages; a larger number would overflow the query's OFFSET.
+MAX_PAGE = 100_000
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a positive number the id columns can hold, else 404
+    (a larger one would reach the database and fail there)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("min", 0)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def as_id(text: str | None) -> int | None:
+    """An id typed into a query string or a form (ASCII digits, in the columns' range), or
+    None: "²" passes ``str.isdigit`` but not ``int``."""
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
+
+
+def arg_id(name: str) -> int | None:
+    """A query-string argument naming a row by id, or None when it is missing or no id."""
+    return as_id(request.args.get(name))
+
+
 def page_number() -> int:
-    """The ``page`` query argument, at least 1."""
-    return max(request.args.get("page", 1, type=int), 1)
+    """The ``page`` query argument, from 1 to ``MAX_PAGE``."""
+    return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+
+
+def refuse_nul_bytes() -> None:
+    """Before every request: a NUL byte in the query string or a form is refused with a
+    400. PostgreSQL cannot store one in text, so it would otherwise fail deep inside a page
+    or a write (a 500), or be stored differently on SQLite."""
+    if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+        abort(400, description="NUL characters are not accepted in a web address.")
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") and any(
+        "\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)
+    ):
+        abort(400, description="NUL characters are not accepted in a form.")

@@ -10,7 +10,7 @@ from marketplace.accounts import queries as accounts
 from marketplace.accounts.authz import operator_required
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.mail import failed_mail_count
-from marketplace.kernel.web import page_number
+from marketplace.kernel.web import as_id, page_number
 
 from . import campaigns, designs, production, settlements
 
@@ -59,7 +59,7 @@ def audit():
     filters = accounts.AuditFilters(
         who=form["who"],
         subject_type=form["subject_type"],
-        subject_id=int(form["subject_id"]) if form["subject_id"].isdigit() else None,
+        subject_id=as_id(form["subject_id"]),
         action=form["action"],
         operators_only=form["operators_only"],
         since=_day(form["since"]),

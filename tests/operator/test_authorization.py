@@ -2,6 +2,7 @@
 cannot be forgotten."""
 
 import pytest
+from werkzeug.routing import AnyConverter, IntegerConverter
 
 from tests.helpers import csrf_token
 
@@ -13,11 +14,10 @@ def operator_rules(app):
 def concrete_path(rule) -> str:
     values = {}
     for arg, converter in rule._converters.items():
-        kind = converter.__class__.__name__
-        if kind == "AnyConverter":  # <any(hide, restore):action> and the like
+        if isinstance(converter, AnyConverter):  # <any(hide, restore):action> and the like
             values[arg] = sorted(converter.items)[0]
         else:
-            values[arg] = 1 if kind == "IntegerConverter" else "x"
+            values[arg] = 1 if isinstance(converter, IntegerConverter) else "x"
     return rule.build(values, append_unknown=False)[1]
 
 
