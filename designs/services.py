@@ -519,3 +519,26 @@ def moderate(comment_id: int, operator: User, hide: bool, reason: str = "") -> C
         reason=reason.strip() or None,
     )
     return comment
+
+
+# --- the product catalogue --------------------------------------------------------------------
+
+
+def add_product(name: str, variant_hint: str) -> Product:
+    """A product designers can draw for; its name is unique whatever the case."""
+    name = " ".join(name.split())
+    if queries.product_named(name) is not None:
+        raise DesignError("A product with this name exists.", 409)
+    product = Product(name=name, variant_hint=variant_hint or "")
+    db.session.add(product)
+    db.session.flush()
+    return product
+
+
+def toggle_product(product_id: int) -> Product:
+    """Offer a product to new designs, or stop offering it (existing designs keep it)."""
+    product = queries.product(product_id)
+    if product is None:
+        raise DesignError("No such product.", 404)
+    product.active = not product.active
+    return product

@@ -16,11 +16,10 @@ from designs.forms import (
     ProductForm,
     RejectForm,
 )
-from designs.models import Product
 from marketplace.accounts.authz import operator_required
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
-from marketplace.kernel.web import committed, form_page, or_404, posted
+from marketplace.kernel.web import committed, form_page, posted
 
 operator_bp = Blueprint("designs_operator", __name__, url_prefix="/operator/designs")
 
@@ -136,11 +135,8 @@ def products():
     form = ProductForm()
 
     def add_product():
-        name = " ".join(form.name.data.split())
-        if queries.product_named(name) is not None:
-            raise services.DesignError("A product with this name exists.", 409)
-        db.session.add(Product(name=name, variant_hint=form.variant_hint.data or ""))
-        return committed(url_for("designs_operator.products"), f"Product “{name}” added.")
+        product = services.add_product(form.name.data, form.variant_hint.data)
+        return committed(url_for("designs_operator.products"), f"Product “{product.name}” added.")
 
     return form_page(
         form,
@@ -156,8 +152,7 @@ def products():
 @operator_required
 def toggle_product(product_id: int):
     posted(ButtonForm)
-    product = or_404(queries.product(product_id))
-    product.active = not product.active
+    services.toggle_product(product_id)
     db.session.commit()
     return redirect(url_for("designs_operator.products"))
 

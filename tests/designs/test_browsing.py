@@ -226,6 +226,8 @@ def test_operators_manage_the_product_list(client, auth, ctx, make_user):
     client.post(f"/operator/designs/products/{sticker_id}/toggle", data={"csrf_token": token})
     with ctx():
         assert db.session.get(Product, sticker_id).active is False
+    unknown = client.post("/operator/designs/products/999999/toggle", data={"csrf_token": token})
+    assert unknown.status_code == 404
 
 
 @pytest.mark.parametrize("path", ["/about/scoring", "/designs/?status=all&sort=closing"])
