@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, config_from_env
 from marketplace.kernel.dbtypes import utcnow
-from marketplace.kernel.errors import ServiceError
+from marketplace.kernel.errors import ServiceError, is_conflict
 from marketplace.kernel.extensions import csrf, db, limiter, login_manager, migrate
 from marketplace.kernel.signals import collect, page_banners
 from marketplace.kernel.text import counted
@@ -293,6 +293,17 @@ def _register_error_handlers(app: Flask) -> None:
         input kept catches the error itself."""
         db.session.rollback()
         return render_error(exc.status, exc.message)
+
+    @app.errorhandler(sa.exc.DBAPIError)
+    def database_error(exc: sa.exc.DBAPIError):
+        """Two transactions collided and this one was rolled back: nothing was kept, and the
+        person can simply send it again. Any other database error is a fault (500)."""
+        db.session.rollback()
+        if is_conflict(exc):
+            return render_error(
+                409, "Someone changed this at the same moment. Nothing was saved: try again."
+            )
+        raise exc
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

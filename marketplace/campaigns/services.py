@@ -505,6 +505,18 @@ def _reserve(variant_id: int, quantity: int) -> bool:
     return result.rowcount == 1
 
 
+def _lock_variants(*variant_ids: int) -> None:
+    """Lock the variant rows a change will update, lowest id first. Two backers swapping
+    variants in opposite directions would otherwise each hold one row and wait for the
+    other's: a deadlock. In one order, the second simply waits for the first."""
+    db.session.execute(
+        sa.select(CampaignVariant.id)
+        .where(CampaignVariant.id.in_(sorted(set(variant_ids))))
+        .order_by(CampaignVariant.id)
+        .with_for_update()
+    )
+
+
 def release_units(pledge: Pledge) -> None:
     """Give back a pledge's units when it stops counting (dropped after a failed card)."""
     _release(pledge.variant_id, pledge.quantity)
@@ -556,6 +568,7 @@ def change_pledge(pledge_id: int, actor: User, variant_id: int, quantity: int) -
     _check_quantity(quantity)
     variant = _variant_of(campaign, variant_id)
     if pledge.state == PledgeState.ACTIVE:
+        _lock_variants(pledge.variant_id, variant.id)
         # Give back the old units and take the new ones together, or neither.
         savepoint = db.session.begin_nested()
         _release(pledge.variant_id, pledge.quantity)

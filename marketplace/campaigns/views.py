@@ -13,7 +13,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.signals import campaign_timeline, collect, pledge_details
-from marketplace.kernel.web import arg_choice, committed, or_404, posted
+from marketplace.kernel.web import arg_choice, committed, or_404, posted, retried_on_conflict
 
 from . import queries, services
 from .forms import (
@@ -126,6 +126,7 @@ def mine():
 
 @pledges_bp.post("/<int:pledge_id>/change")
 @verified_required
+@retried_on_conflict
 def change(pledge_id: int):
     form = posted(ChangePledgeForm, "Choose a variant and a quantity from 1 to 10.")
     services.change_pledge(pledge_id, current_user, form.variant_id.data, form.quantity.data)

@@ -1,4 +1,5 @@
-"""The one error type services raise for a broken rule."""
+"""The one error type services raise for a broken rule, and how to tell a collision of two
+transactions from a real database failure."""
 
 from __future__ import annotations
 
@@ -14,3 +15,14 @@ class ServiceError(Exception):
         self.message = message
         if status is not None:
             self.status = status
+
+
+#: SQLSTATEs of a transaction that lost to a concurrent one and may simply run again:
+#: serialization_failure and deadlock_detected (PostgreSQL's class 40).
+_CONFLICT_SQLSTATES = {"40001", "40P01"}
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether a database error says the transaction collided with another (it was rolled
+    back and may be run again), rather than that something is broken."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _CONFLICT_SQLSTATES

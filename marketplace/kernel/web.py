@@ -9,15 +9,17 @@ parsing of what a URL names: ``or_404``, ``arg_choice``, ``page_number``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TypeVar
 
+import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request
 from flask_wtf import FlaskForm
 from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
-from .errors import ServiceError
+from .errors import ServiceError, is_conflict
 from .extensions import db
 
 F = TypeVar("F", bound=FlaskForm)
@@ -78,6 +80,26 @@ def committed(location: str, message: str, category: str = "success") -> Respons
     db.session.commit()
     flash(message, category)
     return redirect(location)
+
+
+def retried_on_conflict(view: Callable) -> Callable:
+    """Run a write view a second time when its transaction lost a collision with another
+    (a deadlock or serialization failure, rolled back by the database): the second run sees
+    the winner's commit and usually succeeds. A second loss reaches the app's handler, which
+    answers 409. Only for views whose work is all in the database: nothing outside it may
+    have happened twice."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except sa.exc.DBAPIError as exc:
+            if not is_conflict(exc):
+                raise
+            db.session.rollback()
+            return view(*args, **kwargs)
+
+    return wrapper
 
 
 def or_404(found: T | None) -> T:
