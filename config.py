@@ -6,6 +6,7 @@ needs, rather than falling back on a value every clone of this repository knows.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -122,6 +123,12 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    #: "Keep me logged in": how long the cookie, and the login session it names on the
+    #: server, last. The variable is in days; Flask-Login reads a timedelta.
+    REMEMBER_COOKIE_DURATION = dt.timedelta(days=env_int("REMEMBER_COOKIE_DURATION", 30))
+    #: A login without "keep me logged in" ends when the browser closes its session cookie,
+    #: and on the server this many hours after it began at the latest.
+    LOGIN_SESSION_HOURS = env_int("LOGIN_SESSION_HOURS", 12)
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
     #: Absolute base for links in mail sent from workers, where no request tells the host.
     SERVER_BASE_URL = os.environ.get("SERVER_BASE_URL", "http://127.0.0.1:5000")

@@ -139,7 +139,7 @@ def _tune_sqlite(app: Flask) -> None:
 
 
 def _init_login(app: Flask) -> None:
-    from marketplace.accounts.models import User
+    from marketplace.accounts.queries import user_for_session_token
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
@@ -148,14 +148,11 @@ def _init_login(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
-    def load_user(session_id: str):
-        user_id, _, version = session_id.partition(":")
-        if not user_id.isdigit() or not version.isdigit():
-            return None
-        user = db.session.get(User, int(user_id))
-        if user is None or user.session_version != int(version):
-            return None
-        return user
+    def load_user(session_token: str):
+        """The session or remember-me cookie carries a login session's secret: honoured
+        while its row lives (logging out deletes it). Cookies of the former "<id>:<version>"
+        form find no row, so they log nobody in."""
+        return user_for_session_token(session_token)
 
 
 def _origin(url: str) -> str:

@@ -17,9 +17,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.text import counted
 from marketplace.kernel.web import committed, form_status, posted, refused
 
-from . import services
+from . import queries, services
 from .forms import (
     DesignerTermsForm,
     EmailForm,
@@ -28,6 +29,7 @@ from .forms import (
     RegisterForm,
     ResetPasswordForm,
 )
+from .models import LoginSession
 
 accounts = Blueprint("accounts", __name__, url_prefix="/account")
 
@@ -71,6 +73,7 @@ def register():
             field = form.email if isinstance(exc, services.EmailTaken) else form.password
             status = refused(field, exc)
         else:
+            services.start_session(user, remember=False, user_agent=request.user_agent.string)
             db.session.commit()
             login_user(user)
             flash(
@@ -103,8 +106,10 @@ def login():
             form.password.errors.append("That email and password do not match an account.")
             status = 401
         else:
+            remember = form.remember.data
+            services.start_session(user, remember=remember, user_agent=request.user_agent.string)
             db.session.commit()
-            login_user(user, remember=form.remember.data)
+            login_user(user, remember=remember)
             flash(f"Welcome back, {user.display_name}.", "success")
             return redirect(_safe_next(request.args.get("next")))
     return render_template("accounts/login.html", form=form), status
@@ -114,9 +119,26 @@ def login():
 @login_required
 def logout():
     posted(ButtonForm)
+    services.end_session(current_user)
+    db.session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("main.home"))
+
+
+@accounts.post("/logout-everywhere")
+@login_required
+def logout_everywhere():
+    posted(ButtonForm)
+    ended = services.log_out_everywhere(current_user)
+    db.session.commit()
+    logout_user()
+    flash(
+        f"You are logged out everywhere: {counted(ended, 'session')} ended, this one included,"
+        " and no device stays logged in. Log in again where you need to.",
+        "success",
+    )
+    return redirect(url_for("accounts.login"))
 
 
 @accounts.get("/verify/<token>")
@@ -177,6 +199,7 @@ def reset_password(token: str):
         except services.AccountError as exc:
             status = refused(form.password, exc)
         else:
+            services.start_session(user, remember=False, user_agent=request.user_agent.string)
             db.session.commit()
             login_user(user)
             flash("Your password is changed, and every other session is logged out.", "success")
@@ -192,7 +215,12 @@ def profile():
         services.update_profile(current_user, form.display_name.data)
         return committed(url_for("accounts.profile"), "Profile saved.")
     return render_template(
-        "accounts/profile.html", form=form, button=ButtonForm(), terms_form=DesignerTermsForm()
+        "accounts/profile.html",
+        form=form,
+        button=ButtonForm(),
+        terms_form=DesignerTermsForm(),
+        sessions=queries.live_sessions(current_user),
+        this_session=LoginSession.hash_secret(current_user.session_token),
     ), form_status(form)
 
 
