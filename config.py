@@ -141,8 +141,17 @@ class Config:
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_KEY_PREFIX = "cocrea-limits"
+    #: Failed logins, whatever the account, from one client address.
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20 per 15 minutes")
-    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    #: The lockout: failed logins for one account from one client address. Keyed on both,
+    #: so that someone guessing elsewhere cannot lock the owner out.
+    LOGIN_LIMIT_PER_ACCOUNT_AND_IP = os.environ.get(
+        "LOGIN_LIMIT_PER_ACCOUNT_AND_IP", "5 per 15 minutes"
+    )
+    #: The slowdown: failed logins for one account from all addresses together. Its window
+    #: is short, so that guesses spread over many addresses are held to a few a minute while
+    #: the owner waits at most that minute, never a lockout.
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "10 per minute")
     REGISTER_LIMIT = os.environ.get("REGISTER_LIMIT", "10 per hour")
     MAIL_LINK_LIMIT = os.environ.get("MAIL_LINK_LIMIT", "5 per hour")
 

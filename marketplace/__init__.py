@@ -305,6 +305,8 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(exc):
+        if exc.response is not None:  # a limit that answers with its own page (the login's)
+            return exc.response
         return render_error(
             429, f"Too many attempts ({exc.description}). Please wait a few minutes and try again."
         )

@@ -28,7 +28,8 @@ class User(UserMixin, db.Model):
     #: Version of the designer licence the account accepted; None means not a designer.
     designer_terms_version: Mapped[str | None] = mapped_column(sa.String(20))
     designer_terms_accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    #: Bumped by each password reset, which ends every login session.
+    #: Bumped by each password reset, which ends every login session: the failed-login
+    #: limits are keyed on it, so the reset lifts them too.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 

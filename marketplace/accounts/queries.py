@@ -40,6 +40,12 @@ def live_sessions(user: User) -> list[LoginSession]:
     ).all()
 
 
+def login_limit_generation(email: str) -> int:
+    """Part of the failed-login limits' keys for an address: a password reset bumps it, which
+    lifts them. 0 for an address without an account."""
+    return db.session.scalar(sa.select(User.session_version).where(User.email == email)) or 0
+
+
 def account_counts() -> dict[str, int]:
     """Accounts, verified accounts and designers, for the console's front page."""
     return {

@@ -165,8 +165,9 @@ def user_for_reset_token(token: str) -> User:
 
 def reset_password(token: str, new_password: str) -> User:
     """Set the new password and end every session of the account: whoever had the old
-    password loses what they held, remember-me cookies included. The view then starts a
-    session for the person who reset it."""
+    password loses what they held, remember-me cookies included. The bumped session version
+    also starts the failed-login limits afresh (the owner was perhaps locked out by them).
+    The view then starts a session for the person who reset it."""
     user = user_for_reset_token(token)
     set_password(user, new_password)
     ended = _end_every_session(user)

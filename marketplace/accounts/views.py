@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
+import time
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
+    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_limiter import RequestLimit
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.kernel.extensions import db, limiter
@@ -55,8 +62,61 @@ def _login_failed(response) -> bool:
     return response.status_code == 401
 
 
-def _login_account_key() -> str:
-    return "login-account:" + services.normalise_email(request.form.get("email", ""))
+# --- failed logins ----------------------------------------------------------------------------
+# Three limits count failed logins (a 401), each keyed differently. The lockout is per account
+# and client address: five guesses from one address lock that address out of that account,
+# and the owner elsewhere logs in as usual. Per account across every address, a short window
+# (10 a minute) holds guessing spread over many addresses to a trickle; it slows the owner
+# down for at most that minute, where a long per-account count would let anyone lock any
+# account out (operators' included) for a quarter of an hour. Per address across accounts,
+# a third limit stops one address from trying many accounts. The two account keys carry the
+# account's session version, so a password reset (which bumps it) starts them afresh.
+
+
+def _login_email() -> str:
+    return services.normalise_email(request.form.get("email", ""))
+
+
+def _login_account() -> str:
+    """The account part of the keys: its session version and a hash of the address (so that
+    the counters' store holds no email addresses, and any length of input fits)."""
+    if "login_account_key" not in g:
+        email = _login_email()
+        plausible = len(email) <= 254 and "\x00" not in email
+        generation = queries.login_limit_generation(email) if plausible else 0
+        digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+        g.login_account_key = f"{generation}:{digest}"
+    return g.login_account_key
+
+
+def _per_account_key() -> str:
+    return "login-account:" + _login_account()
+
+
+def _per_account_and_address_key() -> str:
+    return f"login-account-address:{_login_account()}:{get_remote_address()}"
+
+
+def _wait(limit: RequestLimit) -> str:
+    seconds = max(1, math.ceil(limit.window.reset_time - time.time()))
+    if seconds < 90:
+        return counted(seconds, "second")
+    return counted(math.ceil(seconds / 60), "minute")
+
+
+def _refuse_login(message: str, offer_reset: bool):
+    """The 429 page of a login limit: what happened, how long to wait, and (when the limit
+    is the account's) the password reset that lifts it at once."""
+
+    def on_breach(limit: RequestLimit):
+        page = render_template(
+            "accounts/login_blocked.html",
+            message=message.format(wait=_wait(limit)),
+            offer_reset=offer_reset,
+        )
+        return make_response(page, 429)
+
+    return on_breach
 
 
 @accounts.route("/register", methods=["GET", "POST"])
@@ -85,14 +145,38 @@ def register():
 
 
 @accounts.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], deduct_when=_login_failed
-)
+# Flask-Limiter checks these from the bottom up (among limits of one time unit) and answers
+# with the first one exceeded: the lockout, usually the longest wait, is the one to tell.
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=_login_account_key,
+    key_func=_per_account_key,
     methods=["POST"],
     deduct_when=_login_failed,
+    on_breach=_refuse_login(
+        "This account has had too many failed logins in a short time, from several places."
+        " Wait {wait} and try again, or reset your password to log in now.",
+        offer_reset=True,
+    ),
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_IP"],
+    methods=["POST"],
+    deduct_when=_login_failed,
+    on_breach=_refuse_login(
+        "Too many failed logins from your network address. Wait {wait} and try again.",
+        offer_reset=False,
+    ),
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT_AND_IP"],
+    key_func=_per_account_and_address_key,
+    methods=["POST"],
+    deduct_when=_login_failed,
+    on_breach=_refuse_login(
+        "Too many failed logins for this account from your network address. Wait {wait} and"
+        " try again, or reset your password to log in now.",
+        offer_reset=True,
+    ),
 )
 def login():
     if current_user.is_authenticated:
