@@ -6,6 +6,7 @@ needs, rather than falling back on a value every clone of this repository knows.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -122,6 +123,12 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    #: "Keep me logged in": how long the cookie, and the login session it names on the
+    #: server, last. The variable is in days; Flask-Login reads a timedelta.
+    REMEMBER_COOKIE_DURATION = dt.timedelta(days=env_int("REMEMBER_COOKIE_DURATION", 30))
+    #: A login without "keep me logged in" ends when the browser closes its session cookie,
+    #: and on the server this many hours after it began at the latest.
+    LOGIN_SESSION_HOURS = env_int("LOGIN_SESSION_HOURS", 12)
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
     #: Absolute base for links in mail sent from workers, where no request tells the host.
     SERVER_BASE_URL = os.environ.get("SERVER_BASE_URL", "http://127.0.0.1:5000")
@@ -134,8 +141,17 @@ class Config:
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_KEY_PREFIX = "cocrea-limits"
+    #: Failed logins, whatever the account, from one client address.
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20 per 15 minutes")
-    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    #: The lockout: failed logins for one account from one client address. Keyed on both,
+    #: so that someone guessing elsewhere cannot lock the owner out.
+    LOGIN_LIMIT_PER_ACCOUNT_AND_IP = os.environ.get(
+        "LOGIN_LIMIT_PER_ACCOUNT_AND_IP", "5 per 15 minutes"
+    )
+    #: The slowdown: failed logins for one account from all addresses together. Its window
+    #: is short, so that guesses spread over many addresses are held to a few a minute while
+    #: the owner waits at most that minute, never a lockout.
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "10 per minute")
     REGISTER_LIMIT = os.environ.get("REGISTER_LIMIT", "10 per hour")
     MAIL_LINK_LIMIT = os.environ.get("MAIL_LINK_LIMIT", "5 per hour")
 

@@ -139,7 +139,7 @@ def _tune_sqlite(app: Flask) -> None:
 
 
 def _init_login(app: Flask) -> None:
-    from marketplace.accounts.models import User
+    from marketplace.accounts.queries import user_for_session_token
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
@@ -148,14 +148,11 @@ def _init_login(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
-    def load_user(session_id: str):
-        user_id, _, version = session_id.partition(":")
-        if not user_id.isdigit() or not version.isdigit():
-            return None
-        user = db.session.get(User, int(user_id))
-        if user is None or user.session_version != int(version):
-            return None
-        return user
+    def load_user(session_token: str):
+        """The session or remember-me cookie carries a login session's secret: honoured
+        while its row lives (logging out deletes it). Cookies of the former "<id>:<version>"
+        form find no row, so they log nobody in."""
+        return user_for_session_token(session_token)
 
 
 def _origin(url: str) -> str:
@@ -319,6 +316,8 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(exc):
+        if exc.response is not None:  # a limit that answers with its own page (the login's)
+            return exc.response
         return render_error(
             429, f"Too many attempts ({exc.description}). Please wait a few minutes and try again."
         )

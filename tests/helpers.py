@@ -303,7 +303,7 @@ def login(page, base, email):
 
 
 def logout(page):
-    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Log out", exact=True).click()
 
 
 def save_design_draft(page, base, artwork, title, description, tags):

@@ -8,10 +8,42 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent
 
-from .models import User
+from .models import LoginSession, User
+
+
+def user_for_session_token(token: str) -> User | None:
+    """The account a session or remember-me cookie names, while its login session lives: one
+    statement, joined, since every page a member opens asks it."""
+    user = db.session.scalar(
+        sa.select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            LoginSession.secret_hash == LoginSession.hash_secret(token),
+            LoginSession.expires_at > utcnow(),
+        )
+    )
+    if user is not None:
+        user.session_token = token
+    return user
+
+
+def live_sessions(user: User) -> list[LoginSession]:
+    """Where the account is logged in, latest first."""
+    return db.session.scalars(
+        sa.select(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.expires_at > utcnow())
+        .order_by(LoginSession.created_at.desc(), LoginSession.id.desc())
+    ).all()
+
+
+def login_limit_generation(email: str) -> int:
+    """Part of the failed-login limits' keys for an address: a password reset bumps it, which
+    lifts them. 0 for an address without an account."""
+    return db.session.scalar(sa.select(User.session_version).where(User.email == email)) or 0
 
 
 def account_counts() -> dict[str, int]:

@@ -6,8 +6,10 @@ commits once when its unit of work is complete.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
+import secrets
 
 import sqlalchemy as sa
 from flask import current_app
@@ -22,7 +24,7 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.urls import external_url
 
-from .models import User
+from .models import LoginSession, User
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128
@@ -162,16 +164,83 @@ def user_for_reset_token(token: str) -> User:
 
 
 def reset_password(token: str, new_password: str) -> User:
+    """Set the new password and end every session of the account: whoever had the old
+    password loses what they held, remember-me cookies included. The bumped session version
+    also starts the failed-login limits afresh (the owner was perhaps locked out by them).
+    The view then starts a session for the person who reset it."""
     user = user_for_reset_token(token)
     set_password(user, new_password)
-    # Whoever had the old password loses every session they held.
+    ended = _end_every_session(user)
     user.session_version += 1
     if user.email_verified_at is None:
         # The link reached the inbox, which is what verification proves.
         user.email_verified_at = utcnow()
-    record_about("account.password_reset", user, actor=user)
+    record_about("account.password_reset", user, actor=user, sessions_ended=ended)
     queue_mail(user, "password_changed")
     return user
+
+
+def start_session(user: User, *, remember: bool, user_agent: str = "") -> LoginSession:
+    """A new login session for this browser. Its secret becomes the user's ``get_id()``,
+    which Flask-Login keeps in the session and remember-me cookies; the row decides how long
+    they are honoured. Ordinary logins and logouts are not audited: one line per visit would
+    bury the decisions the audit log is read for (``last_login_at`` and this table say who
+    is logged in where)."""
+    now = utcnow()
+    config = current_app.config
+    if remember:
+        lifetime = config["REMEMBER_COOKIE_DURATION"]
+        if not isinstance(lifetime, dt.timedelta):  # Flask-Login also takes seconds
+            lifetime = dt.timedelta(seconds=lifetime)
+    else:
+        lifetime = dt.timedelta(hours=config["LOGIN_SESSION_HOURS"])
+    # The account's sessions that ran out go now, so the table holds little besides live ones.
+    db.session.execute(
+        sa.delete(LoginSession).where(
+            LoginSession.user_id == user.id, LoginSession.expires_at <= now
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    row = LoginSession(
+        user_id=user.id,
+        secret_hash=LoginSession.hash_secret(token),
+        created_at=now,
+        expires_at=now + lifetime,
+        remember=remember,
+        user_agent=user_agent[:160],
+    )
+    db.session.add(row)
+    db.session.flush()
+    user.session_token = token
+    return row
+
+
+def end_session(user: User) -> None:
+    """Log out: the row goes, so the cookies of this browser (and any copy) log nobody in."""
+    if user.session_token is not None:
+        db.session.execute(
+            sa.delete(LoginSession).where(
+                LoginSession.secret_hash == LoginSession.hash_secret(user.session_token)
+            )
+        )
+
+
+def log_out_everywhere(user: User) -> int:
+    """End every session of the account, this one and every remember-me cookie included;
+    returns how many were live."""
+    ended = _end_every_session(user)
+    record_about("account.logged_out_everywhere", user, actor=user, ended=ended)
+    return ended
+
+
+def _end_every_session(user: User) -> int:
+    live = db.session.execute(
+        sa.delete(LoginSession).where(
+            LoginSession.user_id == user.id, LoginSession.expires_at > utcnow()
+        )
+    ).rowcount
+    db.session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user.id))
+    return live
 
 
 def set_password(user: User, password: str) -> None:

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
+import time
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
+    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_limiter import RequestLimit
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.text import counted
 from marketplace.kernel.web import committed, form_status, posted, refused
 
-from . import services
+from . import queries, services
 from .forms import (
     DesignerTermsForm,
     EmailForm,
@@ -28,6 +36,7 @@ from .forms import (
     RegisterForm,
     ResetPasswordForm,
 )
+from .models import LoginSession
 
 accounts = Blueprint("accounts", __name__, url_prefix="/account")
 
@@ -53,8 +62,61 @@ def _login_failed(response) -> bool:
     return response.status_code == 401
 
 
-def _login_account_key() -> str:
-    return "login-account:" + services.normalise_email(request.form.get("email", ""))
+# --- failed logins ----------------------------------------------------------------------------
+# Three limits count failed logins (a 401), each keyed differently. The lockout is per account
+# and client address: five guesses from one address lock that address out of that account,
+# and the owner elsewhere logs in as usual. Per account across every address, a short window
+# (10 a minute) holds guessing spread over many addresses to a trickle; it slows the owner
+# down for at most that minute, where a long per-account count would let anyone lock any
+# account out (operators' included) for a quarter of an hour. Per address across accounts,
+# a third limit stops one address from trying many accounts. The two account keys carry the
+# account's session version, so a password reset (which bumps it) starts them afresh.
+
+
+def _login_email() -> str:
+    return services.normalise_email(request.form.get("email", ""))
+
+
+def _login_account() -> str:
+    """The account part of the keys: its session version and a hash of the address (so that
+    the counters' store holds no email addresses, and any length of input fits)."""
+    if "login_account_key" not in g:
+        email = _login_email()
+        plausible = len(email) <= 254 and "\x00" not in email
+        generation = queries.login_limit_generation(email) if plausible else 0
+        digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+        g.login_account_key = f"{generation}:{digest}"
+    return g.login_account_key
+
+
+def _per_account_key() -> str:
+    return "login-account:" + _login_account()
+
+
+def _per_account_and_address_key() -> str:
+    return f"login-account-address:{_login_account()}:{get_remote_address()}"
+
+
+def _wait(limit: RequestLimit) -> str:
+    seconds = max(1, math.ceil(limit.window.reset_time - time.time()))
+    if seconds < 90:
+        return counted(seconds, "second")
+    return counted(math.ceil(seconds / 60), "minute")
+
+
+def _refuse_login(message: str, offer_reset: bool):
+    """The 429 page of a login limit: what happened, how long to wait, and (when the limit
+    is the account's) the password reset that lifts it at once."""
+
+    def on_breach(limit: RequestLimit):
+        page = render_template(
+            "accounts/login_blocked.html",
+            message=message.format(wait=_wait(limit)),
+            offer_reset=offer_reset,
+        )
+        return make_response(page, 429)
+
+    return on_breach
 
 
 @accounts.route("/register", methods=["GET", "POST"])
@@ -71,6 +133,7 @@ def register():
             field = form.email if isinstance(exc, services.EmailTaken) else form.password
             status = refused(field, exc)
         else:
+            services.start_session(user, remember=False, user_agent=request.user_agent.string)
             db.session.commit()
             login_user(user)
             flash(
@@ -82,14 +145,38 @@ def register():
 
 
 @accounts.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], deduct_when=_login_failed
-)
+# Flask-Limiter checks these from the bottom up (among limits of one time unit) and answers
+# with the first one exceeded: the lockout, usually the longest wait, is the one to tell.
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=_login_account_key,
+    key_func=_per_account_key,
     methods=["POST"],
     deduct_when=_login_failed,
+    on_breach=_refuse_login(
+        "This account has had too many failed logins in a short time, from several places."
+        " Wait {wait} and try again, or reset your password to log in now.",
+        offer_reset=True,
+    ),
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_IP"],
+    methods=["POST"],
+    deduct_when=_login_failed,
+    on_breach=_refuse_login(
+        "Too many failed logins from your network address. Wait {wait} and try again.",
+        offer_reset=False,
+    ),
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT_AND_IP"],
+    key_func=_per_account_and_address_key,
+    methods=["POST"],
+    deduct_when=_login_failed,
+    on_breach=_refuse_login(
+        "Too many failed logins for this account from your network address. Wait {wait} and"
+        " try again, or reset your password to log in now.",
+        offer_reset=True,
+    ),
 )
 def login():
     if current_user.is_authenticated:
@@ -103,8 +190,10 @@ def login():
             form.password.errors.append("That email and password do not match an account.")
             status = 401
         else:
+            remember = form.remember.data
+            services.start_session(user, remember=remember, user_agent=request.user_agent.string)
             db.session.commit()
-            login_user(user, remember=form.remember.data)
+            login_user(user, remember=remember)
             flash(f"Welcome back, {user.display_name}.", "success")
             return redirect(_safe_next(request.args.get("next")))
     return render_template("accounts/login.html", form=form), status
@@ -114,9 +203,26 @@ def login():
 @login_required
 def logout():
     posted(ButtonForm)
+    services.end_session(current_user)
+    db.session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("main.home"))
+
+
+@accounts.post("/logout-everywhere")
+@login_required
+def logout_everywhere():
+    posted(ButtonForm)
+    ended = services.log_out_everywhere(current_user)
+    db.session.commit()
+    logout_user()
+    flash(
+        f"You are logged out everywhere: {counted(ended, 'session')} ended, this one included,"
+        " and no device stays logged in. Log in again where you need to.",
+        "success",
+    )
+    return redirect(url_for("accounts.login"))
 
 
 @accounts.get("/verify/<token>")
@@ -177,6 +283,7 @@ def reset_password(token: str):
         except services.AccountError as exc:
             status = refused(form.password, exc)
         else:
+            services.start_session(user, remember=False, user_agent=request.user_agent.string)
             db.session.commit()
             login_user(user)
             flash("Your password is changed, and every other session is logged out.", "success")
@@ -192,7 +299,12 @@ def profile():
         services.update_profile(current_user, form.display_name.data)
         return committed(url_for("accounts.profile"), "Profile saved.")
     return render_template(
-        "accounts/profile.html", form=form, button=ButtonForm(), terms_form=DesignerTermsForm()
+        "accounts/profile.html",
+        form=form,
+        button=ButtonForm(),
+        terms_form=DesignerTermsForm(),
+        sessions=queries.live_sessions(current_user),
+        this_session=LoginSession.hash_secret(current_user.session_token),
     ), form_status(form)
 
 

@@ -230,9 +230,16 @@ def test_password_reset_link_works_once_and_logs_out_other_sessions(
     token = csrf_token(other_device, "/account/login")
     other_device.post(
         "/account/login",
-        data={"email": "forgot@example.com", "password": PASSWORD, "csrf_token": token},
+        data={
+            "email": "forgot@example.com",
+            "password": PASSWORD,
+            "remember": "y",
+            "csrf_token": token,
+        },
     )
     assert other_device.get("/account/").status_code == 200
+    remembered = app.test_client()
+    remembered.set_cookie("remember_token", other_device.get_cookie("remember_token").value)
 
     token = csrf_token(client, "/account/password/forgot")
     resp = client.post(
@@ -251,6 +258,8 @@ def test_password_reset_link_works_once_and_logs_out_other_sessions(
     # The same link cannot be used again, and the old session is gone.
     assert client.get(path).status_code == 400
     assert other_device.get("/account/").status_code == 302
+    assert remembered.get("/account/").status_code == 302  # its "keep me logged in" too
+    assert client.get("/account/").status_code == 200  # whoever reset it is logged in
     with ctx():
         user = db.session.scalar(sa.select(User))
         assert user.is_verified  # the link proved the inbox

@@ -28,7 +28,7 @@ def test_register_verify_by_mail_logout_and_login(page, live_server, mailbox, ru
     assert page.locator(".badge", has_text="confirmed").first.is_visible()
     assert page.get_by_role("button", name="Send the link again").count() == 0
 
-    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Log out", exact=True).click()
     assert page.get_by_text("You are logged out.").is_visible()
     page.goto(live_server + "/account/")
     assert "/account/login" in page.url
