@@ -103,6 +103,13 @@ class Config:
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or None
     #: Artwork is capped at 10 MB by the designs rules; the request may carry a form around it.
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
+    #: Largest artwork accepted, in pixels, read from the file's header before decoding:
+    #: checking an upload holds its pixels at 4 bytes each (100 MB at 25 MP), whatever the
+    #: file's size. 25 MP admits print-quality art (5,000 × 5,000 is 42 cm square at 300 dpi;
+    #: an A3 poster is 17.4 MP) and a 24 MP camera's photos.
+    ARTWORK_MAX_PIXELS = env_int("ARTWORK_MAX_PIXELS", 25_000_000)
+    #: Artwork uploads (new designs and replaced artwork, refused ones included) per account.
+    UPLOAD_LIMIT = os.environ.get("UPLOAD_LIMIT", "20 per hour")
 
     #: "smtp" sends for real; "console" prints each mail to the worker's log.
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")

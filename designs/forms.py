@@ -15,7 +15,16 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from .images import DEFAULT_MAX_PIXELS, MAX_BYTES, MAX_SIDE
 from .models import DECLINE_REASONS, NOT_SELECTED_REASONS
+
+
+def artwork_hint(max_pixels: int = DEFAULT_MAX_PIXELS) -> str:
+    """What the artwork field accepts; the views give it the configured pixel budget."""
+    return (
+        f"PNG, JPEG or WebP; at most {MAX_BYTES // (1024 * 1024)} MB, {MAX_SIDE:,} pixels a "
+        f"side and {max_pixels / 1_000_000:g} megapixels in all."
+    )
 
 
 class DesignForm(FlaskForm):
@@ -38,7 +47,7 @@ class DesignForm(FlaskForm):
     )
     artwork = FileField(
         "Artwork",
-        description="PNG, JPEG or WebP; at most 10 MB and 6,000 × 6,000 pixels.",
+        description=artwork_hint(),
     )
     submit = SubmitField("Save draft")
 
@@ -47,7 +56,7 @@ class NewDesignForm(DesignForm):
     artwork = FileField(
         "Artwork",
         validators=[FileRequired("Choose the image of your design.")],
-        description="PNG, JPEG or WebP; at most 10 MB and 6,000 × 6,000 pixels.",
+        description=artwork_hint(),
     )
 
 

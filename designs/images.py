@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import os
 import re
 import secrets
@@ -38,6 +39,12 @@ log = logging.getLogger(__name__)
 
 MAX_BYTES = 10 * 1024 * 1024  # 10 MB
 MAX_SIDE = 6000  # px, width and height
+#: The default pixel budget (the app passes ARTWORK_MAX_PIXELS). Decoding costs 4 bytes per
+#: pixel whatever the file's size (Pillow keeps RGB as RGBX), so 25 MP is about 100 MB per
+#: upload being checked. It still admits print-quality art: 5,000 × 5,000 is 42 cm square at
+#: 300 dpi, more than a T-shirt or an A3 poster (3,508 × 4,961) needs, and a 24 MP camera
+#: (6,000 × 4,000) fits.
+DEFAULT_MAX_PIXELS = 25_000_000
 ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP"}
 SIZES = {"gallery": 480, "detail": 1200}  # max width AND height of the derived WebP images
 
@@ -55,6 +62,11 @@ _DAMAGED = "The image file is damaged or incomplete."
 _BOMB = (
     "The image is refused as a decompression bomb: it declares far more pixels "
     f"than the largest accepted ({MAX_SIDE:,} × {MAX_SIDE:,})."
+)
+_INCOMPLETE = (
+    "The image file is damaged or incomplete: its data ends before the picture does (the "
+    "bottom rows decode as blank grey). If that grey band really is part of your artwork, "
+    "upload it as PNG."
 )
 # What a truncated or corrupt file raises somewhere inside Pillow's decoders.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
@@ -79,17 +91,22 @@ class StoredArtwork:
     byte_size: int  # size of the stored original file
 
 
-def store_artwork(stream: IO[bytes], upload_dir: str) -> StoredArtwork:
+def store_artwork(
+    stream: IO[bytes], upload_dir: str, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> StoredArtwork:
     """Validate, clean and store one uploaded image; raise ArtworkError if it is refused.
 
     Everything that can refuse the upload runs before anything touches the disk, so a
     refused upload never creates a file. If writing fails half-way, the key's folder is
     removed before the error propagates: a failed upload leaves nothing behind.
+
+    An image of more than ``max_pixels`` is refused from its header, before any pixel is
+    decoded; an accepted one is held in memory once (plus the small derived images).
     """
     data = _read_limited(stream)
-    image, fmt = _decode_clean(data)
+    image, fmt = _decode_clean(data, max_pixels)
     del data
-    derived = {name: _derive(image, side) for name, side in SIZES.items()}
+    derived = _derive_all(image)
 
     artwork_dir = os.path.join(upload_dir, "artwork")
     os.makedirs(artwork_dir, exist_ok=True)
@@ -162,7 +179,7 @@ def _read_limited(stream: IO[bytes]) -> bytes:
     return data
 
 
-def _decode_clean(data: bytes) -> tuple[Image.Image, str]:
+def _decode_clean(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
     """Decode ``data`` and return a metadata-free image with its format.
 
     Pillow reports a DecompressionBombWarning for images above Image.MAX_IMAGE_PIXELS;
@@ -170,14 +187,14 @@ def _decode_clean(data: bytes) -> tuple[Image.Image, str]:
     that other code relies on. Other warnings (a slightly corrupt EXIF block is common in
     phone pictures) are recorded and logged instead of failing the upload.
     ``catch_warnings`` touches process-wide state, which a concurrent thread may disturb;
-    the explicit MAX_SIDE check is what really bounds the memory spent on pixels, since
-    MAX_SIDE × MAX_SIDE is well below Pillow's bomb threshold.
+    the explicit checks of the header's size (MAX_SIDE, ``max_pixels``) are what really bound
+    the memory spent on pixels, Pillow's threshold being the backstop behind them.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            result = _decode(data)
+            result = _decode(data, max_pixels)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ArtworkError(_BOMB) from exc
     for warning in caught:
@@ -185,7 +202,7 @@ def _decode_clean(data: bytes) -> tuple[Image.Image, str]:
     return result
 
 
-def _decode(data: bytes) -> tuple[Image.Image, str]:
+def _decode(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
     try:
         opened = Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
     except UnidentifiedImageError as exc:
@@ -207,14 +224,46 @@ def _decode(data: bytes) -> tuple[Image.Image, str]:
                 f"The image is {width:,} × {height:,} pixels; "
                 f"the largest accepted is {MAX_SIDE:,} × {MAX_SIDE:,}."
             )
+        if width * height > max_pixels:
+            raise ArtworkError(
+                f"The image is {width:,} × {height:,} pixels, {width * height:,} in all; "
+                f"the most accepted is {max_pixels:,} pixels "
+                f"({max_pixels / 1_000_000:g} megapixels, e.g. {_square(max_pixels)})."
+            )
         try:
             # Decode every pixel now: a truncated file must be refused here, not served
             # half-grey later. LOAD_TRUNCATED_IMAGES is deliberately left off.
             src.load()
+            if fmt == "JPEG" and _ends_in_missing_data(src):
+                raise ArtworkError(_INCOMPLETE)
             ImageOps.exif_transpose(src, in_place=True)
             return _fresh_copy(src, _target_mode(src, fmt)), fmt
         except _DECODE_ERRORS as exc:
             raise ArtworkError(_DAMAGED) from exc
+
+
+def _square(pixels: int) -> str:
+    side = math.isqrt(pixels)
+    return f"{side:,} × {side:,}"
+
+
+def _ends_in_missing_data(image: Image.Image) -> bool:
+    """Whether the JPEG's data ran out before its last rows.
+
+    libjpeg does not fail on a scan that ends early (a file whose header claims more pixels
+    than its data carries, or one cut short and closed with an end marker): it warns, and
+    decodes every missing block as all-zero coefficients, which is exactly mid-grey (128 in
+    every channel; 127 in Adobe's inverted CMYK). Pillow drops libjpeg's warnings, so the
+    trace left is in the pixels: the last 8 rows, one full row of blocks, uniformly that
+    grey across the whole width. A cut within the last row of blocks is not seen, and
+    artwork whose bottom edge really is flat #808080 is refused too (PNG carries it).
+    """
+    grey = 127 if image.mode == "CMYK" else 128
+    width, height = image.size
+    strip = image.crop((0, max(0, height - 8), width, height))
+    extrema = strip.getextrema()
+    bands = extrema if isinstance(extrema[0], tuple) else (extrema,)
+    return all(band == (grey, grey) for band in bands)
 
 
 def _has_alpha(image: Image.Image) -> bool:
@@ -234,11 +283,15 @@ def _target_mode(image: Image.Image, fmt: str) -> str:
 
 
 def _fresh_copy(image: Image.Image, mode: str) -> Image.Image:
-    """Copy only the pixels into a brand-new image.
+    """Only the pixels, in a brand-new image.
 
     Savers fall back on ``image.info`` for some metadata (PNG re-embeds the ICC profile
     found there, for instance), so clearing a few keys is not enough: a new image has no
-    info, no EXIF and no palette history to leak.
+    info, no EXIF and no palette history to leak. It is built around the decoded pixels
+    rather than a copy of them: ``Image.new`` + ``paste`` would hold the picture twice, the
+    largest memory cost of an upload. Pillow has no public call that wraps existing pixels
+    in a new image; ``_new`` is what ``copy()`` and ``convert()`` use, and called on an empty
+    image it copies an empty ``info``. (``mode`` is never "P" here, so no palette is carried.)
     """
     if image.mode.startswith("I;16") and mode == "L":
         # A plain convert() would clip every value above 255 to white: scale instead.
@@ -247,22 +300,38 @@ def _fresh_copy(image: Image.Image, mode: str) -> Image.Image:
         pixels = image.convert(mode)  # also honours a tRNS colour key when going to RGBA
     else:
         pixels = image
-    fresh = Image.new(mode, pixels.size)
-    fresh.paste(pixels, (0, 0))
-    return fresh
+    return Image.Image()._new(pixels.im)
+
+
+def _derive_all(image: Image.Image) -> dict[str, Image.Image]:
+    """The derived WebP images, largest first, each resized from the previous one: only
+    the first resize reads the full picture (and with ``reducing_gap`` it first shrinks it
+    by an integer factor, as ``thumbnail()`` does), so the others cost next to nothing."""
+    derived: dict[str, Image.Image] = {}
+    source = image
+    for name, side in sorted(SIZES.items(), key=lambda item: -item[1]):
+        derived[name] = source = _derive(source, side)
+    return derived
 
 
 def _derive(image: Image.Image, side: int) -> Image.Image:
-    """A copy fitting within side × side; thumbnail() never enlarges a small image."""
-    thumb = image.convert("RGBA" if _has_alpha(image) else "RGB")
-    thumb.thumbnail((side, side), Image.Resampling.LANCZOS)
-    return thumb
+    """A new image fitting within side × side, never enlarged. Unlike ``thumbnail()``,
+    which works in place and so needs a full-size copy first, ``resize()`` only allocates
+    the result; the mode is changed on that small result."""
+    width, height = image.size
+    scale = min(1.0, side / max(width, height))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    source = image.convert("L") if image.mode == "1" else image  # "1" would resize unfiltered
+    thumb = source.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return thumb.convert("RGBA" if _has_alpha(image) else "RGB")
 
 
 def _original_params(fmt: str) -> dict[str, object]:
     # No exif=, icc_profile= or pnginfo=: nothing but pixels is written.
     if fmt == "JPEG":
-        return {"quality": 92, "optimize": True}
+        # Not optimize=True: its second pass buffers the whole image's coefficients (40 MB
+        # more at 25 MP, and twice the time) for a file about 12 % smaller.
+        return {"quality": 92}
     if fmt == "WEBP":
         return {"quality": 90, "method": 4}
     return {}

@@ -151,7 +151,20 @@ def _apply_fields(design, *, title, description, tags, product_id, variants) -> 
         variant.position = position
 
 
+def require_verified(user: User) -> None:
+    """Uploading artwork and submitting a design need a confirmed address, as scoring does:
+    an account made with a throwaway address must not fill the review queue or the disk."""
+    if not user.is_verified:
+        raise DesignError(
+            "Confirm your email address first: only confirmed accounts can upload artwork or "
+            f"submit designs. Open the link we sent to {user.email}, or use “Send the link "
+            "again” at the top of this page.",
+            403,
+        )
+
+
 def create_draft(designer: User, artwork: Artwork, **fields) -> Design:
+    require_verified(designer)
     if not designer.is_designer:
         raise DesignError("Accept the designer terms before submitting designs.", 403)
     design = Design(
@@ -180,6 +193,7 @@ def update_draft(
     _apply_fields(design, **fields)
     old_key = None
     if artwork is not None:
+        require_verified(actor)
         old_key = design.artwork_key
         design.artwork_key = artwork.key
         design.artwork_width = artwork.width
@@ -193,6 +207,7 @@ def submit(design: Design, actor: User) -> None:
         raise DesignError("Only the designer can submit this design.", 403)
     if design.state != DesignState.DRAFT:
         raise DesignError("This design is already submitted.", 409)
+    require_verified(actor)
     design.terms_version = current_app.config["DESIGNER_TERMS_VERSION"]
     design.submitted_at = utcnow()
     transition(design, "submit", actor, terms_version=design.terms_version)

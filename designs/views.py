@@ -16,11 +16,12 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from marketplace.accounts.authz import verified_required
-from marketplace.kernel.extensions import db
+from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.web import (
@@ -40,6 +41,7 @@ from .forms import (
     NewDesignForm,
     SubmitDesignForm,
     VoteForm,
+    artwork_hint,
 )
 from .models import (
     CLOSED_STATES,
@@ -182,6 +184,7 @@ def mine():
 
 def _form_choices(form: DesignForm) -> None:
     form.product_id.choices = [SelectChoice(p.id, p.name) for p in queries.active_products()]
+    form.artwork.description = artwork_hint(current_app.config["ARTWORK_MAX_PIXELS"])
 
 
 def _fields(form: DesignForm) -> dict:
@@ -194,13 +197,36 @@ def _fields(form: DesignForm) -> dict:
     }
 
 
+#: Every artwork upload counts, refused ones too: decoding is the cost being limited. One
+#: counter per account, shared by new designs and replaced artwork.
+_UPLOAD_LIMIT = limiter.shared_limit(
+    lambda: current_app.config["UPLOAD_LIMIT"],
+    scope="artwork-upload",
+    key_func=lambda: f"account:{current_user.id}",
+)
+
+
 def _store_upload(form: DesignForm):
-    """Decode and store the uploaded artwork, or put the reason on the form field."""
+    """Decode and store the uploaded artwork, or put the reason on the form field. The limit
+    is checked here rather than by decorating the views, so that the form comes back with
+    everything typed in it and the reason next to the file field."""
     upload = form.artwork.data
     if not upload or not getattr(upload, "filename", ""):
         return None, None
     try:
-        stored = images.store_artwork(upload.stream, current_app.config["UPLOAD_DIR"])
+        with _UPLOAD_LIMIT:
+            stored = images.store_artwork(
+                upload.stream,
+                current_app.config["UPLOAD_DIR"],
+                max_pixels=current_app.config["ARTWORK_MAX_PIXELS"],
+            )
+    except RateLimitExceeded as exc:
+        form.artwork.errors = [
+            *form.artwork.errors,
+            f"You have reached the upload limit ({exc.description} per account). "
+            "Please try again later.",
+        ]
+        return None, 429
     except images.ArtworkError as exc:
         form.artwork.errors = [*form.artwork.errors, exc.message]
         return None, exc.status
@@ -223,6 +249,7 @@ def _artwork_dropped_on_failure(artwork):
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
+    services.require_verified(current_user)
     if (redirect_response := _designer_or_redirect()) is not None:
         return redirect_response
     form = NewDesignForm()
@@ -251,6 +278,7 @@ def edit(design_id: int):
     design = _visible_or_404(queries.design_to_edit(design_id))
     if design.designer_id != current_user.id:
         abort(403)
+    services.require_verified(current_user)
     if design.state != DesignState.DRAFT:
         flash("Only drafts can be edited.", "warning")
         return redirect(url_for("designs.show", design_id=design.id))

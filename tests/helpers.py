@@ -66,6 +66,32 @@ def bomb_png(width: int, height: int) -> bytes:
     )
 
 
+def jpeg_bytes(width: int, height: int, **params) -> bytes:
+    """A JPEG of a smooth gradient: a picture with content down to its last rows."""
+    base = Image.linear_gradient("L").resize((width, height))
+    image = Image.merge("RGB", (base, base.transpose(Image.Transpose.FLIP_LEFT_RIGHT), base))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", **params)
+    return buf.getvalue()
+
+
+def with_frame_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """The same JPEG with its frame header (SOF0/SOF2) rewritten to claim width × height:
+    the data still carries only the pixels it had, as in a crafted or damaged file."""
+    at = 2  # after SOI, walk the marker segments: <FF xx> <length> <payload>
+    while jpeg[at] == 0xFF:
+        marker, length = jpeg[at + 1], struct.unpack(">H", jpeg[at + 2 : at + 4])[0]
+        if marker in (0xC0, 0xC2):  # length, precision, then height and width
+            return jpeg[: at + 5] + struct.pack(">HH", height, width) + jpeg[at + 9 :]
+        at += 2 + length
+    raise ValueError("no frame header found")
+
+
+def cut_and_closed(jpeg: bytes, fraction: float) -> bytes:
+    """The first ``fraction`` of a JPEG, closed with an end-of-image marker as if complete."""
+    return jpeg[: int(len(jpeg) * fraction)] + b"\xff\xd9"
+
+
 def files_under(path: str | os.PathLike) -> list[str]:
     return [os.path.join(d, f) for d, _, names in os.walk(path) for f in names]
 

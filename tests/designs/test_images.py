@@ -10,11 +10,12 @@ import os
 from pathlib import Path
 
 import pytest
-from PIL import ExifTags, Image, ImageCms, PngImagePlugin
+from PIL import ExifTags, Image, ImageCms, ImageFile, PngImagePlugin
 from werkzeug.datastructures import FileStorage
 
 from designs import images
 from designs.images import (
+    DEFAULT_MAX_PIXELS,
     MAX_BYTES,
     ArtworkError,
     StoredArtwork,
@@ -22,7 +23,13 @@ from designs.images import (
     delete_artwork,
     store_artwork,
 )
-from tests.helpers import bomb_png, files_under
+from tests.helpers import (
+    bomb_png,
+    cut_and_closed,
+    files_under,
+    jpeg_bytes,
+    with_frame_size,
+)
 
 # --------------------------------------------------------------------------- helpers
 
@@ -233,6 +240,11 @@ def truncated_png() -> bytes:
     return data[: len(data) // 2]
 
 
+def truncated_jpeg() -> bytes:
+    data = jpeg_bytes(400, 300)
+    return data[: len(data) // 2]
+
+
 SVG = (
     b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
     b"<script>alert(1)</script></svg>"
@@ -242,6 +254,7 @@ SVG = (
 REFUSED = {
     "text file named .png": (lambda: b"just notes, not a picture\n" * 20, 422, "PNG, JPEG or WebP"),
     "truncated png": (truncated_png, 422, "damaged or incomplete"),
+    "truncated jpeg": (truncated_jpeg, 422, "damaged or incomplete"),
     "too wide": (lambda: encode(Image.new("L", (7000, 100)), "PNG"), 422, "6,000"),
     "svg": (lambda: SVG, 422, "PNG, JPEG or WebP"),
     "pdf": (lambda: b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF\n", 422, "PNG, JPEG or WebP"),
@@ -302,6 +315,109 @@ def test_size_check_comes_before_decoding_even_when_the_bomb_limit_is_off(tmp_pa
 
     assert refused.value.status == 422
     assert "6,000" in refused.value.message
+
+
+# --------------------------------------------------------------------------- the pixel budget
+
+
+def test_default_budget_admits_print_quality_art():
+    # 5,000 × 5,000 (42 cm square at 300 dpi), an A3 poster at 300 dpi, a 24 MP camera.
+    for width, height in ((5000, 5000), (3508, 4961), (6000, 4000)):
+        assert width * height <= DEFAULT_MAX_PIXELS
+
+
+def test_six_thousand_square_jpeg_is_refused_from_its_header_before_decoding(tmp_path, monkeypatch):
+    data = encode(Image.new("L", (6000, 6000), 90), "JPEG")  # 36 MP in half a MB
+    assert len(data) < 1_000_000
+
+    def no_decoding(image):
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+
+    with pytest.raises(ArtworkError) as refused:
+        store(data, tmp_path, filename="big.jpg")
+
+    assert refused.value.status == 422
+    assert "6,000 × 6,000 pixels" in refused.value.message
+    assert "25,000,000 pixels" in refused.value.message
+    assert files_under(tmp_path) == []
+
+
+def test_pixel_budget_is_the_callers_and_inclusive(tmp_path):
+    data = encode(gradient("RGB", (1000, 1000)), "PNG")
+
+    stored = store_artwork(upload(data).stream, str(tmp_path), max_pixels=1_000_000)
+    assert (stored.width, stored.height) == (1000, 1000)
+
+    with pytest.raises(ArtworkError) as refused:
+        store_artwork(upload(data).stream, str(tmp_path / "other"), max_pixels=999_999)
+    assert "999,999 pixels" in refused.value.message
+    assert files_under(tmp_path / "other") == []
+
+
+# --------------------------------------------------------------------------- data that ends early
+
+# A JPEG whose data stops before its last rows: libjpeg decodes the missing part as flat
+# grey instead of failing. name: (bytes, pixel budget for the test)
+ENDS_EARLY = {
+    # The file: 320 × 240 of data under a 5999 × 5999 header (a budget that lets it
+    # through the size checks, to show the data check alone refuses it).
+    "5999x5999 header over 320x240 data": (
+        lambda: with_frame_size(jpeg_bytes(320, 240), 5999, 5999),
+        40_000_000,
+    ),
+    "2000x1500 header over 320x240 data": (
+        lambda: with_frame_size(jpeg_bytes(320, 240), 2000, 1500),
+        DEFAULT_MAX_PIXELS,
+    ),
+    "baseline cut at 60 %, then closed": (
+        lambda: cut_and_closed(jpeg_bytes(600, 400), 0.6),
+        DEFAULT_MAX_PIXELS,
+    ),
+    "progressive cut in its first scan, then closed": (
+        lambda: cut_and_closed(jpeg_bytes(600, 400, progressive=True), 0.06),
+        DEFAULT_MAX_PIXELS,
+    ),
+    "greyscale cut, then closed": (
+        lambda: cut_and_closed(encode(gradient("L", (600, 400)), "JPEG"), 0.5),
+        DEFAULT_MAX_PIXELS,
+    ),
+    "CMYK cut, then closed": (
+        lambda: cut_and_closed(encode(gradient("RGB", (600, 400)).convert("CMYK"), "JPEG"), 0.5),
+        DEFAULT_MAX_PIXELS,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ENDS_EARLY, ids=list(ENDS_EARLY))
+def test_jpeg_whose_data_ends_before_the_picture_is_refused(tmp_path, case):
+    build, budget = ENDS_EARLY[case]
+
+    with pytest.raises(ArtworkError) as refused:
+        store_artwork(upload(build()).stream, str(tmp_path), max_pixels=budget)
+
+    assert refused.value.status == 422
+    assert "damaged or incomplete" in refused.value.message
+    assert files_under(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "colour", "width"),
+    [
+        ("PNG", (128, 128, 128), 1.0),  # only JPEG fills missing data with grey
+        ("JPEG", (128, 128, 128), 0.5),  # grey on half of the last rows only
+        ("JPEG", (127, 127, 127), 1.0),  # not libjpeg's grey
+    ],
+    ids=["png with a mid-grey bottom band", "jpeg half-grey bottom", "jpeg near-grey bottom"],
+)
+def test_complete_image_with_a_grey_bottom_edge_is_stored(tmp_path, fmt, colour, width):
+    image = gradient("RGB", (600, 400))
+    image.paste(colour, (0, 360, int(600 * width), 400))
+
+    stored = store(encode(image, fmt), tmp_path)
+
+    assert (stored.width, stored.height) == (600, 400)
 
 
 def test_reading_stops_just_past_the_limit(tmp_path):

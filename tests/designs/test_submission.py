@@ -4,15 +4,27 @@ import io
 
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from designs.models import Design, DesignState
+from marketplace.accounts.models import User
+from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent
-from tests.helpers import bomb_png, csrf_token, files_under, png_bytes, post
+from tests.helpers import (
+    bomb_png,
+    csrf_token,
+    files_under,
+    jpeg_bytes,
+    login_as,
+    png_bytes,
+    post,
+    with_frame_size,
+)
 
 
 def post_new(client, upload: tuple[bytes, str] | None, **fields):
-    token = csrf_token(client, "/designs/new")
+    token = csrf_token(client, "/account/")
     data = {
         "csrf_token": token,
         "title": "Sunset over Lyon",
@@ -241,3 +253,174 @@ def test_another_designer_cannot_edit_or_submit(app, client, ctx, make_user, aut
         f"/designs/{design_id}/submit", data={"csrf_token": token, "accept_terms": "y"}
     )
     assert resp.status_code == 404
+
+
+def design_count(ctx) -> int:
+    with ctx():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Design))
+
+
+# --- what checking an upload may cost ---------------------------------------------------------
+
+
+def test_a_six_thousand_pixel_square_jpeg_is_refused_and_nothing_is_stored(
+    client, ctx, designer, product_id, upload_dir
+):
+    buf = io.BytesIO()
+    Image.new("L", (6000, 6000), 90).save(buf, "JPEG")  # 36 MP in half a MB
+
+    resp = post_new(client, (buf.getvalue(), "big.jpg"), product_id=product_id)
+
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "the most accepted is 25,000,000 pixels" in html
+    assert 'id="artwork-error"' in html
+    assert "25 megapixels in all" in html  # the field's hint says so beforehand
+    assert files_under(upload_dir) == []
+    assert design_count(ctx) == 0
+
+
+def test_the_pixel_budget_is_a_setting(app, client, ctx, designer, product_id, monkeypatch):
+    monkeypatch.setitem(app.config, "ARTWORK_MAX_PIXELS", 10_000)
+
+    resp = post_new(client, (png_bytes(200, 100), "art.png"), product_id=product_id)
+
+    assert resp.status_code == 422
+    assert "the most accepted is 10,000 pixels" in resp.get_data(as_text=True)
+    assert design_count(ctx) == 0
+
+
+def test_a_jpeg_whose_data_ends_before_the_picture_is_refused_and_nothing_is_stored(
+    client, ctx, designer, product_id, upload_dir
+):
+    content = with_frame_size(jpeg_bytes(320, 240), 2000, 1500)  # grey below the 320 × 240
+
+    resp = post_new(client, (content, "art.jpg"), product_id=product_id)
+
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "damaged or incomplete" in html
+    assert 'id="artwork-error"' in html
+    assert files_under(upload_dir) == []
+    assert design_count(ctx) == 0
+
+
+def test_uploads_are_limited_per_account_and_hour(
+    app, client, ctx, auth, designer, make_user, product_id, upload_dir, monkeypatch
+):
+    monkeypatch.setitem(app.config, "UPLOAD_LIMIT", "3 per hour")
+    assert post_new(client, (png_bytes(), "1.png"), product_id=product_id).status_code == 302
+    # A refused file counts: checking it is the cost being limited.
+    assert post_new(client, (b"not a picture", "2.png"), product_id=product_id).status_code == 422
+    with ctx():
+        design_id = db.session.scalar(sa.select(Design.id))
+    edit = f"/designs/{design_id}/edit"
+    fields = {"title": "Renamed", "product_id": product_id, "variants": "S", "tags": ""}
+    assert post(client, edit, edit, **fields).status_code == 302  # no new file: no upload
+    assert post_new(client, (png_bytes(), "3.png"), product_id=product_id).status_code == 302
+    stored = sorted(files_under(upload_dir))
+
+    resp = post_new(client, (png_bytes(), "4.png"), product_id=product_id, title="Fourth try")
+
+    assert resp.status_code == 429
+    html = resp.get_data(as_text=True)
+    assert "You have reached the upload limit (3 per 1 hour per account)" in html
+    assert 'id="artwork-error"' in html
+    assert 'value="Fourth try"' in html  # what was typed is kept
+    resp = post(client, edit, edit, **fields, artwork=(io.BytesIO(png_bytes(80, 80)), "5.png"))
+    assert resp.status_code == 429
+    assert sorted(files_under(upload_dir)) == stored
+    assert design_count(ctx) == 2
+
+    # The limit is the account's, not the address's: another designer on the same one uploads.
+    make_user("second@example.com", designer=True)
+    login_as(client, auth, "second@example.com")
+    assert post_new(client, (png_bytes(), "6.png"), product_id=product_id).status_code == 302
+
+
+# --- only confirmed addresses upload and submit -----------------------------------------------
+
+
+@pytest.fixture
+def unverified_designer(make_user, auth):
+    user_id = make_user("new-artist@example.com", designer=True, verified=False)
+    auth.login("new-artist@example.com")
+    return user_id
+
+
+def test_an_unverified_account_cannot_upload_artwork(
+    client, ctx, unverified_designer, product_id, upload_dir
+):
+    page = client.get("/designs/new")
+    assert page.status_code == 403
+    html = page.get_data(as_text=True)
+    assert "Confirm your email address first" in html
+    assert "new-artist@example.com" in html
+    assert 'action="/account/verify/resend"' in html  # "Send the link again", on the page
+
+    resp = post_new(client, (png_bytes(), "art.png"), product_id=product_id)
+
+    assert resp.status_code == 403
+    assert "Confirm your email address first" in resp.get_data(as_text=True)
+    assert files_under(upload_dir) == []
+    assert design_count(ctx) == 0
+
+
+def test_an_unverified_account_cannot_replace_artwork_or_submit_a_draft(
+    client, ctx, unverified_designer, make_design, product_id, upload_dir
+):
+    # A draft made before the address had to be confirmed.
+    design_id = make_design(unverified_designer, state=DesignState.DRAFT)
+    with ctx():
+        key = db.session.get(Design, design_id).artwork_key
+    stored = sorted(files_under(upload_dir))
+    token = csrf_token(client, "/account/")
+
+    resp = client.post(
+        f"/designs/{design_id}/edit",
+        data={
+            "csrf_token": token,
+            "title": "Replaced",
+            "product_id": product_id,
+            "variants": "S",
+            "tags": "",
+            "artwork": (io.BytesIO(png_bytes(80, 80)), "new.png"),
+        },
+    )
+    assert resp.status_code == 403
+    resp = client.post(
+        f"/designs/{design_id}/submit", data={"csrf_token": token, "accept_terms": "y"}
+    )
+    assert resp.status_code == 403
+    assert "Confirm your email address first" in resp.get_data(as_text=True)
+
+    with ctx():
+        design = db.session.get(Design, design_id)
+        assert (design.state, design.artwork_key, design.title) == (
+            DesignState.DRAFT,
+            key,
+            "Design number 1",
+        )
+        assert not db.session.scalar(
+            sa.select(AuditEvent).where(AuditEvent.action == "design.submit")
+        )
+    assert sorted(files_under(upload_dir)) == stored
+
+
+def test_once_verified_the_same_account_uploads_and_submits(
+    client, ctx, unverified_designer, product_id
+):
+    with ctx():
+        db.session.get(User, unverified_designer).email_verified_at = utcnow()
+        db.session.commit()
+
+    assert post_new(client, (png_bytes(), "art.png"), product_id=product_id).status_code == 302
+    with ctx():
+        design_id = db.session.scalar(sa.select(Design.id))
+    token = csrf_token(client, f"/designs/{design_id}")
+    resp = client.post(
+        f"/designs/{design_id}/submit", data={"csrf_token": token, "accept_terms": "y"}
+    )
+    assert resp.status_code == 302
+    with ctx():
+        assert db.session.get(Design, design_id).state == DesignState.SUBMITTED
