@@ -282,10 +282,16 @@ def edit(design_id: int):
     if design.state != DesignState.DRAFT:
         flash("Only drafts can be edited.", "warning")
         return redirect(url_for("designs.show", design_id=design.id))
+    # Not obj=design: its tags and variants are rows, which WTForms would show (and, for a
+    # field missing from the post, keep) as the lists' reprs instead of these texts.
     form = DesignForm(
-        obj=design,
-        tags=", ".join(design.tag_names),
-        variants=", ".join(v.label for v in design.variants),
+        data={
+            "title": design.title,
+            "description": design.description,
+            "product_id": design.product_id,
+            "tags": ", ".join(design.tag_names),
+            "variants": ", ".join(v.label for v in design.variants),
+        }
     )
     _form_choices(form)
     status = 200

@@ -213,6 +213,34 @@ def test_editing_a_draft_replaces_the_artwork_and_deletes_the_old_files(
     assert all(new_key in p for p in stored) and not any(old_key in p for p in stored)
 
 
+def test_the_edit_form_shows_the_drafts_own_tags_and_variants(client, ctx, designer, product_id):
+    post_new(client, (png_bytes(), "one.png"), product_id=product_id, tags="city, night")
+    with ctx():
+        design_id = db.session.scalar(sa.select(Design.id))
+    html = client.get(f"/designs/{design_id}/edit").get_data(as_text=True)
+    assert 'value="city, night"' in html
+    assert "DesignTag" not in html and "DesignVariant" not in html
+
+
+def test_an_edit_that_leaves_out_the_optional_fields_keeps_their_values(
+    client, ctx, designer, product_id
+):
+    post_new(client, (png_bytes(), "one.png"), product_id=product_id, tags="city")
+    with ctx():
+        design_id = db.session.scalar(sa.select(Design.id))
+    resp = post(
+        client,
+        f"/designs/{design_id}/edit",
+        f"/designs/{design_id}/edit",
+        title="Renamed",
+        product_id=product_id,
+    )
+    assert resp.status_code == 302
+    with ctx():
+        design = db.session.get(Design, design_id)
+        assert design.title == "Renamed" and design.tag_names == ["city"]
+
+
 def test_submitting_needs_the_licence_and_records_its_version(
     app, client, ctx, designer, product_id
 ):
