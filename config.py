@@ -161,6 +161,14 @@ class Config:
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "10 per minute")
     REGISTER_LIMIT = os.environ.get("REGISTER_LIMIT", "10 per hour")
     MAIL_LINK_LIMIT = os.environ.get("MAIL_LINK_LIMIT", "5 per hour")
+    #: Writes per client address: enough for a lively person, not for a script.
+    COMMENT_LIMIT = os.environ.get("COMMENT_LIMIT", "10 per minute;60 per hour")
+    REPORT_LIMIT = os.environ.get("REPORT_LIMIT", "20 per hour")
+    UPDATE_LIMIT = os.environ.get("UPDATE_LIMIT", "10 per hour")
+    PLEDGE_LIMIT = os.environ.get("PLEDGE_LIMIT", "20 per hour")
+    #: Units of one limited variant a single account may hold, so that one backer cannot
+    #: take a whole limited edition.
+    LIMITED_UNITS_PER_ACCOUNT = env_int("LIMITED_UNITS_PER_ACCOUNT", 10)
 
     #: Werkzeug's scrypt parameters (cost 2**15, block 8, parallel 1).
     PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt:32768:8:1")

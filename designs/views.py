@@ -352,6 +352,7 @@ def vote(design_id: int):
 
 
 @bp.post("/<int:design_id>/comments")
+@limiter.limit(lambda: current_app.config["COMMENT_LIMIT"], methods=["POST"])
 @verified_required
 def comment(design_id: int):
     design = _visible_or_404(queries.design(design_id))
@@ -362,6 +363,7 @@ def comment(design_id: int):
 
 
 @bp.post("/comments/<int:comment_id>/report")
+@limiter.limit(lambda: current_app.config["REPORT_LIMIT"], methods=["POST"])
 @verified_required
 def report(comment_id: int):
     posted(ButtonForm)

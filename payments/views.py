@@ -12,7 +12,7 @@ from marketplace.accounts.authz import verified_required
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.forms import PledgeForm
 from marketplace.campaigns.models import Campaign, Pledge, PledgeState
-from marketplace.kernel.extensions import csrf, db
+from marketplace.kernel.extensions import csrf, db, limiter
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.web import posted
 
@@ -23,6 +23,7 @@ bp = Blueprint("payments", __name__)
 
 
 @bp.post("/campaigns/<int:campaign_id>/pledge")
+@limiter.limit(lambda: current_app.config["PLEDGE_LIMIT"], methods=["POST"])
 @verified_required
 def start_pledge(campaign_id: int):
     form = posted(PledgeForm, "Choose a variant and a quantity from 1 to 10.")

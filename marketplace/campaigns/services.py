@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
+from flask import current_app
 
 from designs import services as design_services
 from designs.models import Design, DesignState
@@ -417,6 +418,33 @@ def _check_quantity(quantity: int) -> None:
         raise CampaignError(f"Pledge for 1 to {MAX_UNITS_PER_PLEDGE} units.")
 
 
+def _check_share(
+    backer_id: int, variant: CampaignVariant, quantity: int, besides: Pledge | None = None
+) -> None:
+    """One account may hold at most LIMITED_UNITS_PER_ACCOUNT units of a limited variant,
+    across all its pledges, so that a single backer cannot take a whole limited edition.
+    Counted under the variant's row lock where units are taken, so that two pledges of one
+    backer activated at once cannot both pass."""
+    if variant.unit_limit is None:
+        return
+    cap = current_app.config["LIMITED_UNITS_PER_ACCOUNT"]
+    query = sa.select(sa.func.coalesce(sa.func.sum(Pledge.quantity), 0)).where(
+        Pledge.backer_id == backer_id,
+        Pledge.variant_id == variant.id,
+        Pledge.state == PledgeState.ACTIVE,
+    )
+    if besides is not None:
+        query = query.where(Pledge.id != besides.id)
+    held = db.session.scalar(query)
+    if held + quantity > cap:
+        already = f" You hold {held} already." if held else ""
+        raise CampaignError(
+            f"{variant.label} is a limited edition: one backer can hold at most {cap} units "
+            f"of it.{already}",
+            409,
+        )
+
+
 def create_pledge(
     campaign_id: int, backer: User, variant_id: int, quantity: int, idempotency_key: str
 ) -> tuple[Pledge, bool]:
@@ -437,6 +465,7 @@ def create_pledge(
     variant = _variant_of(campaign, variant_id)
     if variant.units_left is not None and variant.units_left < quantity:
         raise SoldOut(_sold_out_message(variant))
+    _check_share(backer.id, variant, quantity)
     pledge = new_pledge(campaign, backer, variant, quantity, idempotency_key)
     try:
         with db.session.begin_nested():
@@ -540,6 +569,10 @@ def activate_pledge(pledge: Pledge, actor: User, payment_method_id: str, card_su
         pledge.payment_method_id, pledge.card_summary = payment_method_id, card_summary
         record_about("pledge.card_replaced", pledge, actor=actor)
         return
+    _lock_variants(pledge.variant_id)
+    _check_share(
+        pledge.backer_id, db.session.get(CampaignVariant, pledge.variant_id), pledge.quantity
+    )
     if not _reserve(pledge.variant_id, pledge.quantity):
         variant = db.session.get(CampaignVariant, pledge.variant_id)
         db.session.refresh(variant)
@@ -569,6 +602,8 @@ def change_pledge(pledge_id: int, actor: User, variant_id: int, quantity: int) -
     variant = _variant_of(campaign, variant_id)
     if pledge.state == PledgeState.ACTIVE:
         _lock_variants(pledge.variant_id, variant.id)
+    _check_share(pledge.backer_id, variant, quantity, besides=pledge)
+    if pledge.state == PledgeState.ACTIVE:
         # Give back the old units and take the new ones together, or neither.
         savepoint = db.session.begin_nested()
         _release(pledge.variant_id, pledge.quantity)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, current_app, render_template, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from marketplace.accounts.authz import verified_required
 from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.extensions import limiter
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.signals import campaign_timeline, collect, pledge_details
@@ -82,6 +83,7 @@ def show(campaign_id: int):
 
 
 @bp.post("/<int:campaign_id>/updates")
+@limiter.limit(lambda: current_app.config["UPDATE_LIMIT"], methods=["POST"])
 @login_required
 def post_update(campaign_id: int):
     form = posted(UpdateForm, "An update needs a title (3-120 characters) and a text.")
