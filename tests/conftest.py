@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.fixtures.factories",
     "tests.fixtures.payments",
     "tests.fixtures.browser",
+    "tests.fixtures.routes",
 ]
 
 

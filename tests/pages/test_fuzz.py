@@ -12,16 +12,11 @@ get past it to their fields.
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 
 import pytest
-import sqlalchemy as sa
-from werkzeug.routing import AnyConverter, IntegerConverter, PathConverter
 
-from designs.models import Comment
-from marketplace.campaigns.models import Campaign, Pledge
-from marketplace.kernel.extensions import db
-from tests.helpers import csrf_token, login_as, pledge_row, product_files
+from tests.fixtures.routes import ROLES, build, real_value, routes
+from tests.helpers import csrf_token, login_as, product_files
 
 HOSTILE = {
     "past int32": str(2**31),
@@ -52,69 +47,6 @@ def parameter_names() -> list[str]:
     return sorted(names - {"csrf_token", "submit"})
 
 
-# Leaving these mid-corpus would turn the rest of the role's requests anonymous: they run last.
-_ENDS_THE_SESSION = ("accounts.logout",)
-
-
-def routes(app):
-    rules = [r for r in app.url_map.iter_rules() if r.endpoint != "static"]
-    rules.sort(key=lambda r: (r.endpoint.startswith(_ENDS_THE_SESSION), r.rule))
-    return rules
-
-
-@pytest.fixture
-def world(ctx, make_user, make_campaign, make_design):
-    """One of everything a path can name, and the people of every role."""
-    people = {
-        "unverified": make_user("unverified@example.com", verified=False),
-        "member": make_user("member@example.com"),
-        "designer": make_user("designer@example.com", designer=True),
-        "operator": make_user("operator@example.com", operator=True),
-    }
-    campaign_id = make_campaign(designer_id=people["designer"])
-    design_id = make_design(people["designer"])
-    with ctx():
-        campaign = db.session.get(Campaign, campaign_id)
-        pledge = pledge_row(
-            campaign,
-            campaign.variants[0],
-            people["member"],
-            1,
-            idempotency_key="fuzz-pledge-key-000001",
-        )
-        comment = Comment(design_id=design_id, author_id=people["member"], body="Nice lines")
-        db.session.add_all([pledge, comment])
-        db.session.commit()
-        ids = {
-            "campaign_id": campaign_id,
-            "design_id": design_id,
-            "pledge_id": pledge.id,
-            "comment_id": comment.id,
-            "user_id": people["designer"],
-            "designer_id": people["designer"],
-            "product_id": campaign.design.product_id,
-        }
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(Pledge)) == 1
-    return people, ids
-
-
-def real_value(name: str, converter, ids: dict[str, int]) -> str:
-    if isinstance(converter, AnyConverter):
-        return sorted(converter.items)[0]
-    if isinstance(converter, IntegerConverter):
-        return str(ids.get(name, 1))
-    if isinstance(converter, PathConverter):
-        return "css/base.css"
-    return {"size": "thumb"}.get(name, "some-token")
-
-
-def build(rule, values: dict[str, str]) -> str:
-    path = rule.rule
-    for name in rule.arguments:
-        path = re.sub(rf"<(?:[^<>:]+:)?{name}>", quote(values[name], safe=""), path)
-    return path
-
-
 def requests_for(rule, ids: dict[str, int], names: list[str]):
     """(method, path, query, form) tuples: hostile values in each path argument, then in
     every query parameter (and form field, for a POST) of the route with real path
@@ -137,7 +69,7 @@ def requests_for(rule, ids: dict[str, int], names: list[str]):
                 yield method, build(rule, real), query, fields
 
 
-@pytest.mark.parametrize("role", ["anonymous", "unverified", "member", "designer", "operator"])
+@pytest.mark.parametrize("role", ROLES)
 def test_no_route_answers_a_hostile_value_with_a_server_error(app, client, auth, world, role):
     people, ids = world
     names = parameter_names()
