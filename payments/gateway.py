@@ -374,7 +374,11 @@ def construct_event(payload: bytes, signature: str | None) -> stripe.Event:
     """The event, if its signature is Stripe's over this very body and the body is an event
     (an object with a text id and type); ValueError otherwise. A signed body can still be
     malformed (a leaked secret, a test tool), and must be refused, not crash the endpoint."""
-    secret = current_app.config["STRIPE_WEBHOOK_SECRET"]
+    secret = (current_app.config["STRIPE_WEBHOOK_SECRET"] or "").strip()
+    if not secret:
+        # Allowed in production only deliberately (ALLOW_INSECURE_WEBHOOK_SECRET): a blank
+        # key is one anybody can sign with, so no event is believed.
+        raise ValueError("no webhook secret configured")
     try:
         stripe.WebhookSignature.verify_header(
             payload, signature or "", secret, tolerance=stripe.Webhook.DEFAULT_TOLERANCE
