@@ -115,6 +115,9 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Cocréa <no-reply@localhost>")
     #: The dev-only page that lists the outbox; never on in production.
     MAIL_DEV_VIEWER = False
+    #: Opens that page to a browser on this machine (``make run`` makes one per run and
+    #: prints the link); without it only operators may read it.
+    MAIL_DEV_VIEWER_TOKEN = os.environ.get("MAIL_DEV_VIEWER_TOKEN") or None
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

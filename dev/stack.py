@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -54,6 +55,8 @@ def main() -> int:
         print(f"Port {port} is already in use: stop what runs there or use PORT=8000 make run")
         return 1
     env.setdefault("SERVER_BASE_URL", f"http://127.0.0.1:{port}")
+    # The dev mail page lists every reset link: it opens to this run's printed link only.
+    env["MAIL_DEV_VIEWER_TOKEN"] = secrets.token_urlsafe(24)
 
     with contextlib.ExitStack() as services:
         if env.get("REDIS_URL"):
@@ -105,7 +108,8 @@ def main() -> int:
                 f"  Cocréa is running at {url}\n"
                 f"  Redis:  {redis_note}\n"
                 f"  Stripe: {stripe_note}\n"
-                f"  Mail:   printed by the worker, and listed at {url}dev/mail\n\n"
+                f"  Mail:   printed by the worker, and listed at "
+                f"{url}dev/mail?token={env['MAIL_DEV_VIEWER_TOKEN']}\n\n"
                 + "\n".join("  " + line for line in seeded.strip().splitlines())
                 + "\n\n  Press Ctrl-C to stop everything.\n",
                 flush=True,
