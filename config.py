@@ -95,6 +95,10 @@ class Config:
     #: A charge left in "charging" this long (longer than a Stripe call can take) is settled
     #: by the reconciler asking Stripe what happened.
     SETTLEMENT_RECONCILE_SECONDS = env_int("SETTLEMENT_RECONCILE_SECONDS", 120)
+    #: How far back the sweep of orphaned PaymentIntents looks (by the intent's creation),
+    #: each time it runs (every 15 minutes); longer than a settlement's charges are delayed
+    #: by a worker outage, shorter than a listing of every intent ever made.
+    SETTLEMENT_ORPHAN_LOOKBACK_HOURS = env_int("SETTLEMENT_ORPHAN_LOOKBACK_HOURS", 48)
     #: Hours between reminders to answer the shipping survey.
     SURVEY_REMINDER_HOURS = env_int("SURVEY_REMINDER_HOURS", 48)
 

@@ -8,9 +8,11 @@ fails, except where a retry could act twice (see ``create_refund``).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import stripe
@@ -334,6 +336,19 @@ def cancel_payment_intent(payment_intent_id: str) -> PaymentIntentInfo:
             raise
         return retrieve_payment_intent(payment_intent_id)
     return _pi_info(pi)
+
+
+def payment_intents_created_since(since: dt.datetime) -> Iterator[list[PaymentIntentInfo]]:
+    """The PaymentIntents created at or after ``since``, newest first, a page at a time;
+    each page is one call under the rate limit and the retries."""
+    params = {"created": {"gte": int(since.timestamp())}, "limit": 100}
+    while True:
+        page = _call("payment intent list", client().v1.payment_intents.list, params=params)
+        if page.data:
+            yield [_pi_info(pi) for pi in page.data]
+        if not page.has_more or not page.data:
+            return
+        params = {**params, "starting_after": page.data[-1].id}
 
 
 @dataclass(frozen=True)
