@@ -96,6 +96,10 @@ class Config:
     #: A charge left in "charging" this long (longer than a Stripe call can take) is settled
     #: by the reconciler asking Stripe what happened.
     SETTLEMENT_RECONCILE_SECONDS = env_int("SETTLEMENT_RECONCILE_SECONDS", 120)
+    #: How far back the sweep of orphaned PaymentIntents looks (by the intent's creation),
+    #: each time it runs (every 15 minutes); longer than a settlement's charges are delayed
+    #: by a worker outage, shorter than a listing of every intent ever made.
+    SETTLEMENT_ORPHAN_LOOKBACK_HOURS = env_int("SETTLEMENT_ORPHAN_LOOKBACK_HOURS", 48)
     #: Hours between reminders to answer the shipping survey.
     SURVEY_REMINDER_HOURS = env_int("SURVEY_REMINDER_HOURS", 48)
 
@@ -123,6 +127,9 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Cocréa <no-reply@localhost>")
     #: The dev-only page that lists the outbox; never on in production.
     MAIL_DEV_VIEWER = False
+    #: Opens that page to a browser on this machine (``make run`` makes one per run and
+    #: prints the link); without it only operators may read it.
+    MAIL_DEV_VIEWER_TOKEN = os.environ.get("MAIL_DEV_VIEWER_TOKEN") or None
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -192,13 +199,24 @@ class Config:
     SHORTLIST_MIN_RANK = env_float("SHORTLIST_MIN_RANK", 0.55)
 
     @classmethod
-    def validate(cls, config: dict) -> None:
-        """Raise if the configuration cannot run safely."""
+    def validate(cls, config: dict) -> list[str]:
+        """Raise if the configuration cannot run safely; return the warnings to log at start
+        (the unsafe settings allowed deliberately)."""
+        return []
+
+
+#: Every clone of this repository knows these: production refuses to sign with them, and to
+#: accept webhooks signed with them (tests/kernel/test_config.py finds every key written in
+#: the repository and checks it is refused, so a new one cannot be forgotten here).
+DEVELOPMENT_SECRET_KEY = "development-only-secret-not-for-production"
+TEST_SECRET_KEY = "test-secret"
+PUBLIC_SECRET_KEYS = frozenset({DEVELOPMENT_SECRET_KEY, TEST_SECRET_KEY})
+PUBLIC_WEBHOOK_SECRETS = frozenset({"whsec_test_suite", "whsec_localstripe"})
 
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
-    SECRET_KEY = Config.SECRET_KEY or "development-only-secret-not-for-production"
+    SECRET_KEY = Config.SECRET_KEY or DEVELOPMENT_SECRET_KEY
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "console")
     MAIL_DEV_VIEWER = True
 
@@ -206,7 +224,7 @@ class DevelopmentConfig(Config):
 class TestConfig(Config):
     ENV_NAME = "test"
     TESTING = True
-    SECRET_KEY = "test-secret"
+    SECRET_KEY = TEST_SECRET_KEY
     SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("TEST_DATABASE_URL"))
     REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     RATELIMIT_STORAGE_URI = REDIS_URL
@@ -237,21 +255,100 @@ class ProductionConfig(Config):
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
     FORCE_HTTPS = env_bool("FORCE_HTTPS", True)
 
+    # Deliberate exceptions to what ``validate`` refuses, one per unsafe setting, for a
+    # staging box or an incident; each one in use is logged as a warning at every start, so
+    # that it cannot be forgotten quietly.
+    #: Run with a SECRET_KEY written in this repository (anyone can forge sessions with it).
+    ALLOW_INSECURE_SECRET_KEY = env_bool("ALLOW_INSECURE_SECRET_KEY", False)
+    #: Run with a blank (or repository-known) STRIPE_WEBHOOK_SECRET; a blank one refuses
+    #: every webhook event, and settlement relies on its reconciler alone.
+    ALLOW_INSECURE_WEBHOOK_SECRET = env_bool("ALLOW_INSECURE_WEBHOOK_SECRET", False)
+    #: Run with RATELIMIT_ENABLED=false (no throttling of logins, sign-ups or mail links).
+    ALLOW_INSECURE_NO_RATELIMIT = env_bool("ALLOW_INSECURE_NO_RATELIMIT", False)
+    #: Run with session cookies sent over plain HTTP (SESSION_COOKIE_SECURE and FORCE_HTTPS
+    #: both false).
+    ALLOW_INSECURE_HTTP_COOKIES = env_bool("ALLOW_INSECURE_HTTP_COOKIES", False)
+
     @classmethod
-    def validate(cls, config: dict) -> None:
-        missing = [
-            name
-            for name in ("SECRET_KEY", "DATABASE_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
-            if not os.environ.get(name)
-        ]
+    def validate(cls, config: dict) -> list[str]:
+        """Refuse to start with a missing secret or an unsafe setting, naming every one at
+        once with its fix; return the warnings for the unsafe settings allowed."""
+
+        def blank(name: str) -> bool:
+            return not (config.get(name) or "").strip()
+
+        # A blank STRIPE_WEBHOOK_SECRET is not "missing": it may be allowed (below).
+        required = {
+            "SECRET_KEY": "SECRET_KEY",
+            "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+            "STRIPE_SECRET_KEY": "STRIPE_SECRET_KEY",
+        }
+        missing = [variable for variable, key in required.items() if blank(key)]
         if missing:
             raise RuntimeError(
                 "Production configuration needs these environment variables: "
                 + ", ".join(missing)
                 + " (set MARKETPLACE_ENV=development for a local run)"
             )
-        if len(config["SECRET_KEY"]) < 32:
+        secret_key = config["SECRET_KEY"].strip()
+        if len(secret_key) < 32 and secret_key not in PUBLIC_SECRET_KEYS:
             raise RuntimeError("SECRET_KEY must be at least 32 characters in production")
+
+        unsafe = []  # (the allowance, what is wrong, how to fix it)
+        if secret_key in PUBLIC_SECRET_KEYS:
+            unsafe.append(
+                (
+                    "ALLOW_INSECURE_SECRET_KEY",
+                    "SECRET_KEY is a key written in this repository: anyone can forge "
+                    "sessions and password-reset links with it",
+                    "set SECRET_KEY to a new random value "
+                    '(python -c "import secrets; print(secrets.token_urlsafe(48))")',
+                )
+            )
+        webhook_secret = (config.get("STRIPE_WEBHOOK_SECRET") or "").strip()
+        if not webhook_secret or webhook_secret in PUBLIC_WEBHOOK_SECRETS:
+            problem = (
+                "STRIPE_WEBHOOK_SECRET is blank: every webhook event is refused, and charges "
+                "are settled by the reconciler alone"
+                if not webhook_secret
+                else "STRIPE_WEBHOOK_SECRET is a secret written in this repository: anyone can "
+                "sign webhook events with it"
+            )
+            unsafe.append(
+                (
+                    "ALLOW_INSECURE_WEBHOOK_SECRET",
+                    problem,
+                    "set STRIPE_WEBHOOK_SECRET to the signing secret (whsec_...) of your "
+                    "endpoint in Stripe's dashboard",
+                )
+            )
+        if not config.get("RATELIMIT_ENABLED"):
+            unsafe.append(
+                (
+                    "ALLOW_INSECURE_NO_RATELIMIT",
+                    "RATELIMIT_ENABLED is false: logins, sign-ups and mail links are not throttled",
+                    "remove RATELIMIT_ENABLED or set it to true",
+                )
+            )
+        if not config.get("SESSION_COOKIE_SECURE") and not config.get("FORCE_HTTPS"):
+            unsafe.append(
+                (
+                    "ALLOW_INSECURE_HTTP_COOKIES",
+                    "SESSION_COOKIE_SECURE and FORCE_HTTPS are both false: session cookies "
+                    "travel over plain HTTP",
+                    "set SESSION_COOKIE_SECURE=true (and serve HTTPS), or FORCE_HTTPS=true",
+                )
+            )
+        refused = [entry for entry in unsafe if not config.get(entry[0])]
+        if refused:
+            raise RuntimeError(
+                "Production refuses to start with unsafe settings:\n"
+                + "\n".join(
+                    f"- {problem}. To fix it, {fix}; to run like this deliberately, set {name}=1."
+                    for name, problem, fix in refused
+                )
+            )
+        return [f"{name}=1: {problem}." for name, problem, _fix in unsafe]
 
 
 CONFIGS: dict[str, type[Config]] = {

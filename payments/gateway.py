@@ -8,9 +8,11 @@ fails, except where a retry could act twice (see ``create_refund``).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import stripe
@@ -336,6 +338,19 @@ def cancel_payment_intent(payment_intent_id: str) -> PaymentIntentInfo:
     return _pi_info(pi)
 
 
+def payment_intents_created_since(since: dt.datetime) -> Iterator[list[PaymentIntentInfo]]:
+    """The PaymentIntents created at or after ``since``, newest first, a page at a time;
+    each page is one call under the rate limit and the retries."""
+    params = {"created": {"gte": int(since.timestamp())}, "limit": 100}
+    while True:
+        page = _call("payment intent list", client().v1.payment_intents.list, params=params)
+        if page.data:
+            yield [_pi_info(pi) for pi in page.data]
+        if not page.has_more or not page.data:
+            return
+        params = {**params, "starting_after": page.data[-1].id}
+
+
 @dataclass(frozen=True)
 class RefundInfo:
     id: str
@@ -374,7 +389,11 @@ def construct_event(payload: bytes, signature: str | None) -> stripe.Event:
     """The event, if its signature is Stripe's over this very body and the body is an event
     (an object with a text id and type); ValueError otherwise. A signed body can still be
     malformed (a leaked secret, a test tool), and must be refused, not crash the endpoint."""
-    secret = current_app.config["STRIPE_WEBHOOK_SECRET"]
+    secret = (current_app.config["STRIPE_WEBHOOK_SECRET"] or "").strip()
+    if not secret:
+        # Allowed in production only deliberately (ALLOW_INSECURE_WEBHOOK_SECRET): a blank
+        # key is one anybody can sign with, so no event is believed.
+        raise ValueError("no webhook secret configured")
     try:
         stripe.WebhookSignature.verify_header(
             payload, signature or "", secret, tolerance=stripe.Webhook.DEFAULT_TOLERANCE

@@ -67,6 +67,18 @@ def sweep_settlements(now: dt.datetime | None = None) -> dict[str, int]:
     return done
 
 
+def sweep_orphan_intents(now: dt.datetime | None = None) -> dict[str, int]:
+    """Periodic (``flask cron``): cancel at Stripe the PaymentIntents no attempt will confirm
+    (left by a job killed between creating one and recording it, or by a finished attempt).
+    Less often than the settlement sweep: it pages through every recent intent."""
+    cancelled = 0
+    for attempt, intent in dunning.orphan_intents(now):
+        cancelled += dunning.cancel_orphan_intent(attempt, intent)
+        db.session.commit()  # the audit line of each cancellation done at Stripe
+    db.session.commit()
+    return {"cancelled": cancelled}
+
+
 def process_webhook_event(event_row_id: int) -> str | None:
     return committed(webhooks.process(event_row_id))
 

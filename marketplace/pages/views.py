@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+
 import sqlalchemy as sa
-from flask import Blueprint, jsonify, render_template
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    has_request_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -52,8 +67,47 @@ def healthz():
 # --- development only -------------------------------------------------------------------------
 
 
+_DEV_MAIL_SESSION_KEY = "dev_mail_token"
+
+
+def _from_loopback() -> bool:
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _matches_run_token(given: str | None) -> bool:
+    token = current_app.config.get("MAIL_DEV_VIEWER_TOKEN")
+    return bool(token and given) and hmac.compare_digest(given.encode(), token.encode())
+
+
+def may_read_dev_mail() -> bool:
+    """The outbox holds every reset and verification link: an operator may read it, and
+    otherwise only a browser on this machine that was given ``make run``'s token for this
+    run. The session keeps the token itself, not a "seen it" flag: the development
+    SECRET_KEY is public, so a flag in a session cookie could be forged, the token cannot."""
+    if current_user.is_authenticated and current_user.is_operator:
+        return True
+    return _from_loopback() and _matches_run_token(session.get(_DEV_MAIL_SESSION_KEY))
+
+
+@dev.app_context_processor
+def dev_mail_link():
+    # Mail rendered by a worker has no request, and nobody to show the link to.
+    return {"dev_mail_link": has_request_context() and may_read_dev_mail()}
+
+
 @dev.get("/mail")
 def mail_outbox():
-    """Registered only when MAIL_DEV_VIEWER is on (development)."""
+    """Registered only when MAIL_DEV_VIEWER is on (development). Anyone else gets the 404 of
+    a page that does not exist."""
+    given = request.args.get("token")
+    if given is not None and _from_loopback() and _matches_run_token(given):
+        session[_DEV_MAIL_SESSION_KEY] = given
+        # Out of the address bar and the history, now that the session holds it.
+        return redirect(url_for("dev.mail_outbox"))
+    if not may_read_dev_mail():
+        abort(404)
     mails = db.session.scalars(sa.select(OutboxMail).order_by(OutboxMail.id.desc()).limit(50)).all()
     return render_template("dev/mail.html", mails=mails)

@@ -149,11 +149,12 @@ def test_cron_enqueues_every_periodic_sweep(app, ctx):
         "close_due_windows": "default",
         "sweep_due_campaigns": "settlement",
         "sweep_settlements": "settlement",
+        "sweep_orphan_intents": "settlement",
         "sweep_surveys": "default",
         "sweep_outbox": "mail",
     }
     enqueued = scheduler.enqueue_jobs()  # first pass: every interval job is due
-    assert len(enqueued) == 5
+    assert len(enqueued) == 6
     with ctx():
         assert [j.func_name for j in get_queue("default").jobs] == [
             "designs.jobs.close_due_windows",

@@ -1,9 +1,11 @@
+import secrets
 from pathlib import Path
 
 import pytest
 
 from config import TestConfig
 from marketplace import create_app
+from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 
 
@@ -123,29 +125,120 @@ def test_errors_answer_json_to_json_clients(client):
     assert resp.get_json()["error"] == "Page not found"
 
 
-def test_development_lists_the_outbox_at_dev_mail(tmp_path, redis_url):
+DEV_MAIL_TOKEN = secrets.token_urlsafe(24)
+
+
+@pytest.fixture
+def dev_app(tmp_path, redis_url):
+    """A development app (the dev mail viewer on) with ``make run``'s token for this run, a
+    member, an operator and one password-reset-like mail in its outbox."""
     from flask_migrate import upgrade
 
     from config import DevelopmentConfig
-    from marketplace import create_app
-    from marketplace.kernel.extensions import db
+    from marketplace.accounts.models import User
+    from marketplace.accounts.services import hash_password
     from marketplace.kernel.mail import queue_mail
+    from tests.helpers import PASSWORD
 
-    dev_app = create_app(
+    app = create_app(
         DevelopmentConfig,
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/dev.sqlite3",
         REDIS_URL=redis_url,
         RATELIMIT_STORAGE_URI=redis_url,
+        MAIL_DEV_VIEWER_TOKEN=DEV_MAIL_TOKEN,
+        PASSWORD_HASH_METHOD="scrypt:1024:8:1",
     )
-    with dev_app.app_context():
+    with app.app_context():
         upgrade()
+        for email, operator in (("member@example.com", False), ("ops@example.com", True)):
+            db.session.add(
+                User(
+                    email=email,
+                    display_name=email.split("@")[0],
+                    password_hash=hash_password(PASSWORD),
+                    email_verified_at=utcnow(),
+                    is_operator=operator,
+                )
+            )
         queue_mail("someone@example.com", "password_changed")
         db.session.commit()
-    html = dev_app.test_client().get("/dev/mail").get_data(as_text=True)
-    assert "someone@example.com" in html
-    assert "Your Cocréa password was changed" in html
-    with dev_app.app_context():
+    yield app
+    with app.app_context():
         db.engine.dispose()
+
+
+def _outbox(client, query: str = "", remote_addr: str = "127.0.0.1", follow: bool = True):
+    return client.get(
+        "/dev/mail" + query, environ_base={"REMOTE_ADDR": remote_addr}, follow_redirects=follow
+    )
+
+
+def test_dev_mail_is_a_404_to_an_anonymous_visitor_from_loopback_without_the_token(dev_app):
+    client = dev_app.test_client()
+    for query in ("", "?token=", "?token=guess", f"?token={DEV_MAIL_TOKEN[:-1]}"):
+        resp = _outbox(client, query, follow=False)  # a 404 at once, like a page that is not
+        assert resp.status_code == 404
+        assert "someone@example.com" not in resp.get_data(as_text=True)
+
+
+def test_dev_mail_is_a_404_with_the_token_from_another_address(dev_app):
+    client = dev_app.test_client()
+    for address in ("192.0.2.10", "10.0.0.2", "::ffff:192.0.2.10"):
+        assert _outbox(client, f"?token={DEV_MAIL_TOKEN}", address, follow=False).status_code == 404
+    # Nor does a session that learnt the token from loopback open it from elsewhere.
+    assert _outbox(client, f"?token={DEV_MAIL_TOKEN}").status_code == 200
+    assert _outbox(client, "", "192.0.2.10").status_code == 404
+
+
+def test_dev_mail_opens_with_the_token_from_loopback_and_remembers_it(dev_app):
+    client = dev_app.test_client()
+    first = client.get(f"/dev/mail?token={DEV_MAIL_TOKEN}")
+    # The token leaves the address bar (and the history) once the session holds it.
+    assert first.status_code == 302 and first.headers["Location"] == "/dev/mail"
+    for address in ("127.0.0.1", "::1"):
+        resp = _outbox(client, "", address)
+        assert resp.status_code == 200
+        html = resp.get_data(as_text=True)
+        assert "someone@example.com" in html
+        assert "Your Cocréa password was changed" in html
+
+
+def test_the_token_of_an_earlier_run_no_longer_opens_dev_mail(dev_app):
+    client = dev_app.test_client()
+    assert _outbox(client, f"?token={DEV_MAIL_TOKEN}").status_code == 200
+    dev_app.config["MAIL_DEV_VIEWER_TOKEN"] = secrets.token_urlsafe(24)  # make run restarted
+    assert _outbox(client).status_code == 404
+
+
+def test_dev_mail_without_a_token_configured_is_for_operators_only(dev_app):
+    dev_app.config["MAIL_DEV_VIEWER_TOKEN"] = None  # `flask run` by hand, not make run
+    client = dev_app.test_client()
+    assert _outbox(client, "?token=").status_code == 404
+    assert _outbox(client, "?token=None").status_code == 404
+
+
+def test_dev_mail_opens_to_a_logged_in_operator_and_not_to_a_member(dev_app):
+    from tests.helpers import Auth
+
+    member = dev_app.test_client()
+    Auth(member).login("member@example.com")
+    assert _outbox(member).status_code == 404
+    assert "Dev mail" not in member.get("/").get_data(as_text=True)
+
+    operator = dev_app.test_client()
+    Auth(operator).login("ops@example.com")
+    for address in ("127.0.0.1", "192.0.2.10"):
+        resp = _outbox(operator, "", address)
+        assert resp.status_code == 200
+        assert "someone@example.com" in resp.get_data(as_text=True)
+    assert 'href="/dev/mail"' in operator.get("/").get_data(as_text=True)
+
+
+def test_the_footer_shows_dev_mail_only_to_whom_it_opens(dev_app):
+    client = dev_app.test_client()
+    assert "Dev mail" not in client.get("/").get_data(as_text=True)
+    _outbox(client, f"?token={DEV_MAIL_TOKEN}")
+    assert 'href="/dev/mail"' in client.get("/").get_data(as_text=True)
 
 
 def test_how_it_works_explains_the_pipeline(client):

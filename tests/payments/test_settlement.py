@@ -17,7 +17,14 @@ from marketplace.kernel.models import AuditEvent, OutboxMail
 from marketplace.kernel.queues import redis_connection
 from payments import charging, gateway, jobs
 from payments.models import AttemptStatus, ChargeAttempt
-from tests.helpers import add_pledges, authenticate, browser_confirms, csrf_token, succeeded_intents
+from tests.helpers import (
+    add_pledges,
+    authenticate,
+    browser_confirms,
+    csrf_token,
+    saved_card,
+    succeeded_intents,
+)
 
 
 @pytest.fixture
@@ -226,6 +233,150 @@ def test_reconciler_settles_a_charge_left_in_charging(
     assert campaign_state(ctx, campaign_id) == CampaignState.SETTLED
     with ctx():
         assert {k: len(v) for k, v in succeeded_intents().items()} == {str(pledge_id): 1}
+
+
+def periodic_sweeps(app, run_jobs) -> None:
+    """One round of ``flask cron``: every periodic sweep enqueued, and the settlement queue
+    run (the charges and the sweeps of settlement)."""
+    from marketplace.cli import make_cron
+
+    make_cron(app).enqueue_jobs()
+    run_jobs(("settlement",))
+
+
+def intent_status(ctx, payment_intent_id: str) -> str:
+    with ctx():
+        return gateway.retrieve_payment_intent(payment_intent_id).status
+
+
+def test_the_sweep_cancels_the_intent_of_a_job_killed_before_recording_it(
+    app, ctx, make_campaign, backers, stripe_server, run_jobs
+):
+    """The work-horse was killed after Stripe made the attempt's intent and before its id
+    was committed: the resumed attempt makes and charges another, and the first one would
+    wait in requires_confirmation for ever. The periodic sweep cancels it at Stripe, once,
+    and the backer is charged once."""
+    _, pledge_id = closed_with_one_pledge(ctx, make_campaign, (backers[0], "S", 1, "visa"))
+    redis_connection(app).flushdb()  # only the steps below run (no fan-out)
+    with ctx():
+        attempt_id = charging.begin_attempt(pledge_id, "settlement")
+        db.session.commit()
+        assert charging.ensure_payment_intent(attempt_id)
+        orphan = db.session.get(ChargeAttempt, attempt_id).payment_intent_id
+        db.session.rollback()  # killed here, before the commit
+        assert db.session.get(ChargeAttempt, attempt_id).payment_intent_id is None
+
+    # As far as anyone can tell, the attempt's job may be about to record it: left alone.
+    periodic_sweeps(app, run_jobs)
+    assert intent_status(ctx, orphan) == "requires_confirmation"
+
+    with ctx():  # the reconciler's charge job resumes the attempt
+        assert jobs.charge_pledge(pledge_id, "reconcile") == "collected"
+        charged = db.session.get(ChargeAttempt, attempt_id).payment_intent_id
+    assert charged != orphan
+
+    periodic_sweeps(app, run_jobs)
+    assert intent_status(ctx, orphan) == "canceled"
+    assert intent_status(ctx, charged) == "succeeded"
+    periodic_sweeps(app, run_jobs)  # and once only
+    with ctx():
+        assert {k: [pi.id for pi in v] for k, v in succeeded_intents().items()} == {
+            str(pledge_id): [charged]
+        }
+        lines = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "pledge.orphan_intent_cancelled")
+        ).all()
+        assert [(e.subject_type, e.subject_id, e.data["payment_intent"]) for e in lines] == [
+            ("pledge", pledge_id, orphan)
+        ]
+        attempt = db.session.get(ChargeAttempt, attempt_id)
+        assert (attempt.status, db.session.get(Pledge, pledge_id).state) == (
+            AttemptStatus.SUCCEEDED,
+            PledgeState.COLLECTED,
+        )
+
+
+def test_the_sweep_cancels_only_intents_no_attempt_will_confirm(
+    app, ctx, make_campaign, backers, stripe_server, run_jobs
+):
+    """A declined charge's intent can no longer be confirmed by anyone; one waiting for the
+    backer to authenticate, and intents that are not ours, are left as they are."""
+    campaign_id = make_campaign(goal=1)
+    declined, needs_auth = add_pledges(
+        ctx,
+        campaign_id,
+        [(backers[0], "S", 1, "declined_at_charge"), (backers[1], "S", 1, "needs_authentication")],
+    )
+    close(ctx, campaign_id)
+    run_jobs()
+    assert states(ctx, [declined, needs_auth]) == [
+        PledgeState.ERRORED,
+        PledgeState.ACTION_REQUIRED,
+    ]
+    with ctx():
+        intent_of = {
+            pledge_id: db.session.scalar(
+                sa.select(ChargeAttempt.payment_intent_id).where(
+                    ChargeAttempt.pledge_id == pledge_id
+                )
+            )
+            for pledge_id in (declined, needs_auth)
+        }
+        customer_id, pm_id = saved_card(backers[2])
+        foreign = [
+            gateway.client()
+            .v1.payment_intents.create(
+                params={
+                    "amount": 500,
+                    "currency": "eur",
+                    "customer": customer_id,
+                    "payment_method": pm_id,
+                    "metadata": metadata,
+                }
+            )
+            .id
+            for metadata in ({}, {"attempt": "pledge-1-attempt-1-elsewhere", "pledge_id": "1"})
+        ]
+    assert intent_status(ctx, intent_of[declined]) == "requires_payment_method"
+
+    periodic_sweeps(app, run_jobs)
+    assert intent_status(ctx, intent_of[declined]) == "canceled"
+    assert intent_status(ctx, intent_of[needs_auth]) == "requires_action"
+    assert [intent_status(ctx, pi) for pi in foreign] == ["requires_confirmation"] * 2
+    assert states(ctx, [declined, needs_auth]) == [
+        PledgeState.ERRORED,  # the backer can still fix the card: a new attempt, a new intent
+        PledgeState.ACTION_REQUIRED,
+    ]
+
+    authenticate(ctx, intent_of[needs_auth])
+    with ctx():
+        attempt_id = db.session.scalar(
+            sa.select(ChargeAttempt.id).where(ChargeAttempt.pledge_id == needs_auth)
+        )
+        assert jobs.refresh_attempt(attempt_id) == "collected"
+
+
+def test_the_orphan_sweep_looks_back_only_so_far(
+    app, ctx, make_campaign, backers, stripe_server, run_jobs
+):
+    """It pages through the intents created in the look-back window, not every one ever."""
+    _, pledge_id = closed_with_one_pledge(
+        ctx, make_campaign, (backers[0], "S", 1, "declined_at_charge")
+    )
+    run_jobs()
+    with ctx():
+        intent = db.session.scalar(
+            sa.select(ChargeAttempt.payment_intent_id).where(ChargeAttempt.pledge_id == pledge_id)
+        )
+        hours = app.config["SETTLEMENT_ORPHAN_LOOKBACK_HOURS"]
+        assert jobs.sweep_orphan_intents(now=utcnow() + dt.timedelta(hours=hours + 1)) == {
+            "cancelled": 0
+        }
+        assert gateway.retrieve_payment_intent(intent).status == "requires_payment_method"
+        assert jobs.sweep_orphan_intents(now=utcnow() + dt.timedelta(hours=hours - 1)) == {
+            "cancelled": 1
+        }
+        assert gateway.retrieve_payment_intent(intent).status == "canceled"
 
 
 def test_charges_lost_with_redis_are_enqueued_again(

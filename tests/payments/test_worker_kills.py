@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.extensions import db
-from payments import jobs
+from payments import gateway, jobs
 from payments.models import AttemptStatus, ChargeAttempt
 from tests.helpers import add_pledges, succeeded_intents
 from tests.payments.faultproxy import FaultProxy
@@ -293,6 +293,17 @@ def test_workers_killed_at_random_moments_charge_each_pledge_once(
         assert {str(k): v for k, v in recorded.items()} == {k: v[0].id for k, v in charged.items()}
         # No second attempt was ever started for a pledge.
         assert db.session.scalar(sa.select(sa.func.max(ChargeAttempt.number))) == 1
+        # The intents of horses killed between making one and recording it are cancelled by
+        # the orphan sweep: nothing is left at Stripe that anybody could still charge.
+        orphans = jobs.sweep_orphan_intents()["cancelled"]
+        left = [
+            (pi.id, pi.status)
+            for pi in gateway.client()
+            .v1.payment_intents.list(params={"limit": 100})
+            .auto_paging_iter()
+            if pi.status not in ("succeeded", "canceled")
+        ]
+        assert left == [], (orphans, left)
 
     # The kills did hit what they were meant to.
     assert workers.kills >= KILLS
