@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export FLASK_APP := wsgi
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean messages
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,20 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
-install: $(STAMP)
+# The French catalogue, compiled from the .po kept in the repository (the .mo is not).
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel --quiet compile -i $< -o $@
+
+install: $(STAMP) $(CATALOGUES)
+
+# After changing person-facing text: extract it, and merge it into each language's catalogue
+# (then translate what is new; the catalogue test fails until every message is).
+messages: $(STAMP)
+	$(BIN)/pybabel --quiet extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k N_ \
+		--no-location --sort-output --project=Cocréa -o translations/messages.pot .
+	$(BIN)/pybabel --quiet update -i translations/messages.pot -d translations --no-fuzzy-matching \
+		--ignore-obsolete
 
 # Migrate, load the demo, then start web + worker + localstripe (+ Redis if none) until Ctrl-C.
 run: install

@@ -184,6 +184,11 @@ class Config:
     #: Bumped when the designer licence text changes, so acceptances name the text they saw.
     DESIGNER_TERMS_VERSION = "2026-11"
 
+    #: Where times are shown for visitors and accounts that chose no time zone of their own.
+    DEFAULT_TIME_ZONE = os.environ.get("DEFAULT_TIME_ZONE", "Europe/Paris")
+    #: The catalogues (translations/fr/LC_MESSAGES/messages.po, compiled by make).
+    BABEL_TRANSLATION_DIRECTORIES = os.path.join(os.path.dirname(__file__), "translations")
+
     #: How long anonymous visitors' public pages are cached (0 turns the cache off).
     PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 10)
     #: How long pages that are forgotten on every change (a design's) are cached (0: off).

@@ -15,9 +15,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, config_from_env
-from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError, is_conflict
 from marketplace.kernel.extensions import csrf, db, limiter, login_manager, migrate
+from marketplace.kernel.i18n import init_i18n
 from marketplace.kernel.signals import collect, page_banners
 from marketplace.kernel.text import counted
 
@@ -52,6 +52,7 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     _init_login(app)
+    init_i18n(app)
     _init_security_headers(app)
     with app.app_context():
         _tune_sqlite(app)
@@ -356,26 +357,4 @@ def _register_template_helpers(app: Flask) -> None:
         # formdata=None: an error page for an oversized body must not read that body again.
         return {"nav_form": ButtonForm(formdata=None), "banners": banners}
 
-    @app.template_filter("money")
-    def money(cents: int, currency: str = "EUR") -> str:
-        symbol = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency.upper(), currency.upper() + " ")
-        sign = "−" if cents < 0 else ""  # ledger reversals and payouts are negative
-        cents = abs(cents)
-        return f"{sign}{symbol}{cents // 100:,}.{cents % 100:02d}"
-
     app.add_template_filter(counted)
-
-    @app.template_filter("age")
-    def age(value, now=None) -> str:
-        """'3 days', '5 hours', '12 minutes': how long something has waited (or has left)."""
-        if value is None:
-            return ""
-        seconds = abs(((now or utcnow()) - value).total_seconds())
-        for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-            if seconds >= size:
-                return counted(int(seconds // size), unit)
-        return "moments"
-
-    @app.template_filter("datetime")
-    def fmt_datetime(value) -> str:
-        return value.strftime("%d %b %Y, %H:%M UTC") if value else ""

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
+
+from marketplace.kernel.i18n import LANGUAGES, time_zone_choices
 
 from .services import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
@@ -46,6 +58,8 @@ class RegisterForm(FlaskForm):
     display_name = StringField("Display name", validators=_display_name)
     password = PasswordField("Password", validators=_new_password)
     confirm = _repeat_password("Repeat password")
+    #: Filled in by the browser (static/js/app.js) with its own time zone, if it says one.
+    time_zone = HiddenField(render_kw={"data-browser-time-zone": ""})
     submit = SubmitField("Create account")
 
 
@@ -69,6 +83,17 @@ class ResetPasswordForm(FlaskForm):
 
 class ProfileForm(FlaskForm):
     display_name = StringField("Display name", validators=_display_name)
+    locale = SelectField(
+        _l("Language"),
+        choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()],
+        description=_l("Pages and the mail we send you are written in it."),
+    )
+    time_zone = SelectField(
+        _l("Time zone"),
+        choices=[SelectChoice(zone, zone) for zone in time_zone_choices()],
+        description=_l("Dates and times are shown in it, deadlines included."),
+        render_kw={"data-suggest-time-zone": ""},
+    )
     submit = SubmitField("Save")
 
 

@@ -32,6 +32,12 @@ class User(UserMixin, db.Model):
     #: limits are keyed on it, so the reset lifts them too.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: The language pages and mail are written in for this account ("en", "fr").
+    locale: Mapped[str] = mapped_column(sa.String(5), default="en", server_default="en")
+    #: Where the account's times are shown (an IANA name); stored times stay UTC.
+    time_zone: Mapped[str] = mapped_column(
+        sa.String(64), default="Europe/Paris", server_default="Europe/Paris"
+    )
 
     #: The secret of the login session this request acts in (see ``LoginSession``), set when
     #: the session starts or is loaded from a cookie; never stored.

@@ -13,6 +13,7 @@ import secrets
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -21,6 +22,7 @@ from marketplace.kernel.audit import record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import DEFAULT_LANGUAGE, LANGUAGES, is_time_zone
 from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.urls import external_url
 
@@ -63,7 +65,9 @@ def get_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
 
 
-def register(email: str, display_name: str, password: str) -> User:
+def register(
+    email: str, display_name: str, password: str, *, locale: str = "en", time_zone: str = ""
+) -> User:
     """Create an account and queue the verification mail.
 
     The unique index decides between two concurrent sign-ups with one address; the loser
@@ -74,7 +78,11 @@ def register(email: str, display_name: str, password: str) -> User:
     if get_user_by_email(email) is not None:
         raise EmailTaken("An account with this email address already exists.")
     user = User(
-        email=email, display_name=display_name.strip(), password_hash=hash_password(password)
+        email=email,
+        display_name=display_name.strip(),
+        password_hash=hash_password(password),
+        locale=locale if locale in LANGUAGES else DEFAULT_LANGUAGE,
+        time_zone=time_zone if is_time_zone(time_zone) else current_app.config["DEFAULT_TIME_ZONE"],
     )
     try:
         with db.session.begin_nested():
@@ -248,8 +256,19 @@ def set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
 
 
-def update_profile(user: User, display_name: str) -> None:
+def update_profile(user: User, display_name: str, locale: str, time_zone: str) -> None:
+    if locale not in LANGUAGES:
+        raise AccountError(gettext("Choose English or French."))
+    if not is_time_zone(time_zone):
+        raise AccountError(gettext("Choose a time zone from the list."))
     user.display_name = display_name.strip()
+    user.locale, user.time_zone = locale, time_zone
+
+
+def set_language(user: User, locale: str) -> None:
+    """The switcher, for someone logged in: pages and mail in that language from now on."""
+    if locale in LANGUAGES:
+        user.locale = locale
 
 
 def accept_designer_terms(user: User) -> None:

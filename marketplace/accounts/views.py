@@ -18,12 +18,14 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import refresh
 from flask_limiter import RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.i18n import current_language
 from marketplace.kernel.text import counted
 from marketplace.kernel.web import committed, form_status, posted, refused
 
@@ -41,7 +43,7 @@ from .models import LoginSession
 accounts = Blueprint("accounts", __name__, url_prefix="/account")
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a plain path of this site: an open redirect after login is a phishing tool.
     Browsers drop tabs and newlines from a URL, so "/<tab>/evil.example" would take the
     person to //evil.example: a path with any white space or control character is refused."""
@@ -128,7 +130,13 @@ def register():
     status = form_status(form)
     if form.validate_on_submit():
         try:
-            user = services.register(form.email.data, form.display_name.data, form.password.data)
+            user = services.register(
+                form.email.data,
+                form.display_name.data,
+                form.password.data,
+                locale=current_language(),
+                time_zone=form.time_zone.data or "",
+            )
         except services.AccountError as exc:
             field = form.email if isinstance(exc, services.EmailTaken) else form.password
             status = refused(field, exc)
@@ -180,7 +188,7 @@ def register():
 )
 def login():
     if current_user.is_authenticated:
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     status = form_status(form)
     if form.validate_on_submit():
@@ -195,7 +203,7 @@ def login():
             db.session.commit()
             login_user(user, remember=remember)
             flash(f"Welcome back, {user.display_name}.", "success")
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
     return render_template("accounts/login.html", form=form), status
 
 
@@ -296,7 +304,10 @@ def reset_password(token: str):
 def profile():
     form = ProfileForm(obj=current_user)
     if form.validate_on_submit():
-        services.update_profile(current_user, form.display_name.data)
+        services.update_profile(
+            current_user, form.display_name.data, form.locale.data, form.time_zone.data
+        )
+        refresh()  # the message below, in the language just chosen
         return committed(url_for("accounts.profile"), "Profile saved.")
     return render_template(
         "accounts/profile.html",

@@ -13,6 +13,7 @@ from rq import Retry
 
 from .dbtypes import utcnow
 from .extensions import db
+from .i18n import in_terms_of
 from .models import MAIL_MACHINE, MailStatus, OutboxMail
 from .queues import enqueue_after_commit
 
@@ -30,7 +31,9 @@ def queue_mail(to, kind: str, **context) -> OutboxMail:
     """
     user = None if isinstance(to, str) else to
     address = user.email if user else to
-    rendered = render_template(f"mail/{kind}.txt", user=user, **context)
+    # In the recipient's language and time zone, whoever's request (or job) sends it.
+    with in_terms_of(user):
+        rendered = render_template(f"mail/{kind}.txt", user=user, **context)
     first, _, body = rendered.lstrip().partition("\n")
     if not first.startswith("Subject:"):
         raise ValueError(f"mail/{kind}.txt must start with a 'Subject:' line")

@@ -29,8 +29,11 @@ from flask import Flask, current_app, request, session
 from flask_sqlalchemy.session import Session as FlaskSession
 from redis.exceptions import RedisError
 from sqlalchemy import event
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from .extensions import db
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES
 from .queues import redis_connection
 
 log = logging.getLogger(__name__)
@@ -52,7 +55,9 @@ def cached_for_anonymous(view=None, *, tag: str | None = None):
             seconds = cfg["PAGE_CACHE_TAGGED_SECONDS" if tag else "PAGE_CACHE_SECONDS"]
             if response.status_code == 200 and seconds > 0 and request.method == "GET":
                 if cfg["PAGE_CACHE_SECONDS"] > 0:
-                    # Proxies cannot be told to forget: they keep a page for the short window.
+                    # Proxies cannot be told to forget: they keep a page for the short window,
+                    # one copy per language asked for.
+                    response.vary.add("Accept-Language")
                     response.cache_control.public = True
                     response.cache_control.max_age = min(seconds, cfg["PAGE_CACHE_SECONDS"])
                 # A page that started a session (a CSRF token, a flash) belongs to one visitor.
@@ -159,11 +164,17 @@ class PageCache:
             return None
         # Scheme and host are part of the page: with FORCE_HTTPS an http request gets a
         # redirect, which is never stored, so it can never be answered with an https copy.
-        where = "{}://{}{}?{}".format(
+        # So is the language the browser asks for (a visitor who picked one with the
+        # switcher has a session, so is never served from here).
+        language = parse_accept_header(
+            environ.get("HTTP_ACCEPT_LANGUAGE"), LanguageAccept
+        ).best_match(LANGUAGES, default=DEFAULT_LANGUAGE)
+        where = "{}://{}{}?{}#{}".format(
             environ.get("wsgi.url_scheme", "http"),
             environ.get("HTTP_HOST", ""),
             path,
             environ.get("QUERY_STRING", ""),
+            language,
         )
         return "pagecache:" + hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()
 

@@ -22,7 +22,10 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from marketplace.accounts import services as accounts
+from marketplace.accounts.views import safe_next
 from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import LANGUAGES
 from marketplace.kernel.models import OutboxMail
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.queues import redis_connection
@@ -35,6 +38,19 @@ dev = Blueprint("dev", __name__, url_prefix="/dev")
 @cached_for_anonymous
 def home():
     return render_template("marketplace/home.html")
+
+
+@main.route("/language/<code>", methods=["GET", "POST"])
+def language(code: str):
+    """The switcher. A visitor's choice is kept in the session; someone logged in saves it on
+    the account (a POST with its CSRF token, which Flask-WTF checks), so that mail follows."""
+    if code not in LANGUAGES:
+        abort(404)
+    session["language"] = code
+    if request.method == "POST" and current_user.is_authenticated:
+        accounts.set_language(current_user, code)
+        db.session.commit()
+    return redirect(safe_next(request.args.get("next")), 303)
 
 
 @main.get("/about/how-it-works")

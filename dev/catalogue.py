@@ -1,0 +1,53 @@
+"""Fill the French catalogue from fragment catalogues: ``python -m dev.catalogue PARTS...``.
+
+Work on the wording is split by package (each fragment holds the translations of the
+messages of one part of the product); this copies every translated message of the fragments
+into translations/fr/LC_MESSAGES/messages.po, where `make messages` has put the message, and
+says which messages of the catalogue are still untranslated.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po, write_po
+
+CATALOGUE = Path(__file__).resolve().parent.parent / "translations/fr/LC_MESSAGES/messages.po"
+
+
+def main(parts: list[str]) -> int:
+    with CATALOGUE.open("rb") as handle:
+        catalogue = read_po(handle, locale="fr")
+    filled = 0
+    for part in parts:
+        with open(part, "rb") as handle:
+            fragment = read_po(handle, locale="fr")
+        for message in fragment:
+            if not message.id or not message.string or message.fuzzy:
+                continue
+            target = catalogue.get(message.id)
+            if target is None:
+                print(f"{part}: not in the catalogue (run make messages?): {message.id!r}")
+                continue
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            if not all(strings):
+                continue
+            target.string = message.string
+            target.flags.discard("fuzzy")
+            filled += 1
+    with CATALOGUE.open("wb") as handle:
+        write_po(handle, catalogue, width=100, omit_header=False, sort_output=True)
+    missing = [
+        m.id
+        for m in catalogue
+        if m.id and not (m.string if isinstance(m.string, str) else all(m.string))
+    ]
+    print(f"{filled} translations copied; {len(missing)} messages still untranslated")
+    for message_id in missing[:50]:
+        print("  untranslated:", repr(message_id))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
