@@ -7,6 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -14,7 +17,7 @@ from marketplace.accounts.authz import operator_required
 from marketplace.campaigns import queries as campaign_queries
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.forms import ButtonForm
-from marketplace.kernel.text import counted
+from marketplace.kernel.i18n import N_
 from marketplace.kernel.web import committed, form_page, or_404, posted
 from marketplace.production import queries, services
 from marketplace.production.forms import (
@@ -29,10 +32,10 @@ from marketplace.production.models import RunState
 operator_bp = Blueprint("production_operator", __name__, url_prefix="/operator/production")
 
 STEPS = {
-    RunState.PLANNED: ("order", "Mark ordered from the manufacturer"),
-    RunState.ORDERED: ("start", "Mark in production"),
-    RunState.IN_PRODUCTION: ("ship", "Mark the run shipped"),
-    RunState.SHIPPED: ("deliver", "Mark delivered"),
+    RunState.PLANNED: ("order", _l("Mark ordered from the manufacturer")),
+    RunState.ORDERED: ("start", _l("Mark in production")),
+    RunState.IN_PRODUCTION: ("ship", _l("Mark the run shipped")),
+    RunState.SHIPPED: ("deliver", _l("Mark delivered")),
 }
 
 
@@ -42,7 +45,7 @@ def queue_items() -> list[dict]:
     for campaign_id, name, since in queries.campaigns_awaiting_run_rows():
         items.append(
             {
-                "queue": "Production runs to launch",
+                "queue": _("Production runs to launch"),
                 "title": name,
                 "link": url_for("production_operator.launch", campaign_id=campaign_id),
                 "since": since,
@@ -51,8 +54,12 @@ def queue_items() -> list[dict]:
     for run in queries.runs_under_way():
         items.append(
             {
-                "queue": "Production runs under way",
-                "title": f"{run.campaign.product_name}: {run.state.label}",
+                "queue": _("Production runs under way"),
+                "title": _(
+                    "%(product)s: %(state)s",
+                    product=run.campaign.product_name,
+                    state=_(run.state.label),
+                ),
                 "link": url_for("production_operator.run", run_id=run.id),
                 "since": run.created_at,
             }
@@ -60,8 +67,13 @@ def queue_items() -> list[dict]:
     for campaign_id, name, waiting, oldest in queries.unanswered_survey_counts():
         items.append(
             {
-                "queue": "Surveys outstanding",
-                "title": f"{name}: {counted(waiting, 'backer')} without an address",
+                "queue": _("Surveys outstanding"),
+                "title": ngettext(
+                    "%(product)s: %(num)d backer without an address",
+                    "%(product)s: %(num)d backers without an address",
+                    waiting,
+                    product=name,
+                ),
                 "link": url_for("production_operator.index") + f"#surveys-{campaign_id}",
                 "since": oldest,
             }
@@ -102,7 +114,7 @@ def launch(campaign_id: int):
         )
         return committed(
             url_for("production_operator.run", run_id=run.id),
-            "Production run launched; backers are mailed.",
+            _("Production run launched; backers are mailed."),
         )
 
     return form_page(
@@ -136,17 +148,21 @@ def run(run_id: int):
 
 def _move(run_id: int, form: StepForm) -> str:
     run = services.move_run(run_id, current_user, form.event.data)
-    return f"Run {run.state.label}; backers are mailed."
+    return _("Run %(state)s; backers are mailed.", state=_(run.state.label))
 
 
 def _ship_orders(run_id: int, form: TrackingForm) -> str:
     count = services.ship_orders(run_id, current_user, services.parse_tracking(form.lines.data))
-    return f"{counted(count, 'order')} marked shipped; backers are mailed."
+    return ngettext(
+        "%(num)d order marked shipped; its backer is mailed.",
+        "%(num)d orders marked shipped; backers are mailed.",
+        count,
+    )
 
 
 def _cancel(run_id: int, form: ReasonForm) -> str:
     services.cancel_run(run_id, current_user, form.reason.data)
-    return "Run cancelled: every paid pledge is being refunded."
+    return _("Run cancelled: every paid pledge is being refunded.")
 
 
 @dataclass(frozen=True)
@@ -155,7 +171,7 @@ class _RunChange:
     and how it is said."""
 
     form: type[FlaskForm]
-    #: Shown when the form is not valid; None for the step button (a 400 then).
+    #: Shown when the form is not valid (translated then); None for the step button (a 400).
     invalid: str | None
     change: Callable[[int, FlaskForm], str]
     category: str
@@ -165,12 +181,12 @@ _RUN_CHANGES = {
     "move": _RunChange(StepForm, None, _move, "success"),
     "ship-orders": _RunChange(
         TrackingForm,
-        "Give one order number and tracking reference per line.",
+        N_("Give one order number and tracking reference per line."),
         _ship_orders,
         "success",
     ),
     "cancel": _RunChange(
-        ReasonForm, "Give backers a public reason of at least 10 characters.", _cancel, "info"
+        ReasonForm, N_("Give backers a public reason of at least 10 characters."), _cancel, "info"
     ),
 }
 
@@ -180,7 +196,7 @@ _RUN_CHANGES = {
 def change_run(run_id: int, action: str):
     """Move a run to its next step, ship its orders from a pasted list, or cancel it."""
     change = _RUN_CHANGES[action]
-    form = posted(change.form, change.invalid)
+    form = posted(change.form, _(change.invalid) if change.invalid else None)
     message = change.change(run_id, form)
     return committed(url_for("production_operator.run", run_id=run_id), message, change.category)
 
@@ -188,11 +204,11 @@ def change_run(run_id: int, action: str):
 @operator_bp.post("/runs/<int:run_id>/orders/<int:order_id>/ship")
 @operator_required
 def ship_one(run_id: int, order_id: int):
-    form = posted(ShipOneForm, "Give the tracking reference (1 to 80 characters).")
+    form = posted(ShipOneForm, _("Give the tracking reference (1 to 80 characters)."))
     services.ship_orders(run_id, current_user, [(order_id, form.tracking.data.strip())])
     return committed(
         url_for("production_operator.run", run_id=run_id) + f"#order-{order_id}",
-        f"Order {order_id} marked shipped.",
+        _("Order %(order)d marked shipped.", order=order_id),
         "success",
     )
 
@@ -219,6 +235,10 @@ def remind(campaign_id: int):
     count = services.remind_surveys(campaign_id=campaign_id, actor=current_user)
     return committed(
         url_for("production_operator.index") + f"#surveys-{campaign_id}",
-        f"Reminded {counted(count, 'backer')} who have not answered.",
+        ngettext(
+            "Reminded %(num)d backer who has not answered.",
+            "Reminded %(num)d backers who have not answered.",
+            count,
+        ),
         "success",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, abort, render_template, request
+from flask_babel import gettext as _
 
 from marketplace.accounts import queries as accounts
 from marketplace.accounts.authz import operator_required
@@ -83,7 +84,7 @@ def _day(text: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        abort(400, description=f"“{text}” is not a date (YYYY-MM-DD).")
+        abort(400, description=_("“%(text)s” is not a date (YYYY-MM-DD).", text=text))
 
 
 def _work_queues() -> list[tuple[str, int, str]]:

@@ -12,6 +12,7 @@ from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign, CampaignVariant, Pledge
 from marketplace.kernel.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
 from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
 from marketplace.kernel.statemachine import StateMachine
 
 
@@ -49,6 +50,20 @@ class RunState(StateEnum):
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
+
+
+#: How pages and mail name the states of runs (``RunState.label``) and orders (their value),
+#: for the catalogue: translated where shown, with ``_(run.state.label)``. The French agrees
+#: with "série" and "commande", both feminine.
+STATE_NAMES = (
+    N_("planned"),
+    N_("ordered"),
+    N_("in production"),
+    N_("pending"),
+    N_("shipped"),
+    N_("delivered"),
+    N_("cancelled"),
+)
 
 
 RUN_MACHINE = StateMachine.from_table(

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
@@ -27,9 +29,9 @@ from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
 from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
-from marketplace.kernel.text import counted
 from marketplace.kernel.urls import external_url
 from payments import ledger
 
@@ -70,7 +72,7 @@ def request_survey(pledge: Pledge) -> Survey:
 def survey_for(pledge_id: int, user: User) -> Survey:
     survey = db.session.scalar(sa.select(Survey).where(Survey.pledge_id == pledge_id))
     if survey is None or survey.backer_id != user.id:
-        raise ProductionError("No such survey.", 404)
+        raise ProductionError(_("No such survey."), 404)
     return survey
 
 
@@ -85,19 +87,19 @@ def can_answer(survey: Survey) -> bool:
 def answer_survey(pledge_id: int, user: User, answers: dict, variant_confirmed: bool) -> Survey:
     survey = survey_for(pledge_id, user)
     if not can_answer(survey):
-        raise ProductionError("Your order has shipped: its address can no longer change.", 409)
+        raise ProductionError(_("Your order has shipped: its address can no longer change."), 409)
     if not variant_confirmed:
         raise ProductionError(
-            "Confirm the variant; to change it, write to us before the run is ordered."
+            _("Confirm the variant; to change it, write to us before the run is ordered.")
         )
     clean = {k: " ".join((answers.get(k) or "").split()) for k in SURVEY_FIELDS}
     clean["country"] = clean["country"].upper()
     clean["phone"] = " ".join((answers.get("phone") or "").split()) or None
     missing = [k for k in ("full_name", "address_line1", "postal_code", "city") if not clean[k]]
     if missing:
-        raise ProductionError("Fill in your name, street address, postal code and city.")
+        raise ProductionError(_("Fill in your name, street address, postal code and city."))
     if not _COUNTRY_RE.match(clean["country"]):
-        raise ProductionError("Give the country as its two-letter code, like FR or DE.")
+        raise ProductionError(_("Give the country as its two-letter code, like FR or DE."))
     for key, value in clean.items():
         setattr(survey, key, value or None)
     first = survey.answered_at is None
@@ -172,23 +174,29 @@ def launch_run(
     manufacturer = " ".join((manufacturer or "").split())
     reference = " ".join((reference or "").split())
     if not 2 <= len(manufacturer) <= 120 or not 1 <= len(reference) <= 80:
-        raise ProductionError("Name the manufacturer (2-120 characters) and its reference.")
+        raise ProductionError(_("Name the manufacturer (2-120 characters) and its reference."))
     if expected_ship_date <= (today or utcnow().date()):
-        raise ProductionError("The expected ship date must be in the future.")
+        raise ProductionError(_("The expected ship date must be in the future."))
     campaign = lock_row(Campaign, campaign_id)
     if campaign is None:
-        raise ProductionError("No such campaign.", 404)
+        raise ProductionError(_("No such campaign."), 404)
     if db.session.scalar(
         sa.select(ProductionRun.id).where(ProductionRun.campaign_id == campaign.id)
     ):
-        raise ProductionError("This campaign already has its production run.", 409)
+        raise ProductionError(_("This campaign already has its production run."), 409)
     if campaign.state != CampaignState.SETTLED:
         raise ProductionError(
-            f"This campaign is {campaign.state.label}: a run starts from a settled campaign.", 409
+            _(
+                "This campaign is %(state)s: a run starts from a settled campaign.",
+                state=_(campaign.state.label),
+            ),
+            409,
         )
     pledges = collected_pledges(campaign.id)
     if not pledges:
-        raise ProductionError("No pledge of this campaign is paid: there is nothing to make.", 409)
+        raise ProductionError(
+            _("No pledge of this campaign is paid: there is nothing to make."), 409
+        )
     run = ProductionRun(
         campaign_id=campaign.id,
         manufacturer=manufacturer,
@@ -197,7 +205,7 @@ def launch_run(
         created_by_id=operator.id,
         lines=[
             RunLine(variant_id=variant_id, quantity=units, position=i)
-            for i, (variant_id, _, units) in enumerate(planned_quantities(campaign))
+            for i, (variant_id, _label, units) in enumerate(planned_quantities(campaign))
         ],
     )
     db.session.add(run)
@@ -223,18 +231,21 @@ def launch_run(
 def lock_run(run_id: int) -> ProductionRun:
     run = lock_row(ProductionRun, run_id)
     if run is None:
-        raise ProductionError("No such production run.", 404)
+        raise ProductionError(_("No such production run."), 404)
     return run
 
 
 def move_run(run_id: int, operator: User, event: str) -> ProductionRun:
     """ordered, in production, shipped, delivered: one step at a time, backers mailed."""
     if event not in ("order", "start", "ship", "deliver"):
-        raise ProductionError("Unknown step.", 400)
+        raise ProductionError(_("Unknown step."), 400)
     run = lock_run(run_id)
     move = RUN_MACHINE.moves.get((run.state, event))
     if move is None:
-        raise ProductionError(f"This run is {run.state.label}: it cannot {event} now.", 409)
+        raise ProductionError(
+            _("This run is %(state)s: it cannot take that step now.", state=_(run.state.label)),
+            409,
+        )
     if event == "ship":
         waiting = db.session.scalar(
             sa.select(sa.func.count()).where(
@@ -243,8 +254,11 @@ def move_run(run_id: int, operator: User, event: str) -> ProductionRun:
         )
         if waiting:
             raise ProductionError(
-                f"{counted(waiting, 'order')} without a tracking reference yet: mark them shipped "
-                "first.",
+                ngettext(
+                    "%(num)d order without a tracking reference yet: mark it shipped first.",
+                    "%(num)d orders without a tracking reference yet: mark them shipped first.",
+                    waiting,
+                ),
                 409,
             )
     apply_transition(
@@ -278,11 +292,14 @@ def parse_tracking(text: str) -> list[tuple[int, str]]:
         parts = [p.strip() for p in re.split(r"[,;\t]", raw, maxsplit=1)]
         if len(parts) != 2 or not parts[0].isdigit() or not 1 <= len(parts[1]) <= 80:
             raise ProductionError(
-                f"Line {number}: write the order number, a comma, then the tracking reference."
+                _(
+                    "Line %(line)d: write the order number, a comma, then the tracking reference.",
+                    line=number,
+                )
             )
         entries.append((int(parts[0]), parts[1]))
     if not entries:
-        raise ProductionError("Give at least one order number and tracking reference.")
+        raise ProductionError(_("Give at least one order number and tracking reference."))
     return entries
 
 
@@ -290,7 +307,9 @@ def ship_orders(run_id: int, operator: User, entries: list[tuple[int, str]]) -> 
     """Mark orders shipped with their tracking references, all or none."""
     run = lock_run(run_id)
     if run.state not in (RunState.IN_PRODUCTION, RunState.SHIPPED):
-        raise ProductionError(f"This run is {run.state.label}: nothing ships yet.", 409)
+        raise ProductionError(
+            _("This run is %(state)s: nothing ships yet.", state=_(run.state.label)), 409
+        )
     orders = {
         o.id: o
         for o in db.session.scalars(
@@ -299,12 +318,17 @@ def ship_orders(run_id: int, operator: User, entries: list[tuple[int, str]]) -> 
     }
     unknown = [str(order_id) for order_id, _ in entries if order_id not in orders]
     if unknown:
-        raise ProductionError(f"Not orders of this run: {', '.join(unknown)}.", 422)
+        raise ProductionError(
+            _("Not orders of this run: %(orders)s.", orders=", ".join(unknown)), 422
+        )
     now = utcnow()
     for order_id, tracking in entries:
         order = orders[order_id]
         if not ORDER_MACHINE.allows(order.state, "ship"):
-            raise ProductionError(f"Order {order_id} is {order.state.value}.", 409)
+            raise ProductionError(
+                _("Order %(order)d is %(state)s.", order=order_id, state=_(order.state.value)),
+                409,
+            )
         # Shipping a shipped order again corrects its tracking reference.
         ORDER_MACHINE.apply(order, "ship")
         order.tracking_ref, order.shipped_at = tracking, now
@@ -325,10 +349,13 @@ def cancel_run(run_id: int, operator: User, reason: str) -> ProductionRun:
     reverses the royalty (``run_cancelled``)."""
     reason = (reason or "").strip()
     if not 10 <= len(reason) <= 1000:
-        raise ProductionError("Give backers a public reason of 10 to 1,000 characters.")
+        raise ProductionError(_("Give backers a public reason of 10 to 1,000 characters."))
     run = lock_run(run_id)
     if (run.state, "cancel") not in RUN_MACHINE.moves:
-        raise ProductionError(f"This run is {run.state.label}: it can no longer be cancelled.", 409)
+        raise ProductionError(
+            _("This run is %(state)s: it can no longer be cancelled.", state=_(run.state.label)),
+            409,
+        )
     run.cancel_reason = reason
     apply_transition(
         RUN_MACHINE,
@@ -381,34 +408,38 @@ def _mail_backers(run: ProductionRun, kind: str) -> None:
 
 # --- the manufacturer's CSV -------------------------------------------------------------------
 
+#: The columns, as the English header names them; the header row is written in the
+#: language of the operator who downloads the file (the manufacturer reads it).
 CSV_COLUMNS = [
-    "order",
-    "pledge",
-    "backer",
-    "email",
-    "variant",
-    "quantity",
-    "ship_to_name",
-    "address_line1",
-    "address_line2",
-    "postal_code",
-    "city",
-    "country",
-    "phone",
-    "address_confirmed",
-    "order_state",
-    "tracking",
+    N_("order"),
+    N_("pledge"),
+    N_("backer"),
+    N_("email"),
+    N_("variant"),
+    N_("quantity"),
+    N_("ship_to_name"),
+    N_("address_line1"),
+    N_("address_line2"),
+    N_("postal_code"),
+    N_("city"),
+    N_("country"),
+    N_("phone"),
+    N_("address_confirmed"),
+    N_("order_state"),
+    N_("tracking"),
 ]
 
 
 def orders_csv(rows: Iterable[tuple[Order, Pledge, Survey | None, User]]) -> str:
-    """The order lines for the manufacturer, from ``queries.orders_to_make``. UTF-8 with a
+    """The order lines for the manufacturer, from ``queries.orders_to_make``, in the
+    request's language (its header and words; names and addresses as typed). UTF-8 with a
     byte-order mark, so that Excel and LibreOffice open accented names correctly; cells that
     a spreadsheet would run as a formula are quoted with a leading apostrophe."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([_(column) for column in CSV_COLUMNS])
+    confirmed, no_address = _("yes"), _("NO ADDRESS YET")
     for order, pledge, survey, user in rows:
         answered = survey is not None and survey.answered_at is not None
         writer.writerow(
@@ -428,8 +459,8 @@ def orders_csv(rows: Iterable[tuple[Order, Pledge, Survey | None, User]]) -> str
                     survey.city if answered else "",
                     survey.country if answered else "",
                     (survey.phone or "") if answered else "",
-                    "yes" if answered else "NO ADDRESS YET",
-                    order.state.value,
+                    confirmed if answered else no_address,
+                    _(order.state.value),
                     order.tracking_ref or "",
                 )
             ]

@@ -4,9 +4,11 @@ campaign, moving it on, shipping orders, the manufacturer's CSV."""
 from __future__ import annotations
 
 from flask import Blueprint, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from marketplace.accounts.authz import verified_required
+from marketplace.kernel.i18n import day
 from marketplace.kernel.web import committed, form_page
 
 from . import queries, services
@@ -29,7 +31,7 @@ def survey(pledge_id: int):
             {k: getattr(form, k).data for k in (*services.SURVEY_FIELDS, "phone")},
             form.variant_confirmed.data,
         )
-        return committed(url_for("pledges.mine"), "Thank you: your shipping details are saved.")
+        return committed(url_for("pledges.mine"), _("Thank you: your shipping details are saved."))
 
     return form_page(form, answer, "production/survey.html", survey=row, editable=editable)
 
@@ -50,32 +52,48 @@ def pledge_details(pledges) -> dict[int, list[tuple[str, str | None, str | None]
             if survey.answered_at is None:
                 lines.append(
                     (
-                        "We need your shipping address.",
-                        "Give your address",
+                        _("We need your shipping address."),
+                        _("Give your address"),
                         url_for("production.survey", pledge_id=pledge_id),
                     )
                 )
             else:
                 lines.append(
                     (
-                        f"Ships to {survey.full_name}, {survey.city} ({survey.country}).",
-                        "Change",
+                        _(
+                            "Ships to %(name)s, %(city)s (%(country)s).",
+                            name=survey.full_name,
+                            city=survey.city,
+                            country=survey.country,
+                        ),
+                        _("Change"),
                         url_for("production.survey", pledge_id=pledge_id),
                     )
                 )
         if pledge_id in orders:
             order, run = orders[pledge_id]
             if order.state.value == "cancelled":
-                lines.append(("Order cancelled.", None, None))
+                lines.append((_("Order cancelled."), None, None))
             elif order.tracking_ref:
                 lines.append(
-                    (f"Order {order.state.value}: tracking {order.tracking_ref}.", None, None)
+                    (
+                        _(
+                            "Order %(state)s: tracking %(tracking)s.",
+                            state=_(order.state.value),
+                            tracking=order.tracking_ref,
+                        ),
+                        None,
+                        None,
+                    )
                 )
             else:
                 lines.append(
                     (
-                        f"Order: production run {run.state.label}, expected to ship around "
-                        f"{run.expected_ship_date.strftime('%d %B %Y')}.",
+                        _(
+                            "Order: production run %(state)s, expected to ship around %(date)s.",
+                            state=_(run.state.label),
+                            date=day(run.expected_ship_date, "long"),
+                        ),
                         None,
                         None,
                     )
@@ -88,8 +106,10 @@ def survey_banners(user) -> list[tuple[str, str]]:
     lacks an address."""
     return [
         (
-            f"Where should we send your {s.pledge.campaign.product_name}? "
-            "Give your shipping address.",
+            _(
+                "Where should we send your %(product)s? Give your shipping address.",
+                product=s.pledge.campaign.product_name,
+            ),
             url_for("production.survey", pledge_id=s.pledge_id),
         )
         for s in queries.unanswered_surveys_of(user)
