@@ -25,7 +25,7 @@ install: $(STAMP) $(CATALOGUES)
 # After changing person-facing text: extract it, and merge it into each language's catalogue
 # (then translate what is new; the catalogue test fails until every message is).
 messages: $(STAMP)
-	$(BIN)/pybabel --quiet extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k N_ \
+	$(BIN)/pybabel --quiet extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2 -k N_ \
 		--no-location --sort-output --project=Cocréa -o translations/messages.pot .
 	$(BIN)/pybabel --quiet update -i translations/messages.pot -d translations --no-fuzzy-matching \
 		--ignore-obsolete

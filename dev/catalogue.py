@@ -26,7 +26,7 @@ def main(parts: list[str]) -> int:
         for message in fragment:
             if not message.id or not message.string or message.fuzzy:
                 continue
-            target = catalogue.get(message.id)
+            target = catalogue.get(message.id, context=message.context)
             if target is None:
                 print(f"{part}: not in the catalogue (run make messages?): {message.id!r}")
                 continue

@@ -20,6 +20,7 @@ KEYWORDS = {
     "lazy_gettext": None,
     "lazy_ngettext": (1, 2),
     "pgettext": ((1, "c"), 2),
+    "lazy_pgettext": ((1, "c"), 2),
     "N_": None,
 }
 _PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]|%[sdif]")
@@ -36,12 +37,12 @@ def extracted() -> dict[str, str | tuple[str, str]]:
             method_map.append((section, match.group(1)))
             options_map[section] = {}
     messages = {}
-    for _file, _line, message, _comments, _context in extract_from_dir(
+    for _file, _line, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=KEYWORDS
     ):
         key = message[0] if isinstance(message, tuple) else message
         if key:
-            messages[key] = message
+            messages[(key, context) if context else key] = message
     return messages
 
 
@@ -52,8 +53,11 @@ def placeholders(text: str) -> set[str]:
 def problems(messages, catalogue) -> list[str]:
     """What keeps the catalogue from covering ``messages``, one line each."""
     found = []
-    for key, message in sorted(messages.items()):
-        entry = catalogue.get(key)
+    for key, message in sorted(messages.items(), key=lambda item: str(item[0])):
+        # A message with a context (pgettext: "Order" the noun, "order" the column) is its
+        # own entry.
+        message_id, context = key if isinstance(key, tuple) else (key, None)
+        entry = catalogue.get(message_id, context=context)
         if entry is None:
             found.append(f"not in the catalogue: {key!r}")
             continue
