@@ -20,6 +20,7 @@ def main(parts: list[str]) -> int:
     with CATALOGUE.open("rb") as handle:
         catalogue = read_po(handle, locale="fr")
     filled = 0
+    taken: dict[tuple, tuple[str, object]] = {}  # which fragment gave each message its French
     for part in parts:
         with open(part, "rb") as handle:
             fragment = read_po(handle, locale="fr")
@@ -33,11 +34,20 @@ def main(parts: list[str]) -> int:
             strings = message.string if isinstance(message.string, tuple) else (message.string,)
             if not all(strings):
                 continue
+            key = (message.id, message.context)
+            if key in taken and taken[key][1] != message.string:
+                print(
+                    f"{part}: {message.id!r} is {message.string!r} here but "
+                    f"{taken[key][1]!r} in {taken[key][0]}: the first is kept (or give each its "
+                    "own context with pgettext)"
+                )
+                continue
+            taken[key] = (part, message.string)
             target.string = message.string
             target.flags.discard("fuzzy")
             filled += 1
     with CATALOGUE.open("wb") as handle:
-        write_po(handle, catalogue, width=100, omit_header=False, sort_output=True)
+        write_po(handle, catalogue, omit_header=False, sort_output=True)
     missing = [
         m.id
         for m in catalogue
