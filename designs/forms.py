@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -15,97 +18,113 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from marketplace.kernel.i18n import number
+
 from .images import DEFAULT_MAX_PIXELS, MAX_BYTES, MAX_SIDE
 from .models import DECLINE_REASONS, NOT_SELECTED_REASONS
 
 
 def artwork_hint(max_pixels: int = DEFAULT_MAX_PIXELS) -> str:
     """What the artwork field accepts; the views give it the configured pixel budget."""
-    return (
-        f"PNG, JPEG or WebP; at most {MAX_BYTES // (1024 * 1024)} MB, {MAX_SIDE:,} pixels a "
-        f"side and {max_pixels / 1_000_000:g} megapixels in all."
+    return _(
+        "PNG, JPEG or WebP; at most %(megabytes)s MB, %(side)s pixels a side and "
+        "%(megapixels)s megapixels in all.",
+        megabytes=number(MAX_BYTES // (1024 * 1024)),
+        side=number(MAX_SIDE),
+        megapixels=number(max_pixels / 1_000_000),
     )
+
+
+#: The hint of the form's class, written when shown (the views replace it with the configured
+#: budget's).
+_ARTWORK_HINT = LazyString(artwork_hint)
 
 
 class DesignForm(FlaskForm):
     title = StringField(
-        "Title", validators=[DataRequired("Give your design a title."), Length(3, 80)]
+        _l("Title"), validators=[DataRequired(_l("Give your design a title.")), Length(3, 80)]
     )
     description = TextAreaField(
-        "Description",
-        validators=[Length(max=2000, message="Use at most 2,000 characters.")],
-        description="Plain text; line breaks are kept.",
+        _l("Description"),
+        validators=[Length(max=2000, message=_l("Use at most 2,000 characters."))],
+        description=_l("Plain text; line breaks are kept."),
     )
-    product_id = SelectField("Product", coerce=int, validators=[InputRequired("Choose a product.")])
+    product_id = SelectField(
+        _l("Product"), coerce=int, validators=[InputRequired(_l("Choose a product."))]
+    )
     variants = StringField(
-        "Variants you propose",
-        description="Separated by commas, e.g. S, M, L, XL or Black, White.",
+        _l("Variants you propose"),
+        description=_l("Separated by commas, e.g. S, M, L, XL or Black, White."),
         validators=[Length(max=600)],
     )
     tags = StringField(
-        "Tags", description="Up to 5, separated by commas.", validators=[Length(max=200)]
+        _l("Tags"), description=_l("Up to 5, separated by commas."), validators=[Length(max=200)]
     )
     artwork = FileField(
-        "Artwork",
-        description=artwork_hint(),
+        _l("Artwork"),
+        description=_ARTWORK_HINT,
     )
-    submit = SubmitField("Save draft")
+    submit = SubmitField(_l("Save draft"))
 
 
 class NewDesignForm(DesignForm):
     artwork = FileField(
-        "Artwork",
-        validators=[FileRequired("Choose the image of your design.")],
-        description=artwork_hint(),
+        _l("Artwork"),
+        validators=[FileRequired(_l("Choose the image of your design."))],
+        description=_ARTWORK_HINT,
     )
 
 
 class SubmitDesignForm(FlaskForm):
     accept_terms = BooleanField(
-        "I accept the licence terms: I keep the copyright and grant Cocréa a non-exclusive "
-        "licence to produce this design if it is selected.",
-        validators=[DataRequired("Accept the licence terms to submit.")],
+        _l(
+            "I accept the licence terms: I keep the copyright and grant Cocréa a non-exclusive "
+            "licence to produce this design if it is selected."
+        ),
+        validators=[DataRequired(_l("Accept the licence terms to submit."))],
     )
-    submit = SubmitField("Submit for review")
+    submit = SubmitField(_l("Submit for review"))
 
 
 class VoteForm(FlaskForm):
     score = RadioField(
-        "Your score",
+        _l("Your score"),
         choices=[SelectChoice(n, str(n)) for n in range(6)],
         coerce=int,
-        validators=[InputRequired("Choose a score from 0 to 5.")],
+        validators=[InputRequired(_l("Choose a score from 0 to 5."))],
     )
-    would_buy = BooleanField("I'd buy it")
+    would_buy = BooleanField(_l("I'd buy it"))
     variant_id = SelectField(
-        "Variant", coerce=int, validators=[Optional()], choices=[], validate_choice=False
+        _l("Variant"), coerce=int, validators=[Optional()], choices=[], validate_choice=False
     )
-    submit = SubmitField("Save my score")
+    submit = SubmitField(_l("Save my score"))
 
 
 class CommentForm(FlaskForm):
     body = TextAreaField(
-        "Your comment",
-        validators=[DataRequired("Write something first."), Length(max=1000)],
+        _l("Your comment"),
+        validators=[DataRequired(_l("Write something first.")), Length(max=1000)],
     )
-    submit = SubmitField("Post comment")
+    submit = SubmitField(_l("Post comment"))
 
 
 class DeclineForm(FlaskForm):
-    reason = SelectField("Reason", choices=[SelectChoice(k, v) for k, v in DECLINE_REASONS.items()])
-    message = TextAreaField("Message to the designer (public)", validators=[Length(max=1000)])
-    submit = SubmitField("Decline")
+    reason = SelectField(
+        _l("Reason"), choices=[SelectChoice(k, _l(v)) for k, v in DECLINE_REASONS.items()]
+    )
+    message = TextAreaField(_l("Message to the designer (public)"), validators=[Length(max=1000)])
+    submit = SubmitField(_l("Decline"))
 
 
 class RejectForm(FlaskForm):
     reason = SelectField(
-        "Reason", choices=[SelectChoice(k, v) for k, v in NOT_SELECTED_REASONS.items()]
+        _l("Reason"), choices=[SelectChoice(k, _l(v)) for k, v in NOT_SELECTED_REASONS.items()]
     )
-    message = TextAreaField("Public explanation", validators=[Length(max=1000)])
-    submit = SubmitField("Not selected")
+    message = TextAreaField(_l("Public explanation"), validators=[Length(max=1000)])
+    submit = SubmitField(_l("Not selected"))
 
 
 class ProductForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(2, 60)])
-    variant_hint = StringField("Suggested variants", validators=[Length(max=200)])
-    submit = SubmitField("Add product")
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(2, 60)])
+    variant_hint = StringField(_l("Suggested variants"), validators=[Length(max=200)])
+    submit = SubmitField(_l("Add product"))

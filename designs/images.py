@@ -33,7 +33,10 @@ import zlib
 from dataclasses import dataclass
 from typing import IO
 
+from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from marketplace.kernel.i18n import N_, number
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +60,14 @@ _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 # PNG modes that are stored as they are; anything else is converted.
 _PNG_MODES = frozenset({"1", "L", "LA", "RGB", "RGBA"})
 
-_UNSUPPORTED = "Only PNG, JPEG or WebP images are accepted."
-_DAMAGED = "The image file is damaged or incomplete."
-_BOMB = (
+# The reasons of a refusal, in English: ArtworkError translates them when raised.
+_UNSUPPORTED = N_("Only PNG, JPEG or WebP images are accepted.")
+_DAMAGED = N_("The image file is damaged or incomplete.")
+_BOMB = N_(
     "The image is refused as a decompression bomb: it declares far more pixels "
-    f"than the largest accepted ({MAX_SIDE:,} × {MAX_SIDE:,})."
+    "than the largest accepted (%(side)s × %(side)s)."
 )
-_INCOMPLETE = (
+_INCOMPLETE = N_(
     "The image file is damaged or incomplete: its data ends before the picture does (the "
     "bottom rows decode as blank grey). If that grey band really is part of your artwork, "
     "upload it as PNG."
@@ -73,10 +77,12 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib
 
 
 class ArtworkError(Exception):
-    """A refused upload: ``message`` is safe to show to the person, ``status`` is the HTTP
-    status to answer (413 for too large, 422 for everything else)."""
+    """A refused upload: ``message`` is safe to show to the person, in their language (it is
+    given in English, with its named placeholders' values, and translated here); ``status``
+    is the HTTP status to answer (413 for too large, 422 for everything else)."""
 
-    def __init__(self, message: str, status: int = 422) -> None:
+    def __init__(self, message: str, status: int = 422, **values) -> None:
+        message = _(message, **values)
         super().__init__(message)
         self.message = message
         self.status = status
@@ -173,9 +179,13 @@ def _read_limited(stream: IO[bytes]) -> bytes:
         remaining -= len(chunk)
     data = b"".join(chunks)
     if len(data) > MAX_BYTES:
-        raise ArtworkError("The image is larger than 10 MB.", 413)
+        raise ArtworkError(
+            N_("The image is larger than %(megabytes)s MB."),
+            413,
+            megabytes=number(MAX_BYTES // (1024 * 1024)),
+        )
     if not data:
-        raise ArtworkError("The file is empty.")
+        raise ArtworkError(N_("The file is empty."))
     return data
 
 
@@ -196,7 +206,7 @@ def _decode_clean(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
         try:
             result = _decode(data, max_pixels)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ArtworkError(_BOMB) from exc
+            raise ArtworkError(_BOMB, side=number(MAX_SIDE)) from exc
     for warning in caught:
         log.info("Pillow warned while decoding an upload: %s", warning.message)
     return result
@@ -221,14 +231,28 @@ def _decode(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
         width, height = src.size
         if width > MAX_SIDE or height > MAX_SIDE:
             raise ArtworkError(
-                f"The image is {width:,} × {height:,} pixels; "
-                f"the largest accepted is {MAX_SIDE:,} × {MAX_SIDE:,}."
+                N_(
+                    "The image is %(width)s × %(height)s pixels; the largest accepted is "
+                    "%(side)s × %(side)s."
+                ),
+                width=number(width),
+                height=number(height),
+                side=number(MAX_SIDE),
             )
         if width * height > max_pixels:
+            side = math.isqrt(max_pixels)
             raise ArtworkError(
-                f"The image is {width:,} × {height:,} pixels, {width * height:,} in all; "
-                f"the most accepted is {max_pixels:,} pixels "
-                f"({max_pixels / 1_000_000:g} megapixels, e.g. {_square(max_pixels)})."
+                N_(
+                    "The image is %(width)s × %(height)s pixels, %(pixels)s in all; the most "
+                    "accepted is %(most)s pixels (%(megapixels)s megapixels, e.g. %(side)s × "
+                    "%(side)s)."
+                ),
+                width=number(width),
+                height=number(height),
+                pixels=number(width * height),
+                most=number(max_pixels),
+                megapixels=number(max_pixels / 1_000_000),
+                side=number(side),
             )
         try:
             # Decode every pixel now: a truncated file must be refused here, not served
@@ -240,11 +264,6 @@ def _decode(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
             return _fresh_copy(src, _target_mode(src, fmt)), fmt
         except _DECODE_ERRORS as exc:
             raise ArtworkError(_DAMAGED) from exc
-
-
-def _square(pixels: int) -> str:
-    side = math.isqrt(pixels)
-    return f"{side:,} × {side:,}"
 
 
 def _ends_in_missing_data(image: Image.Image) -> bool:
@@ -341,7 +360,7 @@ def _create_key_folder(artwork_dir: str) -> tuple[str, str]:
     """Create the folder of a new random key. mkdir without exist_ok makes the folder
     ours alone, even with several workers; a collision (practically impossible with 144
     random bits) simply draws another key."""
-    for _ in range(5):
+    for _attempt in range(5):
         key = secrets.token_urlsafe(18)
         folder = os.path.join(artwork_dir, key)
         try:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.accounts.models import User
 from marketplace.kernel.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
 from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
 from marketplace.kernel.statemachine import StateMachine
 
 
@@ -26,11 +27,22 @@ class DesignState(StateEnum):
 
     @property
     def label(self) -> str:
-        # What visitors read on badges and in messages: the stored names are for us.
+        # What visitors read on badges and in messages (in English: pages translate it with
+        # ``_()``): the stored names are for us.
         return _DESIGN_LABELS.get(self.value) or super().label
 
 
-_DESIGN_LABELS = {"voting": "open for scoring", "campaign": "in a campaign"}
+_DESIGN_LABELS = {
+    "draft": N_("draft"),
+    "submitted": N_("submitted"),
+    "declined": N_("declined"),
+    "voting": N_("open for scoring"),
+    "scored": N_("scored"),
+    "shortlisted": N_("shortlisted"),
+    "not_selected": N_("not selected"),
+    "selected": N_("selected"),
+    "campaign": N_("in a campaign"),
+}
 
 S = DesignState
 DESIGN_MACHINE = StateMachine.from_table(
@@ -54,21 +66,22 @@ PUBLIC_STATES = (S.VOTING, S.SCORED, S.SHORTLISTED, S.NOT_SELECTED, S.SELECTED, 
 #: States whose scores are final and public.
 CLOSED_STATES = (S.SCORED, S.SHORTLISTED, S.NOT_SELECTED, S.SELECTED, S.CAMPAIGN)
 
-#: Why a submitted design is declined at the quality check (shown to the designer and public).
+#: Why a submitted design is declined at the quality check (shown to the designer and public,
+#: translated where shown).
 DECLINE_REASONS = {
-    "off_brief": "Off-brief: it does not fit the product or the current call",
-    "quality": "Quality: the artwork would not print well",
-    "ip_concern": "IP concern: it may use someone else's work or trademark",
-    "duplicate": "Duplicate of a design already submitted",
-    "guidelines": "Against the community guidelines",
+    "off_brief": N_("Off-brief: it does not fit the product or the current call"),
+    "quality": N_("Quality: the artwork would not print well"),
+    "ip_concern": N_("IP concern: it may use someone else's work or trademark"),
+    "duplicate": N_("Duplicate of a design already submitted"),
+    "guidelines": N_("Against the community guidelines"),
 }
 #: Why a scored design goes no further.
 NOT_SELECTED_REASONS = {
-    "too_few_votes": "Too few votes to judge",
-    "below_bar": "Score below the shortlist bar",
-    "production": "Cannot be produced at a fair price",
-    "ip_concern": "IP concern found during review",
-    "other_selected": "A similar design was selected instead",
+    "too_few_votes": N_("Too few votes to judge"),
+    "below_bar": N_("Score below the shortlist bar"),
+    "production": N_("Cannot be produced at a fair price"),
+    "ip_concern": N_("IP concern found during review"),
+    "other_selected": N_("A similar design was selected instead"),
 }
 
 
@@ -180,6 +193,7 @@ class Design(db.Model):
 
     @property
     def decision_reason_text(self) -> str | None:
+        """The reason of the last negative decision, in English (translate it where shown)."""
         if not self.decision_reason:
             return None
         reasons = {**NOT_SELECTED_REASONS, **DECLINE_REASONS}

@@ -12,19 +12,22 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel.speaklater import LazyString
 
 from marketplace.accounts.models import User
 from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_, number
 from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.pagecache import forget_after_commit
 from marketplace.kernel.queues import enqueue_after_commit
 from marketplace.kernel.urls import external_url
 
-from . import queries, ranking
+from . import queries, ranking, wording
 from .models import (
     DECLINE_REASONS,
     DESIGN_MACHINE,
@@ -70,13 +73,16 @@ def parse_tags(text: str) -> list[str]:
             continue
         if not _TAG_RE.match(tag):
             raise DesignError(
-                f"“{tag[:30]}” is not a valid tag: use letters, digits, spaces or hyphens, "
-                "up to 30 characters."
+                _(
+                    "“%(tag)s” is not a valid tag: use letters, digits, spaces or hyphens, "
+                    "up to 30 characters.",
+                    tag=tag[:30],
+                )
             )
         if tag not in tags:
             tags.append(tag)
     if len(tags) > MAX_TAGS:
-        raise DesignError(f"Use at most {MAX_TAGS} tags.")
+        raise DesignError(_("Use at most %(most)d tags.", most=MAX_TAGS))
     return tags
 
 
@@ -87,11 +93,16 @@ def parse_variants(text: str) -> list[str]:
         if not label:
             continue
         if len(label) > 40:
-            raise DesignError(f"“{label[:40]}…” is too long: a variant has at most 40 characters.")
+            raise DesignError(
+                _(
+                    "“%(label)s…” is too long: a variant has at most 40 characters.",
+                    label=label[:40],
+                )
+            )
         if label.lower() not in (v.lower() for v in variants):
             variants.append(label)
     if len(variants) > MAX_VARIANTS:
-        raise DesignError(f"Propose at most {MAX_VARIANTS} variants.")
+        raise DesignError(_("Propose at most %(most)d variants.", most=MAX_VARIANTS))
     return variants
 
 
@@ -113,13 +124,23 @@ def forget_page(design_id: int) -> None:
     forget_after_commit(f"design:{design_id}")
 
 
-def _notify_designer(design: Design, subject: str, text: str) -> None:
+def _notify_designer(
+    design: Design,
+    event: str,
+    reason: str | None = None,
+    message: str | None = None,
+    shortfall: dict | None = None,
+) -> None:
+    """Tell the designer what happened (``event``: approved, declined, shortlisted,
+    scoring_closed, selected, not_selected). The mail is worded in their language, so the
+    line saying why a design went no further is lazy: written when the mail is rendered."""
+    decision = LazyString(wording.decision_line, reason, message, shortfall) if reason else None
     queue_mail(
         design.designer,
         "design_update",
         design=design,
-        subject=subject,
-        text=text,
+        event=event,
+        decision=decision,
         link=external_url("designs.show", design_id=design.id),
     )
 
@@ -130,13 +151,13 @@ def _notify_designer(design: Design, subject: str, text: str) -> None:
 def _apply_fields(design, *, title, description, tags, product_id, variants) -> None:
     title = " ".join((title or "").split())
     if not 3 <= len(title) <= 80:
-        raise DesignError("The title needs 3 to 80 characters.")
+        raise DesignError(_("The title needs 3 to 80 characters."))
     description = (description or "").replace("\r\n", "\n").strip()
     if len(description) > 2000:
-        raise DesignError("The description has at most 2,000 characters.")
+        raise DesignError(_("The description has at most 2,000 characters."))
     product = db.session.get(Product, product_id)
     if product is None or not product.active:
-        raise DesignError("Choose one of the products in the list.")
+        raise DesignError(_("Choose one of the products in the list."))
     design.title = title
     design.description = description
     design.product = product
@@ -156,9 +177,12 @@ def require_verified(user: User) -> None:
     an account made with a throwaway address must not fill the review queue or the disk."""
     if not user.is_verified:
         raise DesignError(
-            "Confirm your email address first: only confirmed accounts can upload artwork or "
-            f"submit designs. Open the link we sent to {user.email}, or use “Send the link "
-            "again” at the top of this page.",
+            _(
+                "Confirm your email address first: only confirmed accounts can upload artwork "
+                "or submit designs. Open the link we sent to %(email)s, or use “Send the link "
+                "again” at the top of this page.",
+                email=user.email,
+            ),
             403,
         )
 
@@ -166,7 +190,7 @@ def require_verified(user: User) -> None:
 def create_draft(designer: User, artwork: Artwork, **fields) -> Design:
     require_verified(designer)
     if not designer.is_designer:
-        raise DesignError("Accept the designer terms before submitting designs.", 403)
+        raise DesignError(_("Accept the designer terms before submitting designs."), 403)
     design = Design(
         designer=designer,
         artwork_key=artwork.key,
@@ -187,9 +211,9 @@ def update_draft(
     """Edit a draft; returns the previous artwork key when the artwork was replaced, for the
     caller to delete once the change is committed."""
     if design.designer_id != actor.id:
-        raise DesignError("Only the designer can edit this design.", 403)
+        raise DesignError(_("Only the designer can edit this design."), 403)
     if design.state != DesignState.DRAFT:
-        raise DesignError("Only drafts can be edited; this design is already submitted.", 409)
+        raise DesignError(_("Only drafts can be edited; this design is already submitted."), 409)
     _apply_fields(design, **fields)
     old_key = None
     if artwork is not None:
@@ -204,9 +228,9 @@ def update_draft(
 
 def submit(design: Design, actor: User) -> None:
     if design.designer_id != actor.id:
-        raise DesignError("Only the designer can submit this design.", 403)
+        raise DesignError(_("Only the designer can submit this design."), 403)
     if design.state != DesignState.DRAFT:
-        raise DesignError("This design is already submitted.", 409)
+        raise DesignError(_("This design is already submitted."), 409)
     require_verified(actor)
     design.terms_version = current_app.config["DESIGNER_TERMS_VERSION"]
     design.submitted_at = utcnow()
@@ -220,18 +244,25 @@ def _lock(design_id: int) -> Design | None:
     return lock_row(Design, design_id)
 
 
-def _locked_in(design_id: int, state: DesignState, what: str) -> Design:
+def _locked_in(design_id: int, state: DesignState) -> Design:
     """The design, locked, if it is in ``state``; 404 or 409 otherwise."""
     design = _lock(design_id)
     if design is None:
-        raise DesignError("No such design.", 404)
+        raise DesignError(_("No such design."), 404)
     if design.state != state:
-        raise DesignError(f"This design is {design.state.label}, not {what}.", 409)
+        raise DesignError(
+            _(
+                "This design is %(state)s, not %(expected)s.",
+                state=_(design.state.label),
+                expected=_(state.label),
+            ),
+            409,
+        )
     return design
 
 
 def approve(design_id: int, operator: User, now: dt.datetime | None = None) -> Design:
-    design = _locked_in(design_id, DesignState.SUBMITTED, "waiting for review")
+    design = _locked_in(design_id, DesignState.SUBMITTED)
     now = now or utcnow()
     design.voting_opens_at = now
     design.voting_closes_at = now + dt.timedelta(days=current_app.config["VOTING_DAYS"])
@@ -239,30 +270,21 @@ def approve(design_id: int, operator: User, now: dt.datetime | None = None) -> D
     enqueue_after_commit(
         "default", "designs.jobs.close_voting", design.id, at=design.voting_closes_at
     )
-    _notify_designer(
-        design,
-        f"“{design.title}” is open for scoring",
-        f"Your design passed the quality check. The community can score it until "
-        f"{design.voting_closes_at:%d %B %Y, %H:%M} UTC.",
-    )
+    _notify_designer(design, "approved")
     return design
 
 
 def _listed(reason: str, reasons: dict[str, str]) -> None:
     """Operators choose a reason from the published list, so the public reads known words."""
     if reason not in reasons:
-        raise DesignError("Choose a reason from the list.")
+        raise DesignError(_("Choose a reason from the list."))
 
 
 def decline(design_id: int, operator: User, reason: str, message: str) -> Design:
     _listed(reason, DECLINE_REASONS)
-    design = _locked_in(design_id, DesignState.SUBMITTED, "waiting for review")
-    line = _turn_down(design, "decline", operator, DECLINE_REASONS, reason, message)
-    _notify_designer(
-        design,
-        f"“{design.title}” was declined",
-        "Your design did not pass the quality check.\n\n" + line,
-    )
+    design = _locked_in(design_id, DesignState.SUBMITTED)
+    _turn_down(design, "decline", operator, DECLINE_REASONS, reason, message)
+    _notify_designer(design, "declined", reason=reason, message=design.decision_message)
     return design
 
 
@@ -273,17 +295,18 @@ def _turn_down(
     reasons: dict[str, str],
     reason: str,
     message: str,
-) -> str:
-    """Keep why on the design, for its page, and in the audit log; returns the line the
-    designer is told."""
+    **data,
+) -> None:
+    """Keep why on the design, for its page, and in the audit log (in English, with the
+    reason's key and any numbers in ``data``, which pages and mail word in their reader's
+    language: see designs.wording)."""
     design.decision_reason = reason
     design.decision_message = message.strip() or None
-    line = _reason_line(reasons, reason, message)
-    transition(design, event, actor, reason=line)
-    return line
+    transition(design, event, actor, reason=_reason_line(reasons, reason, message), **data)
 
 
 def _reason_line(reasons: dict[str, str], reason: str, message: str | None) -> str:
+    """The audit log's line, in English like the rest of the log."""
     text = reasons[reason]
     return f"{text}. {message.strip()}" if message and message.strip() else text
 
@@ -341,19 +364,19 @@ def cast_vote(
     statements rather than on ORM objects.
     """
     if not 0 <= score <= 5:
-        raise DesignError("A score is a whole number from 0 to 5.")
+        raise DesignError(_("A score is a whole number from 0 to 5."))
     if not user.is_verified:
-        raise DesignError("Confirm your email address before scoring.", 403)
+        raise DesignError(_("Confirm your email address before scoring."), 403)
     run = db.session.execute
     ids = {"p_design": design_id, "p_user": user.id}
     design = run(_VOTE_SQL["lock"], ids).first()
     if design is None or not Design.visible(design.state, design.designer_id, user):
-        raise DesignError("No such design.", 404)
+        raise DesignError(_("No such design."), 404)
     if design.designer_id == user.id:
-        raise DesignError("You cannot score your own design.", 403)
+        raise DesignError(_("You cannot score your own design."), 403)
     now = now or utcnow()
     if design.state != DesignState.VOTING or now >= design.voting_closes_at:
-        raise DesignError("Scoring for this design is closed.", 409)
+        raise DesignError(_("Scoring for this design is closed."), 409)
     if not would_buy:
         variant_id = None
     elif (
@@ -362,7 +385,7 @@ def cast_vote(
             _VOTE_SQL["variant"], {"p_design": design_id, "p_variant_id": variant_id}
         ).first()
     ):
-        raise DesignError("Choose one of the variants of this design.")
+        raise DesignError(_("Choose one of the variants of this design."))
 
     old = run(_VOTE_SQL["old"], ids).first()
     values = {
@@ -422,28 +445,25 @@ def close_voting(design_id: int, now: dt.datetime | None = None) -> bool:
         votes=design.vote_count,
         rank_score=round(design.rank_score, 4),
     )
+    # What the design missed is kept as numbers, with the bar of the day, for its page and
+    # the designer's mail to word in their reader's language.
     if design.vote_count < cfg["SHORTLIST_MIN_VOTES"]:
         reject_reason = "too_few_votes"
-        message = f"{design.vote_count} votes; the shortlist needs {cfg['SHORTLIST_MIN_VOTES']}."
+        shortfall = {"votes": design.vote_count, "min_votes": cfg["SHORTLIST_MIN_VOTES"]}
     elif design.rank_score < cfg["SHORTLIST_MIN_RANK"]:
         reject_reason = "below_bar"
-        message = (
-            f"Rank score {design.rank_score:.2f}; the shortlist bar is "
-            f"{cfg['SHORTLIST_MIN_RANK']:.2f}."
-        )
+        shortfall = {
+            "rank_score": round(design.rank_score, 4),
+            "min_rank": cfg["SHORTLIST_MIN_RANK"],
+        }
     else:
         reject_reason = None
     if reject_reason is None:
-        transition(design, "shortlist", None, reason="Passed the shortlist bar")
-        _notify_designer(
-            design,
-            f"“{design.title}” is shortlisted",
-            f"Scoring closed with {design.vote_count} votes and a rank score of "
-            f"{design.rank_score:.2f}. Our team now reviews the shortlist.",
-        )
+        transition(design, "shortlist", None, reason=N_("Passed the shortlist bar"))
+        _notify_designer(design, "shortlisted")
     else:
-        line = _turn_down(design, "reject", None, NOT_SELECTED_REASONS, reject_reason, message)
-        _notify_designer(design, f"Scoring closed for “{design.title}”", line)
+        _turn_down(design, "reject", None, NOT_SELECTED_REASONS, reject_reason, "", **shortfall)
+        _notify_designer(design, "scoring_closed", reason=reject_reason, shortfall=shortfall)
     return True
 
 
@@ -451,22 +471,17 @@ def close_voting(design_id: int, now: dt.datetime | None = None) -> bool:
 
 
 def select(design_id: int, operator: User) -> Design:
-    design = _locked_in(design_id, DesignState.SHORTLISTED, "on the shortlist")
-    transition(design, "select", operator, reason="Selected for a pre-order campaign")
-    _notify_designer(
-        design,
-        f"“{design.title}” is selected!",
-        "Our team selected your design for a pre-order campaign. We will be in touch about "
-        "the campaign's price, goal and dates.",
-    )
+    design = _locked_in(design_id, DesignState.SHORTLISTED)
+    transition(design, "select", operator, reason=N_("Selected for a pre-order campaign"))
+    _notify_designer(design, "selected")
     return design
 
 
 def reject(design_id: int, operator: User, reason: str, message: str) -> Design:
     _listed(reason, NOT_SELECTED_REASONS)
-    design = _locked_in(design_id, DesignState.SHORTLISTED, "on the shortlist")
-    line = _turn_down(design, "reject", operator, NOT_SELECTED_REASONS, reason, message)
-    _notify_designer(design, f"“{design.title}” was not selected", line)
+    design = _locked_in(design_id, DesignState.SHORTLISTED)
+    _turn_down(design, "reject", operator, NOT_SELECTED_REASONS, reason, message)
+    _notify_designer(design, "not_selected", reason=reason, message=design.decision_message)
     return design
 
 
@@ -476,13 +491,15 @@ def reject(design_id: int, operator: User, reason: str, message: str) -> Design:
 def add_comment(design: Design, author: User, body: str) -> Comment:
     body = (body or "").replace("\r\n", "\n").strip()
     if not body:
-        raise DesignError("Write something first.")
+        raise DesignError(_("Write something first."))
     if len(body) > COMMENT_MAX_LENGTH:
-        raise DesignError(f"A comment has at most {COMMENT_MAX_LENGTH:,} characters.")
+        raise DesignError(
+            _("A comment has at most %(most)s characters.", most=number(COMMENT_MAX_LENGTH))
+        )
     if not author.is_verified:
-        raise DesignError("Confirm your email address before commenting.", 403)
+        raise DesignError(_("Confirm your email address before commenting."), 403)
     if not design.is_public:
-        raise DesignError("Comments open when the design is published.", 409)
+        raise DesignError(_("Comments open when the design is published."), 409)
     comment = Comment(design_id=design.id, author_id=author.id, body=body)
     db.session.add(comment)
     db.session.flush()
@@ -495,9 +512,9 @@ def report_comment(comment_id: int, reporter: User) -> Comment:
         sa.select(Comment).where(Comment.id == comment_id).with_for_update()
     )
     if comment is None:
-        raise DesignError("No such comment.", 404)
+        raise DesignError(_("No such comment."), 404)
     if comment.author_id == reporter.id:
-        raise DesignError("You cannot report your own comment.", 403)
+        raise DesignError(_("You cannot report your own comment."), 403)
     already = db.session.scalar(
         sa.select(CommentReport.id).where(
             CommentReport.comment_id == comment_id, CommentReport.reporter_id == reporter.id
@@ -522,7 +539,7 @@ def report_comment(comment_id: int, reporter: User) -> Comment:
 def moderate(comment_id: int, operator: User, hide: bool, reason: str = "") -> Comment:
     comment = db.session.get(Comment, comment_id)
     if comment is None:
-        raise DesignError("No such comment.", 404)
+        raise DesignError(_("No such comment."), 404)
     comment.hidden = hide
     forget_page(comment.design_id)
     comment.reviewed_at = utcnow()
@@ -543,7 +560,7 @@ def add_product(name: str, variant_hint: str) -> Product:
     """A product designers can draw for; its name is unique whatever the case."""
     name = " ".join(name.split())
     if queries.product_named(name) is not None:
-        raise DesignError("A product with this name exists.", 409)
+        raise DesignError(_("A product with this name exists."), 409)
     product = Product(name=name, variant_hint=variant_hint or "")
     db.session.add(product)
     db.session.flush()
@@ -554,6 +571,6 @@ def toggle_product(product_id: int) -> Product:
     """Offer a product to new designs, or stop offering it (existing designs keep it)."""
     product = queries.product(product_id)
     if product is None:
-        raise DesignError("No such product.", 404)
+        raise DesignError(_("No such product."), 404)
     product.active = not product.active
     return product

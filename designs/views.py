@@ -4,7 +4,9 @@ operators' quality check, shortlist and moderation are in ``marketplace.operator
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 
+from babel.dates import format_timedelta
 from flask import (
     Blueprint,
     abort,
@@ -16,6 +18,9 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
@@ -23,6 +28,7 @@ from wtforms import SelectChoice
 from marketplace.accounts.authz import verified_required
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.i18n import DEFAULT_LANGUAGE
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.web import (
     arg_choice,
@@ -34,7 +40,7 @@ from marketplace.kernel.web import (
     refused,
 )
 
-from . import images, queries, services
+from . import images, queries, services, wording
 from .forms import (
     CommentForm,
     DesignForm,
@@ -54,12 +60,31 @@ bp = Blueprint("designs", __name__, url_prefix="/designs")
 scoring_bp = Blueprint("scoring", __name__)
 
 STATUS_FILTERS = {
-    "voting": ("Open for scoring", (DesignState.VOTING,)),
-    "closed": ("Scoring closed", CLOSED_STATES),
-    "selected": ("Selected", (DesignState.SELECTED, DesignState.CAMPAIGN)),
-    "all": ("All", PUBLIC_STATES),
+    "voting": (_l("Open for scoring"), (DesignState.VOTING,)),
+    "closed": (_l("Scoring closed"), CLOSED_STATES),
+    "selected": (_l("Selected"), (DesignState.SELECTED, DesignState.CAMPAIGN)),
+    "all": (_l("All"), PUBLIC_STATES),
 }
-SORTS = {"newest": "Newest", "closing": "Closing soon", "top": "Top ranked"}
+SORTS = {"newest": _l("Newest"), "closing": _l("Closing soon"), "top": _l("Top ranked")}
+
+#: Scores and ranks, written with a fixed number of decimals for the locale ("0,42").
+bp.add_app_template_filter(wording.fixed, "fixed")
+
+
+def _decision(design: Design, timeline) -> str | None:
+    """Why the design went no further, in the reader's language: the listed reason, then the
+    operator's words or, for a decision taken when scoring closed, what it missed (the
+    numbers recorded with the decision in the audit log)."""
+    if not design.decision_reason:
+        return None
+    data = next(
+        (e.data for e in reversed(timeline) if e.action in _TURN_DOWNS and e.actor_id is None),
+        None,
+    )
+    return wording.decision_line(design.decision_reason, design.decision_message, data)
+
+
+_TURN_DOWNS = ("design.decline", "design.reject")
 
 
 def _visible_or_404(design: Design | None) -> Design:
@@ -112,6 +137,7 @@ def show(design_id: int):
     show_scores = services.can_see_scores(design, current_user, vote)
     is_operator = current_user.is_authenticated and current_user.is_operator
     comments = queries.comments_on(design.id, with_hidden=is_operator)
+    timeline = queries.design_timeline(design.id)
 
     is_owner = current_user.is_authenticated and current_user.id == design.designer_id
     forms = {"vote_form": None, "comment_form": None, "submit_form": None, "button": None}
@@ -119,7 +145,7 @@ def show(design_id: int):
     # their pages stay the same for everyone (and cacheable).
     if current_user.is_authenticated:
         vote_form = VoteForm(formdata=None, obj=vote)
-        vote_form.variant_id.choices = [SelectChoice(0, "Any / not sure")] + [
+        vote_form.variant_id.choices = [SelectChoice(0, _("Any / not sure"))] + [
             SelectChoice(v.id, v.label) for v in design.variants
         ]
         if vote and vote.variant_id:
@@ -136,7 +162,8 @@ def show(design_id: int):
         vote=vote,
         show_scores=show_scores,
         comments=comments,
-        timeline=queries.design_timeline(design.id),
+        timeline=timeline,
+        decision=_decision(design, timeline),
         **forms,
         is_owner=is_owner,
         is_operator=is_operator,
@@ -170,7 +197,7 @@ def designer(user_id: int):
 
 def _designer_or_redirect():
     if not current_user.is_designer:
-        flash("Accept the designer terms first: then you can submit designs.", "info")
+        flash(_("Accept the designer terms first: then you can submit designs."), "info")
         return redirect(url_for("accounts.become_designer"))
     return None
 
@@ -223,8 +250,16 @@ def _store_upload(form: DesignForm):
     except RateLimitExceeded as exc:
         form.artwork.errors = [
             *form.artwork.errors,
-            f"You have reached the upload limit ({exc.description} per account). "
-            "Please try again later.",
+            _(
+                "You have reached the upload limit (%(amount)s per %(period)s per account). "
+                "Please try again later.",
+                amount=exc.limit.limit.amount,
+                period=format_timedelta(
+                    dt.timedelta(seconds=exc.limit.limit.get_expiry()),
+                    threshold=1,
+                    locale=get_locale() or DEFAULT_LANGUAGE,
+                ),
+            ),
         ]
         return None, 429
     except images.ArtworkError as exc:
@@ -265,7 +300,7 @@ def new():
             except services.DesignError as exc:
                 status = refused(form.title, exc)
             else:
-                flash("Draft saved. Check it, then submit it for review.", "success")
+                flash(_("Draft saved. Check it, then submit it for review."), "success")
                 return redirect(url_for("designs.show", design_id=design.id))
     elif form.is_submitted():
         status = 422
@@ -280,7 +315,7 @@ def edit(design_id: int):
         abort(403)
     services.require_verified(current_user)
     if design.state != DesignState.DRAFT:
-        flash("Only drafts can be edited.", "warning")
+        flash(_("Only drafts can be edited."), "warning")
         return redirect(url_for("designs.show", design_id=design.id))
     # Not obj=design: its tags and variants are rows, which WTForms would show (and, for a
     # field missing from the post, keep) as the lists' reprs instead of these texts.
@@ -307,7 +342,7 @@ def edit(design_id: int):
             else:
                 if old_key:
                     images.delete_artwork(current_app.config["UPLOAD_DIR"], old_key)
-                flash("Draft saved.", "success")
+                flash(_("Draft saved."), "success")
                 return redirect(url_for("designs.show", design_id=design.id))
     elif form.is_submitted():
         status = 422
@@ -320,12 +355,12 @@ def submit(design_id: int):
     design = _visible_or_404(queries.design(design_id))
     form = SubmitDesignForm()
     if not form.validate_on_submit():
-        flash("Accept the licence terms to submit your design.", "error")
+        flash(_("Accept the licence terms to submit your design."), "error")
         return redirect(url_for("designs.show", design_id=design.id)), 303
     services.submit(design, current_user)
     return committed(
         url_for("designs.show", design_id=design.id),
-        "Submitted! Our team checks every design before it opens for scoring.",
+        _("Submitted! Our team checks every design before it opens for scoring."),
         "success",
     )
 
@@ -336,7 +371,7 @@ def submit(design_id: int):
 @bp.post("/<int:design_id>/vote")
 @verified_required
 def vote(design_id: int):
-    form = posted(VoteForm, "Choose a score from 0 to 5.")
+    form = posted(VoteForm, _("Choose a score from 0 to 5."))
     services.cast_vote(
         design_id,
         current_user,
@@ -346,7 +381,7 @@ def vote(design_id: int):
     )
     return committed(
         url_for("designs.show", design_id=design_id) + "#scores",
-        "Your score is saved. You can change it until scoring closes.",
+        _("Your score is saved. You can change it until scoring closes."),
         "success",
     )
 
@@ -356,7 +391,7 @@ def vote(design_id: int):
 @verified_required
 def comment(design_id: int):
     design = _visible_or_404(queries.design(design_id))
-    form = posted(CommentForm, "A comment needs 1 to 1,000 characters.")
+    form = posted(CommentForm, _("A comment needs 1 to 1,000 characters."))
     created = services.add_comment(design, current_user, form.body.data)
     db.session.commit()
     return redirect(url_for("designs.show", design_id=design_id) + f"#comment-{created.id}")
@@ -370,7 +405,7 @@ def report(comment_id: int):
     reported = services.report_comment(comment_id, current_user)
     return committed(
         url_for("designs.show", design_id=reported.design_id) + "#comments",
-        "Thank you: our team will look at this comment.",
+        _("Thank you: our team will look at this comment."),
         "info",
     )
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Blueprint, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -19,6 +20,7 @@ from designs.forms import (
 from marketplace.accounts.authz import operator_required
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.i18n import N_
 from marketplace.kernel.web import committed, form_page, posted
 
 operator_bp = Blueprint("designs_operator", __name__, url_prefix="/operator/designs")
@@ -27,7 +29,7 @@ operator_bp = Blueprint("designs_operator", __name__, url_prefix="/operator/desi
 @dataclass(frozen=True)
 class _Decision:
     """One of an operator's four decisions on a design: what it calls, what it needs, what
-    it says, where it goes back to."""
+    it says (in English, translated when said), where it goes back to."""
 
     service: Callable[..., object]
     form: type[FlaskForm]
@@ -42,28 +44,28 @@ _DECISIONS = {
         services.approve,
         ButtonForm,
         None,
-        ("Approved: scoring is open.", "success"),
+        (N_("Approved: scoring is open."), "success"),
         "designs_operator.review",
     ),
     "decline": _Decision(
         services.decline,
         DeclineForm,
-        "Choose a reason from the list.",
-        ("Declined; the designer sees the reason.", "info"),
+        N_("Choose a reason from the list."),
+        (N_("Declined; the designer sees the reason."), "info"),
         "designs_operator.review",
     ),
     "select": _Decision(
         services.select,
         ButtonForm,
         None,
-        ("Selected: the design is ready for a campaign.", "success"),
+        (N_("Selected: the design is ready for a campaign."), "success"),
         "designs_operator.shortlist",
     ),
     "reject": _Decision(
         services.reject,
         RejectForm,
-        "Choose a reason from the list.",
-        ("Marked not selected; the reason is public.", "info"),
+        N_("Choose a reason from the list."),
+        (N_("Marked not selected; the reason is public."), "info"),
         "designs_operator.shortlist",
     ),
 }
@@ -75,10 +77,11 @@ def decide(design_id: int, action: str):
     """Approve or decline a submitted design; select or reject a shortlisted one. Declining
     and rejecting take a reason from the list, which the designer and the public read."""
     decision = _DECISIONS[action]
-    form = posted(decision.form, decision.invalid)
+    form = posted(decision.form, _(decision.invalid) if decision.invalid else None)
     reason = (form.reason.data, form.message.data or "") if decision.invalid else ()
     decision.service(design_id, current_user, *reason)
-    return committed(url_for(decision.back), *decision.flash)
+    message, category = decision.flash
+    return committed(url_for(decision.back), _(message), category)
 
 
 @operator_bp.get("/review")
@@ -113,6 +116,7 @@ def comments():
     return render_template(
         "operator/comments.html",
         comments=queries.flagged_comments(),
+        reports_to_hide=services.REPORTS_TO_HIDE,
         button=ButtonForm(formdata=None),
     )
 
@@ -124,7 +128,7 @@ def moderate(comment_id: int, action: str):
     services.moderate(comment_id, current_user, hide=action == "hide")
     return committed(
         url_for("designs_operator.comments"),
-        "Comment hidden." if action == "hide" else "Comment restored.",
+        _("Comment hidden.") if action == "hide" else _("Comment restored."),
         "info",
     )
 
@@ -136,7 +140,10 @@ def products():
 
     def add_product():
         product = services.add_product(form.name.data, form.variant_hint.data)
-        return committed(url_for("designs_operator.products"), f"Product “{product.name}” added.")
+        return committed(
+            url_for("designs_operator.products"),
+            _("Product “%(name)s” added.", name=product.name),
+        )
 
     return form_page(
         form,
@@ -161,9 +168,13 @@ def queue_counts() -> list[tuple[str, int, str]]:
     """For the console's front page: what waits in each design queue."""
     counts = queries.queue_counts()
     return [
-        ("to check", counts.to_check, url_for("designs_operator.review")),
-        ("shortlisted", counts.shortlisted, url_for("designs_operator.shortlist")),
-        ("comments to review", counts.comments_to_review, url_for("designs_operator.comments")),
+        (_("to check"), counts.to_check, url_for("designs_operator.review")),
+        (_("on the shortlist"), counts.shortlisted, url_for("designs_operator.shortlist")),
+        (
+            _("comments to review"),
+            counts.comments_to_review,
+            url_for("designs_operator.comments"),
+        ),
     ]
 
 
@@ -171,7 +182,7 @@ def queue_items() -> list[dict]:
     """For the console's work queues: designs waiting for a decision, oldest first."""
     checks = [
         {
-            "queue": "Quality check",
+            "queue": _("Quality check"),
             "title": design.title,
             "link": url_for("designs_operator.review") + f"#design-{design.id}",
             "since": design.submitted_at,
@@ -180,7 +191,7 @@ def queue_items() -> list[dict]:
     ]
     decisions = [
         {
-            "queue": "Shortlist decisions",
+            "queue": _("Shortlist decisions"),
             "title": design.title,
             "link": url_for("designs.show", design_id=design.id),
             "since": design.voting_closes_at,

@@ -254,8 +254,12 @@ def test_closing_explains_why_a_design_is_not_selected(
         assert states[weak].state == DesignState.NOT_SELECTED
         assert states[weak].decision_reason == "below_bar"
     page = client.get(f"/designs/{few}").get_data(as_text=True)
-    assert "Too few votes to judge" in page and "1 votes; the shortlist needs 3." in page
+    assert "Too few votes to judge" in page and "1 vote; the shortlist needs 3." in page
     assert "average of 1 vote" in page  # closed: scores are public
+    page = client.get(f"/designs/{weak}").get_data(as_text=True)
+    bar = app.config["SHORTLIST_MIN_RANK"]
+    assert "Score below the shortlist bar" in page
+    assert f"; the shortlist bar is {bar:.2f}." in page
 
 
 def test_a_window_not_yet_due_is_not_closed(ctx, make_design):
