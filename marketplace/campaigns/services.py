@@ -82,7 +82,7 @@ def parse_variants(text: str) -> list[tuple[str, int | None]]:
         raw = raw.strip()
         if not raw:
             continue
-        label, _, limit_text = raw.partition(":")
+        label, _colon, limit_text = raw.partition(":")
         label = " ".join(label.split())
         if not label or len(label) > 40:
             raise CampaignError(_("“%(line)s”: a variant label has 1 to 40 characters.", line=raw))
@@ -93,7 +93,7 @@ def parse_variants(text: str) -> list[tuple[str, int | None]]:
                     _("“%(line)s”: the limit after the colon is a whole number ≥ 1.", line=raw)
                 )
             limit = int(limit_text)
-        if label.lower() in (v.lower() for v, _ in variants):
+        if label.lower() in (v.lower() for v, _limit in variants):
             raise CampaignError(_("The variant “%(label)s” is listed twice.", label=label))
         variants.append((label, limit))
     if not variants:
