@@ -37,6 +37,7 @@ from marketplace.kernel import signals
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
 from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.queues import enqueue_after_commit, get_queue
@@ -362,7 +363,7 @@ def apply_outcome(pledge: Pledge, attempt: ChargeAttempt, info: gateway.PaymentI
         ATTEMPT_MACHINE.apply(attempt, "decline")
         attempt.finished_at = now
         attempt.failure_code = (info.error_code or info.status)[:64]
-        attempt.failure_message = (info.error_message or "The charge did not go through.")[:300]
+        attempt.failure_message = (info.error_message or N_("The charge did not go through."))[:300]
         attempt.reminded_at = now
         campaigns.pledge_transition(
             pledge, "fail", None, attempt=attempt.number, code=attempt.failure_code

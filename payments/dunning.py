@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 
 from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
@@ -62,7 +63,8 @@ def use_new_card(pledge: Pledge, actor: User, payment_method_id: str, card_summa
     campaign = db.session.get(Campaign, pledge.campaign_id)
     if not can_fix(pledge, campaign):
         raise SettlementError(
-            f"This pledge is {pledge.state.label}: its card can no longer change.", 409
+            _("This pledge is %(state)s: its card can no longer change.", state=pledge.state.label),
+            409,
         )
     pledge.payment_method_id, pledge.card_summary = payment_method_id, card_summary
     record_about("pledge.card_replaced", pledge, actor=actor)

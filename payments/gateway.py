@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import stripe
 from flask import current_app
+from flask_babel import gettext as _
 from limits import RateLimitItemPerSecond
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -26,6 +27,8 @@ from tenacity import (
     stop_after_attempt,
     wait_random_exponential,
 )
+
+from marketplace.kernel.i18n import N_
 
 
 class GatewayError(Exception):
@@ -137,8 +140,10 @@ def _call(what: str, fn, *args, retry_unknown: bool = True, **kwargs):
         current_app.logger.warning("stripe %s failed: %s", what, exc)
         error = OutcomeUnknown if _transient(exc) else GatewayError
         raise error(
-            "Our payment provider did not answer as expected. Nothing was charged; "
-            "please try again."
+            _(
+                "Our payment provider did not answer as expected. Nothing was charged; "
+                "please try again."
+            )
         ) from exc
 
 
@@ -277,12 +282,12 @@ def _refusals_raised(what: str, fn, *args, **kwargs):
     try:
         return _call(what, fn, *args, **kwargs)
     except stripe.CardError as exc:
-        raise Refused(exc.user_message or "Your card was declined.", exc.code) from exc
+        raise Refused(exc.user_message or N_("Your card was declined."), exc.code) from exc
     except GatewayError as exc:
         cause = exc.__cause__
         if isinstance(cause, stripe.InvalidRequestError):
             raise Refused(
-                cause.user_message or "Your saved card can no longer be charged.", cause.code
+                cause.user_message or N_("Your saved card can no longer be charged."), cause.code
             ) from cause
         raise
 
@@ -314,7 +319,7 @@ def confirm_payment_intent(payment_intent_id: str) -> PaymentIntentInfo:
         cause = exc.__cause__
         if info.status == "requires_confirmation" and isinstance(cause, stripe.InvalidRequestError):
             raise Refused(
-                cause.user_message or "Your saved card can no longer be charged.", cause.code
+                cause.user_message or N_("Your saved card can no longer be charged."), cause.code
             ) from cause
         return info
     return _pi_info(pi)

@@ -7,11 +7,13 @@ import datetime as dt
 import enum
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.campaigns.models import Pledge
 from marketplace.kernel.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
 from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
 from marketplace.kernel.statemachine import StateMachine
 
 
@@ -51,6 +53,20 @@ class AttemptStatus(StateEnum):
     REQUIRES_ACTION = "requires_action"
     #: Given up by us (a new card replaced it) before it succeeded.
     CANCELED = "canceled"
+
+    @property
+    def label(self) -> str:
+        # In the reader's language, read where it is shown.
+        return gettext(_ATTEMPT_LABELS[self.value])
+
+
+_ATTEMPT_LABELS = {
+    "started": N_("started"),
+    "succeeded": N_("succeeded"),
+    "declined": N_("declined"),
+    "requires_action": N_("requires action"),
+    "canceled": N_("canceled"),
+}
 
 
 #: An attempt's moves are audited through its pledge's (PLEDGE_MACHINE), so it has no log of
@@ -113,11 +129,28 @@ class ChargeAttempt(db.Model):
 
     pledge: Mapped[Pledge] = relationship()
 
+    @property
+    def failure_text(self) -> str | None:
+        """The failure message for the reader: Stripe's own words stay as Stripe wrote them
+        (in English); our fallbacks, stored as their English text, are translated."""
+        return gettext(self.failure_message) if self.failure_message else None
+
 
 class RefundStatus(enum.StrEnum):
     REQUESTED = "requested"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return gettext(_REFUND_LABELS[self.value])
+
+
+_REFUND_LABELS = {
+    "requested": N_("requested"),
+    "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
+}
 
 
 REFUND_MACHINE = StateMachine.from_table(
@@ -183,6 +216,17 @@ class LedgerKind(enum.StrEnum):
     REVERSAL = "reversal"
     #: Money paid out to the designer (negative).
     PAYOUT = "payout"
+
+    @property
+    def label(self) -> str:
+        return gettext(_LEDGER_LABELS[self.value])
+
+
+_LEDGER_LABELS = {
+    "royalty": N_("royalty"),
+    "reversal": N_("reversal"),
+    "payout": N_("payout"),
+}
 
 
 class LedgerEntry(db.Model):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from rq import Retry
 
 from marketplace.accounts.models import User
@@ -34,7 +35,7 @@ class RefundError(ServiceError):
 def _check_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not 10 <= len(reason) <= 500:
-        raise RefundError("Give a reason of 10 to 500 characters: the backer reads it.")
+        raise RefundError(_("Give a reason of 10 to 500 characters: the backer reads it."))
     return reason
 
 
@@ -42,12 +43,16 @@ def request_refund(pledge_id: int, operator: User, reason: str) -> Refund:
     reason = _check_reason(reason)
     pledge = lock_row(Pledge, pledge_id)
     if pledge is None:
-        raise RefundError("No such pledge.", 404)
+        raise RefundError(_("No such pledge."), 404)
     if db.session.scalar(sa.select(Refund.id).where(Refund.pledge_id == pledge.id)):
-        raise RefundError("This pledge is already refunded, or its refund is on its way.", 409)
+        raise RefundError(_("This pledge is already refunded, or its refund is on its way."), 409)
     if pledge.state != PledgeState.COLLECTED:
         raise RefundError(
-            f"This pledge is {pledge.state.label}: only collected money can be refunded.", 409
+            _(
+                "This pledge is %(state)s: only collected money can be refunded.",
+                state=pledge.state.label,
+            ),
+            409,
         )
     attempt = db.session.scalar(
         sa.select(ChargeAttempt).where(
@@ -131,17 +136,20 @@ def cancel_production(
     reason = _check_reason(reason)
     campaign = lock_row(Campaign, campaign_id)
     if campaign is None:
-        raise RefundError("No such campaign.", 404)
+        raise RefundError(_("No such campaign."), 404)
     # A launched run moves its campaign on to in production, then shipped.
     has_run = campaign.state in (CampaignState.IN_PRODUCTION, CampaignState.SHIPPED)
     if has_run and not run_cancelled:
         raise RefundError(
-            "This campaign has a production run: cancel the run, which refunds everyone.", 409
+            _("This campaign has a production run: cancel the run, which refunds everyone."),
+            409,
         )
     if campaign.state not in (CampaignState.SETTLED, CampaignState.IN_PRODUCTION):
         raise RefundError(
-            f"This campaign is {campaign.state.label}: refunds of a whole campaign start once "
-            "it is settled.",
+            _(
+                "This campaign is %(state)s: refunds of a whole campaign start once it is settled.",
+                state=campaign.state.label,
+            ),
             409,
         )
     campaign.cancel_reason = reason

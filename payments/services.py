@@ -8,6 +8,7 @@ object they create is recorded (customer, SetupIntent) so that a retry reuses it
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
@@ -29,9 +30,12 @@ class CardError(ServiceError):
 def open_card_setup(pledge: Pledge, user: User) -> CardSetup:
     """The SetupIntent the card form confirms: the pledge's unused one, or a new one."""
     if pledge.backer_id != user.id:
-        raise CardError("No such pledge.", 404)
+        raise CardError(_("No such pledge."), 404)
     if not pledge.is_changeable and not dunning.can_fix(pledge, pledge.campaign):
-        raise CardError(f"This pledge is {pledge.state.label}: its card can no longer change.", 409)
+        raise CardError(
+            _("This pledge is %(state)s: its card can no longer change.", state=pledge.state.label),
+            409,
+        )
     unused = db.session.scalar(
         sa.select(CardSetup)
         .where(CardSetup.pledge_id == pledge.id, CardSetup.used_at.is_(None))
@@ -57,26 +61,28 @@ def confirm_card(pledge_id: int, user: User, setup_intent_id: str) -> Pledge:
     """
     pledge = campaigns.lock_pledge(pledge_id)
     if pledge is None or pledge.backer_id != user.id:
-        raise CardError("No such pledge.", 404)
+        raise CardError(_("No such pledge."), 404)
     setup = db.session.scalar(
         sa.select(CardSetup).where(CardSetup.setup_intent_id == setup_intent_id).with_for_update()
     )
     if setup is None or setup.pledge_id != pledge.id:
-        raise CardError("This card confirmation does not belong to this pledge.", 422)
+        raise CardError(_("This card confirmation does not belong to this pledge."), 422)
     if setup.used_at is not None:
         if pledge.state in (PledgeState.ACTIVE, PledgeState.CHARGING, PledgeState.COLLECTED):
             return pledge  # the same confirmation posted twice
-        raise CardError("This card confirmation was already used.", 409)
+        raise CardError(_("This card confirmation was already used."), 409)
     customer_id = db.session.scalar(
         sa.select(StripeCustomer.customer_id).where(StripeCustomer.user_id == user.id)
     )
     info = gateway.retrieve_setup_intent(setup.setup_intent_id)
     if info.customer != customer_id or info.metadata.get("pledge_id") != str(pledge.id):
-        raise CardError("This card confirmation does not belong to your account.", 422)
+        raise CardError(_("This card confirmation does not belong to your account."), 422)
     if info.status != "succeeded" or not info.payment_method:
         raise CardError(
-            "Your card is not saved yet: finish the confirmation (or authentication) in the "
-            "card form, or try another card.",
+            _(
+                "Your card is not saved yet: finish the confirmation (or authentication) in "
+                "the card form, or try another card."
+            ),
             422,
         )
     setup.used_at = utcnow()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from marketplace.accounts.authz import verified_required
@@ -26,7 +27,7 @@ bp = Blueprint("payments", __name__)
 @limiter.limit(lambda: current_app.config["PLEDGE_LIMIT"], methods=["POST"])
 @verified_required
 def start_pledge(campaign_id: int):
-    form = posted(PledgeForm, "Choose a variant and a quantity from 1 to 10.")
+    form = posted(PledgeForm, _("Choose a variant and a quantity from 1 to 10."))
     pledge, created = campaigns.create_pledge(
         campaign_id,
         current_user,
@@ -81,7 +82,10 @@ def card(pledge_id: int):
     if dunning.can_fix(pledge, campaign):
         return redirect(url_for("payments.fix", pledge_id=pledge.id))
     if not pledge.is_changeable:
-        flash(f"This pledge is {pledge.state.label}: its card can no longer change.", "info")
+        flash(
+            _("This pledge is %(state)s: its card can no longer change.", state=pledge.state.label),
+            "info",
+        )
         return redirect(url_for("pledges.mine"))
     return _card_page("payments/card.html", pledge, campaign)
 
@@ -97,13 +101,13 @@ def confirm(pledge_id: int):
     db.session.commit()
     if was_pending:
         flash(
-            "Your pledge is in. Your card is saved, and charged only if the goal is reached.",
+            _("Your pledge is in. Your card is saved, and charged only if the goal is reached."),
             "success",
         )
     elif db.session.get(Pledge, pledge_id).state == PledgeState.ACTIVE:
-        flash("Card replaced.", "success")
+        flash(_("Card replaced."), "success")
     else:
-        flash("New card saved: we are charging it now. This page shows the result.", "success")
+        flash(_("New card saved: we are charging it now. This page shows the result."), "success")
     return redirect(url_for("pledges.mine"))
 
 
@@ -114,7 +118,10 @@ def fix(pledge_id: int):
     pledge = _own_pledge(pledge_id)
     campaign = db.session.get(Campaign, pledge.campaign_id)
     if not dunning.can_fix(pledge, campaign):
-        flash(f"This pledge is {pledge.state.label}: there is nothing to fix.", "info")
+        flash(
+            _("This pledge is %(state)s: there is nothing to fix.", state=pledge.state.label),
+            "info",
+        )
         return redirect(url_for("pledges.mine"))
     attempt = charging.latest_attempt(pledge.id)
     with _stripe_or_502():
@@ -140,16 +147,16 @@ def authenticated(pledge_id: int):
         AttemptStatus.REQUIRES_ACTION,
         AttemptStatus.SUCCEEDED,
     ):
-        abort(409, description="There is no payment waiting for your confirmation.")
+        abort(409, description=_("There is no payment waiting for your confirmation."))
     with _stripe_or_502():
         state = charging.refresh_attempt(attempt.id)
     db.session.commit()
     charging.finish_if_done(pledge.campaign_id)
     db.session.commit()
     if state == PledgeState.COLLECTED:
-        flash("Payment confirmed: thank you! Your order is in.", "success")
+        flash(_("Payment confirmed: thank you! Your order is in."), "success")
     else:
-        flash("The payment is still not confirmed. Try again, or use another card.", "warning")
+        flash(_("The payment is still not confirmed. Try again, or use another card."), "warning")
     return redirect(url_for("pledges.mine"))
 
 

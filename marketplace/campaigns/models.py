@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -16,6 +17,7 @@ from designs.models import Design
 from marketplace.accounts.models import User
 from marketplace.kernel.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
 from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
 from marketplace.kernel.statemachine import StateMachine
 
 CURRENCIES = ("EUR", "USD", "GBP")
@@ -32,6 +34,24 @@ class CampaignState(StateEnum):
     IN_PRODUCTION = "in_production"
     SHIPPED = "shipped"
     CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        # In the reader's language: read where it is shown (a page, a message, a mail).
+        return gettext(_CAMPAIGN_LABELS[self.value])
+
+
+_CAMPAIGN_LABELS = {
+    "scheduled": N_("scheduled"),
+    "live": N_("live"),
+    "funded": N_("funded"),
+    "failed": N_("failed"),
+    "settling": N_("settling"),
+    "settled": N_("settled"),
+    "in_production": N_("in production"),
+    "shipped": N_("shipped"),
+    "cancelled": N_("cancelled"),
+}
 
 
 CAMPAIGN_MACHINE = StateMachine.from_table(
@@ -63,6 +83,23 @@ class PledgeState(StateEnum):
     ACTION_REQUIRED = "action_required"
     DROPPED = "dropped"
     REFUNDED = "refunded"
+
+    @property
+    def label(self) -> str:
+        return gettext(_PLEDGE_LABELS[self.value])
+
+
+_PLEDGE_LABELS = {
+    "pending_card": N_("pending card"),
+    "active": N_("active"),
+    "cancelled": N_("cancelled"),
+    "charging": N_("charging"),
+    "collected": N_("collected"),
+    "errored": N_("errored"),
+    "action_required": N_("action required"),
+    "dropped": N_("dropped"),
+    "refunded": N_("refunded"),
+}
 
 
 P = PledgeState

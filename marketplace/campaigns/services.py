@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 
 from designs import services as design_services
 from designs.models import Design, DesignState
@@ -24,6 +25,7 @@ from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import N_
 from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.queues import enqueue_after_commit
@@ -63,11 +65,13 @@ def parse_money(text: str) -> int:
     """'25', '25.5' or '25,50' -> 2550 minor units; never through a float."""
     text = (text or "").strip().replace(" ", "")
     if not _MONEY_RE.match(text):
-        raise CampaignError(f"“{text}” is not an amount: write it like 25.00.")
+        raise CampaignError(_("“%(text)s” is not an amount: write it like 25.00.", text=text))
     try:
         cents = int((Decimal(text.replace(",", ".")) * 100).to_integral_exact())
     except InvalidOperation:
-        raise CampaignError(f"“{text}” is not an amount: write it like 25.00.") from None
+        raise CampaignError(
+            _("“%(text)s” is not an amount: write it like 25.00.", text=text)
+        ) from None
     return cents
 
 
@@ -78,22 +82,24 @@ def parse_variants(text: str) -> list[tuple[str, int | None]]:
         raw = raw.strip()
         if not raw:
             continue
-        label, _, limit_text = raw.partition(":")
+        label, _colon, limit_text = raw.partition(":")
         label = " ".join(label.split())
         if not label or len(label) > 40:
-            raise CampaignError(f"“{raw}”: a variant label has 1 to 40 characters.")
+            raise CampaignError(_("“%(line)s”: a variant label has 1 to 40 characters.", line=raw))
         limit = None
         if limit_text.strip():
             if not limit_text.strip().isdigit() or int(limit_text) < 1:
-                raise CampaignError(f"“{raw}”: the limit after the colon is a whole number ≥ 1.")
+                raise CampaignError(
+                    _("“%(line)s”: the limit after the colon is a whole number ≥ 1.", line=raw)
+                )
             limit = int(limit_text)
-        if label.lower() in (v.lower() for v, _ in variants):
-            raise CampaignError(f"The variant “{label}” is listed twice.")
+        if label.lower() in (v.lower() for v, _limit in variants):
+            raise CampaignError(_("The variant “%(label)s” is listed twice.", label=label))
         variants.append((label, limit))
     if not variants:
-        raise CampaignError("List at least one variant (a size, a colour, or “One size”).")
+        raise CampaignError(_("List at least one variant (a size, a colour, or “One size”)."))
     if len(variants) > MAX_VARIANTS:
-        raise CampaignError(f"Offer at most {MAX_VARIANTS} variants.")
+        raise CampaignError(_("Offer at most %(max)s variants.", max=MAX_VARIANTS))
     return variants
 
 
@@ -138,7 +144,7 @@ def lock_pledge(pledge_id: int) -> Pledge | None:
 def _locked_campaign(campaign_id: int) -> Campaign:
     campaign = lock_campaign(campaign_id)
     if campaign is None:
-        raise CampaignError("No such campaign.", 404)
+        raise CampaignError(_("No such campaign."), 404)
     return campaign
 
 
@@ -146,7 +152,7 @@ def _locked_own_pledge(pledge_id: int, backer: User) -> Pledge:
     """Another backer's pledge is as missing as one that does not exist."""
     pledge = lock_pledge(pledge_id)
     if pledge is None or pledge.backer_id != backer.id:
-        raise CampaignError("No such pledge.", 404)
+        raise CampaignError(_("No such pledge."), 404)
     return pledge
 
 
@@ -193,33 +199,39 @@ def open_campaign(
     now = now or utcnow()
     design = db.session.scalar(sa.select(Design).where(Design.id == design_id).with_for_update())
     if design is None:
-        raise CampaignError("No such design.", 404)
+        raise CampaignError(_("No such design."), 404)
     if design.state != DesignState.SELECTED:
         raise CampaignError(
-            f"This design is {design.state.label}: only selected designs open a campaign.", 409
+            _(
+                "This design is %(state)s: only selected designs open a campaign.",
+                state=design.state.label,
+            ),
+            409,
         )
     product_name = " ".join((terms.product_name or "").split())
     if not 3 <= len(product_name) <= 80:
-        raise CampaignError("The product name needs 3 to 80 characters.")
+        raise CampaignError(_("The product name needs 3 to 80 characters."))
     if terms.currency not in CURRENCIES:
-        raise CampaignError(f"Choose a currency among {', '.join(CURRENCIES)}.")
+        raise CampaignError(
+            _("Choose a currency among %(currencies)s.", currencies=", ".join(CURRENCIES))
+        )
     if terms.unit_price_cents <= 0:
-        raise CampaignError("The unit price must be more than zero.")
+        raise CampaignError(_("The unit price must be more than zero."))
     if not 1 <= terms.goal_units <= 100_000:
-        raise CampaignError("The goal is between 1 and 100,000 units.")
+        raise CampaignError(_("The goal is between 1 and 100,000 units."))
     parts = (terms.production_cost_cents, terms.royalty_cents, terms.platform_cents)
     if min(parts) < 0:
-        raise CampaignError("The parts of the price cannot be negative.")
+        raise CampaignError(_("The parts of the price cannot be negative."))
     if sum(parts) != terms.unit_price_cents:
         raise CampaignError(
-            "Production cost, designer royalty and platform share must add up to the unit price."
+            _("Production cost, designer royalty and platform share must add up to the unit price.")
         )
     if terms.starts_at < now - dt.timedelta(minutes=5):
-        raise CampaignError("The start cannot be in the past.")
+        raise CampaignError(_("The start cannot be in the past."))
     _check_duration(terms.starts_at, terms.deadline)
     for label, limit in terms.variants:
         if limit is not None and limit < 1:
-            raise CampaignError(f"The limit of {label} must be at least 1.")
+            raise CampaignError(_("The limit of %(label)s must be at least 1.", label=label))
     campaign = Campaign(
         design=design,
         product_name=product_name,
@@ -264,7 +276,13 @@ def open_campaign(
 def _check_duration(starts_at: dt.datetime, deadline: dt.datetime) -> None:
     length = deadline - starts_at
     if not dt.timedelta(days=MIN_DAYS) <= length <= dt.timedelta(days=MAX_DAYS):
-        raise CampaignError(f"A campaign lasts {MIN_DAYS} to {MAX_DAYS} days from its start.")
+        raise CampaignError(
+            _(
+                "A campaign lasts %(min)s to %(max)s days from its start.",
+                min=MIN_DAYS,
+                max=MAX_DAYS,
+            )
+        )
 
 
 def move_deadline(
@@ -273,9 +291,12 @@ def move_deadline(
     now = now or utcnow()
     campaign = _locked_campaign(campaign_id)
     if campaign.state not in (CampaignState.SCHEDULED, CampaignState.LIVE):
-        raise CampaignError(f"This campaign is {campaign.state.label}: its deadline is final.", 409)
+        raise CampaignError(
+            _("This campaign is %(state)s: its deadline is final.", state=campaign.state.label),
+            409,
+        )
     if deadline <= now:
-        raise CampaignError("The new deadline must be in the future.")
+        raise CampaignError(_("The new deadline must be in the future."))
     _check_duration(campaign.starts_at, deadline)
     previous = campaign.deadline
     campaign.deadline = deadline
@@ -312,12 +333,12 @@ def close_due(campaign_id: int, now: dt.datetime | None = None) -> CampaignState
         transition(campaign, "fund", None, units=units, goal=campaign.goal_units)
         # A pledge whose card was never saved did not count and will not be charged.
         for pledge in _pledges(campaign.id, (PledgeState.PENDING_CARD,)):
-            _cancel(pledge, None, "No card was saved before the deadline")
+            _cancel(pledge, None, N_("No card was saved before the deadline"))
         mail_everyone(campaign, "campaign_funded")
         signals.campaign_funded.send(campaign)
         return CampaignState.FUNDED
     transition(campaign, "fail", None, units=units, goal=campaign.goal_units)
-    _release_all(campaign, None, "The campaign did not reach its goal: nobody is charged.")
+    _release_all(campaign, None, N_("The campaign did not reach its goal: nobody is charged."))
     mail_everyone(campaign, "campaign_failed")
     return campaign.state
 
@@ -327,7 +348,9 @@ def close_now(campaign_id: int, actor: User | None, now: dt.datetime | None = No
     now = now or utcnow()
     campaign = _locked_campaign(campaign_id)
     if campaign.state != CampaignState.LIVE:
-        raise CampaignError(f"This campaign is {campaign.state.label}, not live.", 409)
+        raise CampaignError(
+            _("This campaign is %(state)s, not live.", state=campaign.state.label), 409
+        )
     if campaign.deadline > now:
         record_about(
             "campaign.closed_early", campaign, actor=actor, previous=campaign.deadline.isoformat()
@@ -339,12 +362,15 @@ def close_now(campaign_id: int, actor: User | None, now: dt.datetime | None = No
 def cancel_campaign(campaign_id: int, operator: User, reason: str) -> Campaign:
     reason = (reason or "").strip()
     if len(reason) < 10:
-        raise CampaignError("Give backers a reason of at least 10 characters: it is public.")
+        raise CampaignError(_("Give backers a reason of at least 10 characters: it is public."))
     campaign = _locked_campaign(campaign_id)
     if campaign.state not in (CampaignState.SCHEDULED, CampaignState.LIVE):
         raise CampaignError(
-            f"This campaign is {campaign.state.label}; once money is collected, cancelling "
-            "goes through refunds.",
+            _(
+                "This campaign is %(state)s; once money is collected, cancelling goes "
+                "through refunds.",
+                state=campaign.state.label,
+            ),
             409,
         )
     campaign.cancel_reason = reason
@@ -396,26 +422,26 @@ def _open_for_pledges(campaign: Campaign) -> None:
     """Refuse when the campaign is closed: where a pledge cannot change, this tells the
     backer it is the campaign's doing before blaming the pledge's state."""
     if not campaign.is_open_for_pledges:
-        raise CampaignError("This campaign is not taking pledges.", 409)
+        raise CampaignError(_("This campaign is not taking pledges."), 409)
 
 
 def _check_changeable(pledge: Pledge, campaign: Campaign, then: str | None = None) -> None:
+    """``then``: the whole message for a pledge that cannot change (its state named)."""
     if not pledge.is_changeable:
         _open_for_pledges(campaign)
-        state = f"This pledge is {pledge.state.label}"
-        raise CampaignError(f"{state}: {then}." if then else f"{state}.", 409)
+        raise CampaignError(then or _("This pledge is %(state)s.", state=pledge.state.label), 409)
 
 
 def _variant_of(campaign: Campaign, variant_id: int) -> CampaignVariant:
     variant = next((v for v in campaign.variants if v.id == variant_id), None)
     if variant is None:
-        raise CampaignError("Choose one of this campaign's variants.")
+        raise CampaignError(_("Choose one of this campaign's variants."))
     return variant
 
 
 def _check_quantity(quantity: int) -> None:
     if not 1 <= quantity <= MAX_UNITS_PER_PLEDGE:
-        raise CampaignError(f"Pledge for 1 to {MAX_UNITS_PER_PLEDGE} units.")
+        raise CampaignError(_("Pledge for 1 to %(max)s units.", max=MAX_UNITS_PER_PLEDGE))
 
 
 def _check_share(
@@ -437,12 +463,21 @@ def _check_share(
         query = query.where(Pledge.id != besides.id)
     held = db.session.scalar(query)
     if held + quantity > cap:
-        already = f" You hold {held} already." if held else ""
-        raise CampaignError(
-            f"{variant.label} is a limited edition: one backer can hold at most {cap} units "
-            f"of it.{already}",
-            409,
-        )
+        if held:
+            message = _(
+                "%(label)s is a limited edition: one backer can hold at most %(cap)s units "
+                "of it. You hold %(held)s already.",
+                label=variant.label,
+                cap=cap,
+                held=held,
+            )
+        else:
+            message = _(
+                "%(label)s is a limited edition: one backer can hold at most %(cap)s units of it.",
+                label=variant.label,
+                cap=cap,
+            )
+        raise CampaignError(message, 409)
 
 
 def create_pledge(
@@ -451,15 +486,15 @@ def create_pledge(
     """A pledge waiting for its card. The same form submitted twice (same key) gives back the
     first pledge: returns (pledge, created)."""
     if not backer.is_verified:
-        raise CampaignError("Confirm your email address before pledging.", 403)
+        raise CampaignError(_("Confirm your email address before pledging."), 403)
     if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", idempotency_key or ""):
-        raise CampaignError("This form is out of date: reload the page and try again.", 400)
+        raise CampaignError(_("This form is out of date: reload the page and try again."), 400)
     existing = _pledge_by_key(backer, idempotency_key)
     if existing is not None:
         return existing, False
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
-        raise CampaignError("No such campaign.", 404)
+        raise CampaignError(_("No such campaign."), 404)
     _open_for_pledges(campaign)
     _check_quantity(quantity)
     variant = _variant_of(campaign, variant_id)
@@ -513,7 +548,9 @@ def new_pledge(
 
 def _sold_out_message(variant: CampaignVariant) -> str:
     left = variant.units_left or 0
-    return f"Only {left} of {variant.label} left." if left else f"{variant.label} is sold out."
+    if left:
+        return _("Only %(left)s of %(label)s left.", left=left, label=variant.label)
+    return _("%(label)s is sold out.", label=variant.label)
 
 
 def _reserve(variant_id: int, quantity: int) -> bool:
@@ -576,7 +613,12 @@ def activate_pledge(pledge: Pledge, actor: User, payment_method_id: str, card_su
     if not _reserve(pledge.variant_id, pledge.quantity):
         variant = db.session.get(CampaignVariant, pledge.variant_id)
         db.session.refresh(variant)
-        raise SoldOut(_sold_out_message(variant) + " Choose another variant or fewer units.")
+        raise SoldOut(
+            _(
+                "%(sold_out)s Choose another variant or fewer units.",
+                sold_out=_sold_out_message(variant),
+            )
+        )
     pledge.payment_method_id, pledge.card_summary = payment_method_id, card_summary
     pledge_transition(pledge, "card_saved", actor)
     _expire_variants(campaign)
@@ -597,7 +639,11 @@ def _expire_variants(campaign: Campaign) -> None:
 def change_pledge(pledge_id: int, actor: User, variant_id: int, quantity: int) -> Pledge:
     pledge = _locked_own_pledge(pledge_id, actor)
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    _check_changeable(pledge, campaign, then="it can no longer change")
+    _check_changeable(
+        pledge,
+        campaign,
+        then=_("This pledge is %(state)s: it can no longer change.", state=pledge.state.label),
+    )
     _check_quantity(quantity)
     variant = _variant_of(campaign, variant_id)
     if pledge.state == PledgeState.ACTIVE:
@@ -638,8 +684,14 @@ def cancel_pledge(pledge_id: int, actor: User) -> Pledge:
     if pledge.state == PledgeState.CANCELLED:
         return pledge
     campaign = db.session.get(Campaign, pledge.campaign_id)
-    _check_changeable(pledge, campaign, then="it can no longer be cancelled")
-    _cancel(pledge, actor, "Cancelled by the backer before the deadline")
+    _check_changeable(
+        pledge,
+        campaign,
+        then=_(
+            "This pledge is %(state)s: it can no longer be cancelled.", state=pledge.state.label
+        ),
+    )
+    _cancel(pledge, actor, N_("Cancelled by the backer before the deadline"))
     _expire_variants(campaign)
     return pledge
 
@@ -660,13 +712,15 @@ def post_update(
 ) -> CampaignUpdate:
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
-        raise CampaignError("No such campaign.", 404)
+        raise CampaignError(_("No such campaign."), 404)
     if not can_post_update(campaign, author):
-        raise CampaignError("Only the designer and our team post updates.", 403)
+        raise CampaignError(_("Only the designer and our team post updates."), 403)
     title = " ".join((title or "").split())
     body = (body or "").replace("\r\n", "\n").strip()
     if not 3 <= len(title) <= 120 or not body or len(body) > 5000:
-        raise CampaignError("An update needs a title (3-120 characters) and a text (up to 5,000).")
+        raise CampaignError(
+            _("An update needs a title (3-120 characters) and a text (up to 5,000).")
+        )
     update = CampaignUpdate(
         campaign_id=campaign.id,
         author_id=author.id,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, current_app, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
@@ -27,14 +29,16 @@ from .models import Campaign
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 pledges_bp = Blueprint("pledges", __name__, url_prefix="/pledges")
 
-SORTS = {"ending": "Ending soon", "funded": "Most funded", "new": "New"}
+SORTS = {"ending": _l("Ending soon"), "funded": _l("Most funded"), "new": _l("New")}
 
 
 def _variant_choices(campaign: Campaign) -> list[SelectChoice]:
     choices = []
     for v in campaign.variants:
         left = v.units_left
-        label = v.label if left is None else f"{v.label} ({left} left)"
+        label = (
+            v.label if left is None else _("%(label)s (%(left)s left)", label=v.label, left=left)
+        )
         choices.append(SelectChoice(v.id, label, render_kw={"disabled": True} if left == 0 else {}))
     return choices
 
@@ -86,13 +90,13 @@ def show(campaign_id: int):
 @limiter.limit(lambda: current_app.config["UPDATE_LIMIT"], methods=["POST"])
 @login_required
 def post_update(campaign_id: int):
-    form = posted(UpdateForm, "An update needs a title (3-120 characters) and a text.")
+    form = posted(UpdateForm, _("An update needs a title (3-120 characters) and a text."))
     services.post_update(
         campaign_id, current_user, form.title.data, form.body.data, bool(form.backers_only.data)
     )
     return committed(
         url_for("campaigns.show", campaign_id=campaign_id),
-        "Update posted; backers are being mailed.",
+        _("Update posted; backers are being mailed."),
         "success",
     )
 
@@ -130,9 +134,9 @@ def mine():
 @verified_required
 @retried_on_conflict
 def change(pledge_id: int):
-    form = posted(ChangePledgeForm, "Choose a variant and a quantity from 1 to 10.")
+    form = posted(ChangePledgeForm, _("Choose a variant and a quantity from 1 to 10."))
     services.change_pledge(pledge_id, current_user, form.variant_id.data, form.quantity.data)
-    return committed(url_for("pledges.mine"), "Pledge changed.", "success")
+    return committed(url_for("pledges.mine"), _("Pledge changed."), "success")
 
 
 @pledges_bp.post("/<int:pledge_id>/cancel")
@@ -142,6 +146,6 @@ def cancel(pledge_id: int):
     services.cancel_pledge(pledge_id, current_user)
     return committed(
         url_for("pledges.mine"),
-        "Pledge cancelled. Nothing was charged, and nothing will be.",
+        _("Pledge cancelled. Nothing was charged, and nothing will be."),
         "info",
     )

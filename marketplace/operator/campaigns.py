@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from marketplace.accounts.authz import operator_required
@@ -45,7 +47,7 @@ def new(design_id: int):
     now = utcnow().replace(second=0, microsecond=0)
     form = CampaignForm(
         product_name=f"{design.title} {design.product.name}",
-        variants="\n".join(v.label for v in design.variants) or "One size",
+        variants="\n".join(v.label for v in design.variants) or _("One size"),
         starts_at=now.replace(tzinfo=None),
         deadline=(now + dt.timedelta(days=30)).replace(tzinfo=None),
     )
@@ -64,7 +66,7 @@ def new(design_id: int):
             platform_cents=services.parse_money(form.platform.data),
         )
         campaign = services.open_campaign(design_id, current_user, terms)
-        return committed(url_for("campaigns.show", campaign_id=campaign.id), "Campaign opened.")
+        return committed(url_for("campaigns.show", campaign_id=campaign.id), _("Campaign opened."))
 
     return form_page(form, open_campaign, "operator/campaign_form.html", design=design)
 
@@ -72,11 +74,11 @@ def new(design_id: int):
 @operator_bp.post("/<int:campaign_id>/cancel")
 @operator_required
 def cancel_campaign(campaign_id: int):
-    form = posted(CancelCampaignForm, "Give a public reason of at least 10 characters.")
+    form = posted(CancelCampaignForm, _("Give a public reason of at least 10 characters."))
     services.cancel_campaign(campaign_id, current_user, form.reason.data)
     return committed(
         url_for("campaigns.show", campaign_id=campaign_id),
-        "Campaign cancelled: every pledge is released and backers are mailed.",
+        _("Campaign cancelled: every pledge is released and backers are mailed."),
         "info",
     )
 
@@ -84,11 +86,11 @@ def cancel_campaign(campaign_id: int):
 @operator_bp.post("/<int:campaign_id>/deadline")
 @operator_required
 def move_deadline(campaign_id: int):
-    form = posted(DeadlineForm, "Give the new deadline as a date and time.")
+    form = posted(DeadlineForm, _("Give the new deadline as a date and time."))
     services.move_deadline(campaign_id, current_user, _utc(form.deadline.data))
     return committed(
         url_for("campaigns_operator.console"),
-        "Deadline moved; the closing job moved with it.",
+        _("Deadline moved; the closing job moved with it."),
         "success",
     )
 
@@ -98,9 +100,9 @@ def queue_counts() -> list[tuple[str, int, str]]:
     ready = queries.designs_awaiting_campaign_count()
     link = url_for("campaigns_operator.console")
     return [
-        ("designs ready for a campaign", ready, link),
-        ("live campaigns", counts.get(CampaignState.LIVE, 0), link),
-        ("funded, to settle", counts.get(CampaignState.FUNDED, 0), link),
+        (_("designs ready for a campaign"), ready, link),
+        (_("live campaigns"), counts.get(CampaignState.LIVE, 0), link),
+        (_("funded, to settle"), counts.get(CampaignState.FUNDED, 0), link),
     ]
 
 
@@ -109,8 +111,14 @@ def queue_items() -> list[dict]:
     soon = utcnow() + dt.timedelta(days=3)
     return [
         {
-            "queue": "Campaigns ending soon",
-            "title": f"{c.product_name}: {c.pledged_units} of {c.goal_units} units",
+            "queue": _("Campaigns ending soon"),
+            "title": ngettext(
+                "%(name)s: %(units)s of %(num)d unit",
+                "%(name)s: %(units)s of %(num)d units",
+                c.goal_units,
+                name=c.product_name,
+                units=c.pledged_units,
+            ),
             "link": url_for("payments_operator.campaign", campaign_id=c.id),
             "due": c.deadline,
         }

@@ -4,6 +4,7 @@ cancelling production, and designers' royalties and payouts."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -12,6 +13,7 @@ from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.i18n import money
 from marketplace.kernel.web import committed, page_number, posted
 from payments import charging, ledger, queries, refunds
 from payments.forms import PayoutForm, RefundForm
@@ -23,8 +25,8 @@ def queue_counts() -> list[tuple[str, int, str]]:
     settling, failing = queries.settlement_counts()
     link = url_for("payments_operator.index")
     return [
-        ("settlements in progress", settling, link),
-        ("pledges whose payment failed", failing, link),
+        (_("settlements in progress"), settling, link),
+        (_("pledges whose payment failed"), failing, link),
     ]
 
 
@@ -64,6 +66,7 @@ def campaign(campaign_id: int):
         refund_form=RefundForm(formdata=None),
         button=ButtonForm(formdata=None),
         states=list(PledgeState),
+        chosen=chosen,
     )
 
 
@@ -79,17 +82,23 @@ def _back_to_settlement(campaign_id: int, message: str, category: str) -> Respon
 def close_now(campaign_id: int):
     posted(ButtonForm)
     state = campaigns.close_now(campaign_id, current_user)
-    return _back_to_settlement(campaign_id, f"Campaign closed: {state.label}.", "success")
+    return _back_to_settlement(
+        campaign_id, _("Campaign closed: %(state)s.", state=state.label), "success"
+    )
 
 
 @operator_bp.post("/pledges/<int:pledge_id>/refund")
 @operator_required
 def refund_pledge(pledge_id: int):
-    form = posted(RefundForm, "Give the backer a reason of at least 10 characters.")
+    form = posted(RefundForm, _("Give the backer a reason of at least 10 characters."))
     refund = refunds.request_refund(pledge_id, current_user, form.reason.data)
     return _back_to_settlement(
         db.session.get(Pledge, pledge_id).campaign_id,
-        f"Refund of pledge {pledge_id} requested ({refund.amount_cents / 100:.2f}).",
+        _(
+            "Refund of pledge %(pledge)s requested (%(amount)s).",
+            pledge=pledge_id,
+            amount=money(refund.amount_cents, refund.currency),
+        ),
         "info",
     )
 
@@ -97,10 +106,10 @@ def refund_pledge(pledge_id: int):
 @operator_bp.post("/<int:campaign_id>/cancel-production")
 @operator_required
 def cancel_production(campaign_id: int):
-    form = posted(RefundForm, "Give backers a public reason of at least 10 characters.")
+    form = posted(RefundForm, _("Give backers a public reason of at least 10 characters."))
     refunds.cancel_production(campaign_id, current_user, form.reason.data)
     return _back_to_settlement(
-        campaign_id, "Production cancelled: every collected pledge is being refunded.", "info"
+        campaign_id, _("Production cancelled: every collected pledge is being refunded."), "info"
     )
 
 
@@ -124,13 +133,13 @@ def royalties():
 @royalties_bp.post("/operator/royalties/<int:designer_id>/payout")
 @operator_required
 def payout(designer_id: int):
-    form = posted(PayoutForm, "Give an amount, a currency and the transfer's reference.")
+    form = posted(PayoutForm, _("Give an amount, a currency and the transfer's reference."))
     amount = campaigns.parse_money(form.amount.data)
     ledger.record_payout(
         designer_id, current_user, amount, form.currency.data.upper(), form.reference.data
     )
     return committed(
-        url_for("royalties.royalties"), "Payout recorded in the designer's ledger.", "success"
+        url_for("royalties.royalties"), _("Payout recorded in the designer's ledger."), "success"
     )
 
 
@@ -144,10 +153,13 @@ def queue_items() -> list[dict]:
         failed = totals.count(PledgeState.ERRORED) + totals.count(PledgeState.ACTION_REQUIRED)
         items.append(
             {
-                "queue": "Settlements in progress",
-                "title": (
-                    f"{campaign.product_name}: {totals.count(PledgeState.COLLECTED)} paid, "
-                    f"{failed} failed, {totals.count(PledgeState.CHARGING)} charging"
+                "queue": _("Settlements in progress"),
+                "title": _(
+                    "%(name)s: %(paid)s paid, %(failed)s failed, %(charging)s charging",
+                    name=campaign.product_name,
+                    paid=totals.count(PledgeState.COLLECTED),
+                    failed=failed,
+                    charging=totals.count(PledgeState.CHARGING),
                 ),
                 "link": url_for("payments_operator.campaign", campaign_id=campaign.id),
                 "since": campaign.closed_at,
