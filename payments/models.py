@@ -7,7 +7,7 @@ import datetime as dt
 import enum
 
 import sqlalchemy as sa
-from flask_babel import gettext
+from flask_babel import gettext, lazy_pgettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.campaigns.models import Pledge
@@ -57,15 +57,16 @@ class AttemptStatus(StateEnum):
     @property
     def label(self) -> str:
         # In the reader's language, read where it is shown.
-        return gettext(_ATTEMPT_LABELS[self.value])
+        return str(_ATTEMPT_LABELS[self.value])
 
 
+# In their own context: a charge attempt is "refusée" where a design is "refusé".
 _ATTEMPT_LABELS = {
-    "started": N_("started"),
-    "succeeded": N_("succeeded"),
-    "declined": N_("declined"),
-    "requires_action": N_("requires action"),
-    "canceled": N_("canceled"),
+    "started": lazy_pgettext("charge attempt", "started"),
+    "succeeded": lazy_pgettext("charge attempt", "succeeded"),
+    "declined": lazy_pgettext("charge attempt", "declined"),
+    "requires_action": lazy_pgettext("charge attempt", "requires action"),
+    "canceled": lazy_pgettext("charge attempt", "canceled"),
 }
 
 

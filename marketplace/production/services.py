@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import lazy_pgettext, ngettext
 
 from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
@@ -29,7 +29,6 @@ from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
-from marketplace.kernel.i18n import N_
 from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.urls import external_url
@@ -411,23 +410,43 @@ def _mail_backers(run: ProductionRun, kind: str) -> None:
 #: The columns, as the English header names them; the header row is written in the
 #: language of the operator who downloads the file (the manufacturer reads it).
 CSV_COLUMNS = [
-    N_("order"),
-    N_("pledge"),
-    N_("backer"),
-    N_("email"),
-    N_("variant"),
-    N_("quantity"),
-    N_("ship_to_name"),
-    N_("address_line1"),
-    N_("address_line2"),
-    N_("postal_code"),
-    N_("city"),
-    N_("country"),
-    N_("phone"),
-    N_("address_confirmed"),
-    N_("order_state"),
-    N_("tracking"),
+    "order",
+    "pledge",
+    "backer",
+    "email",
+    "variant",
+    "quantity",
+    "ship_to_name",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "country",
+    "phone",
+    "address_confirmed",
+    "order_state",
+    "tracking",
 ]
+#: Their headers for people, in their own context: a column named "backer" is not the
+#: plural-counted "backer" of the pages.
+_CSV_HEADERS = {
+    "order": lazy_pgettext("orders CSV column", "order"),
+    "pledge": lazy_pgettext("orders CSV column", "pledge"),
+    "backer": lazy_pgettext("orders CSV column", "backer"),
+    "email": lazy_pgettext("orders CSV column", "email"),
+    "variant": lazy_pgettext("orders CSV column", "variant"),
+    "quantity": lazy_pgettext("orders CSV column", "quantity"),
+    "ship_to_name": lazy_pgettext("orders CSV column", "ship_to_name"),
+    "address_line1": lazy_pgettext("orders CSV column", "address_line1"),
+    "address_line2": lazy_pgettext("orders CSV column", "address_line2"),
+    "postal_code": lazy_pgettext("orders CSV column", "postal_code"),
+    "city": lazy_pgettext("orders CSV column", "city"),
+    "country": lazy_pgettext("orders CSV column", "country"),
+    "phone": lazy_pgettext("orders CSV column", "phone"),
+    "address_confirmed": lazy_pgettext("orders CSV column", "address_confirmed"),
+    "order_state": lazy_pgettext("orders CSV column", "order_state"),
+    "tracking": lazy_pgettext("orders CSV column", "tracking"),
+}
 
 
 def orders_csv(rows: Iterable[tuple[Order, Pledge, Survey | None, User]]) -> str:
@@ -438,7 +457,7 @@ def orders_csv(rows: Iterable[tuple[Order, Pledge, Survey | None, User]]) -> str
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
-    writer.writerow([_(column) for column in CSV_COLUMNS])
+    writer.writerow([str(_CSV_HEADERS[column]) for column in CSV_COLUMNS])
     confirmed, no_address = _("yes"), _("NO ADDRESS YET")
     for order, pledge, survey, user in rows:
         answered = survey is not None and survey.answered_at is not None
