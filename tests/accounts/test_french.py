@@ -192,3 +192,28 @@ def test_the_login_lockout_counts_its_wait_in_french(client, make_user):
     assert "Trop d’échecs de connexion à ce compte depuis votre adresse réseau." in page
     assert re.search(r"Patientez 1[45] minutes puis réessayez", page), page
     assert "Réinitialiser mon mot de passe" in page
+
+
+def test_a_page_for_members_sends_a_visitor_to_log_in_in_french(client):
+    resp = client.get("/account/", headers=FRENCH, follow_redirects=True)
+    page = resp.get_data(as_text=True)
+    assert "<h1>Se connecter</h1>" in page
+    assert "Connectez-vous pour continuer." in page
+
+
+def test_a_rate_limit_says_its_limit_and_wait_in_french(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_LINK_LIMIT", "2 per minute")
+
+    def ask():
+        token = csrf_token(client, "/account/password/forgot")
+        return client.post(
+            "/account/password/forgot",
+            data={"email": "nobody@example.com", "csrf_token": token},
+            headers=FRENCH,
+        )
+
+    assert [ask().status_code for _ in range(2)] == [302, 302]
+    blocked = ask()
+    assert blocked.status_code == 429
+    page = blocked.get_data(as_text=True)
+    assert "Trop de tentatives (2 en 1 minute). Patientez quelques minutes puis réessayez." in page
