@@ -8,6 +8,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask, has_request_context, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFError
@@ -17,9 +19,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config, config_from_env
 from marketplace.kernel.errors import ServiceError, is_conflict
 from marketplace.kernel.extensions import csrf, db, limiter, login_manager, migrate
-from marketplace.kernel.i18n import init_i18n
+from marketplace.kernel.i18n import N_, init_i18n, number
 from marketplace.kernel.signals import collect, page_banners
 from marketplace.kernel.text import counted
+from marketplace.kernel.web import describe_limit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -146,7 +149,10 @@ def _init_login(app: Flask) -> None:
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = "Log in to continue."
+    # Flask-Login flashes it into the session, which holds plain strings: the text is
+    # translated when flashed, in the visitor's language.
+    login_manager.login_message = N_("Log in to continue.")
+    login_manager.localize_callback = _
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
@@ -262,28 +268,31 @@ def _connect_signals() -> None:
     signals.campaign_timeline.connect(production_views.campaign_timeline)
 
 
+# Lazy: defined at import, read in the language of the request that fails.
 _ERROR_TEXT = {
-    400: ("Bad request", "We could not understand that request."),
-    401: ("Please log in", "You need to log in to see this page."),
-    403: ("Not allowed", "Your account cannot open this page."),
-    404: ("Page not found", "This page does not exist, or it has moved."),
-    405: ("Method not allowed", "This address does not accept that kind of request."),
-    409: ("Conflict", "That change conflicts with the current state of things."),
-    413: ("Too large", "What you sent is larger than we accept."),
-    422: ("Cannot process", "Some of what you sent is not valid."),
-    429: ("Too many attempts", "Please wait a little before trying again."),
-    500: ("Something went wrong", "We have been told about it. Please try again in a moment."),
+    400: (_l("Bad request"), _l("We could not understand that request.")),
+    401: (_l("Please log in"), _l("You need to log in to see this page.")),
+    403: (_l("Not allowed"), _l("Your account cannot open this page.")),
+    404: (_l("Page not found"), _l("This page does not exist, or it has moved.")),
+    405: (_l("Method not allowed"), _l("This address does not accept that kind of request.")),
+    409: (_l("Conflict"), _l("That change conflicts with the current state of things.")),
+    413: (_l("Too large"), _l("What you sent is larger than we accept.")),
+    422: (_l("Cannot process"), _l("Some of what you sent is not valid.")),
+    429: (_l("Too many attempts"), _l("Please wait a little before trying again.")),
+    500: (
+        _l("Something went wrong"),
+        _l("We have been told about it. Please try again in a moment."),
+    ),
 }
 
 
 def _register_error_handlers(app: Flask) -> None:
     def render_error(code: int, detail: str | None = None):
-        title, text = _ERROR_TEXT.get(code, ("Error", "Something went wrong."))
+        title, text = _ERROR_TEXT.get(code, (_l("Error"), _l("Something went wrong.")))
+        title, text = str(title), str(detail or text)
         if request.accept_mimetypes.best == "application/json":
-            return {"error": title, "detail": detail or text}, code
-        return render_template(
-            "errors/error.html", code=code, title=title, text=detail or text
-        ), code
+            return {"error": title, "detail": text}, code
+        return render_template("errors/error.html", code=code, title=title, text=text), code
 
     @app.errorhandler(ServiceError)
     def broken_rule(exc: ServiceError):
@@ -301,7 +310,7 @@ def _register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         if is_conflict(exc):
             return render_error(
-                409, "Someone changed this at the same moment. Nothing was saved: try again."
+                409, _("Someone changed this at the same moment. Nothing was saved: try again.")
             )
         raise exc
 
@@ -309,20 +318,33 @@ def _register_error_handlers(app: Flask) -> None:
     def csrf_error(exc: CSRFError):
         return render_error(
             400,
-            "This form has expired or did not come from this site. Reload the page and try again.",
+            _(
+                "This form has expired or did not come from this site. Reload the page and try"
+                " again."
+            ),
         )
 
     @app.errorhandler(413)
     def too_large(exc):
         limit_mb = app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
-        return render_error(413, f"What you sent is larger than the {limit_mb:.0f} MB we accept.")
+        return render_error(
+            413,
+            _(
+                "What you sent is larger than the %(size)s MB we accept.",
+                size=number(round(limit_mb)),
+            ),
+        )
 
     @app.errorhandler(429)
     def too_many(exc):
         if exc.response is not None:  # a limit that answers with its own page (the login's)
             return exc.response
         return render_error(
-            429, f"Too many attempts ({exc.description}). Please wait a few minutes and try again."
+            429,
+            _(
+                "Too many attempts (%(limit)s). Please wait a few minutes and try again.",
+                limit=describe_limit(exc),
+            ),
         )
 
     @app.errorhandler(HTTPException)

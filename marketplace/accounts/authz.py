@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import abort
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 
@@ -29,7 +30,7 @@ def verified_required(view):
     @login_required
     def wrapped(*args, **kwargs):
         if not current_user.is_verified:
-            abort(403, description="Verify your email address first: we sent you a link.")
+            abort(403, description=_("Verify your email address first: we sent you a link."))
         return view(*args, **kwargs)
 
     return wrapped

@@ -21,21 +21,21 @@ from marketplace.kernel.i18n import LANGUAGES, time_zone_choices
 from .services import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 _email = [
-    DataRequired(message="Enter your email address."),
-    Email(message="Enter a valid email address, like name@example.com."),
-    Length(max=254),
+    DataRequired(message=_l("Enter your email address.")),
+    Email(message=_l("Enter a valid email address, like name@example.com.")),
+    Length(max=254, message=_l("Use at most %(max)d characters.")),
 ]
 _new_password = [
-    InputRequired(message="Choose a password."),
+    InputRequired(message=_l("Choose a password.")),
     Length(
         min=PASSWORD_MIN_LENGTH,
         max=PASSWORD_MAX_LENGTH,
-        message=f"Use between {PASSWORD_MIN_LENGTH} and {PASSWORD_MAX_LENGTH} characters.",
+        message=_l("Use between %(min)d and %(max)d characters."),
     ),
 ]
 _display_name = [
-    DataRequired(message="Enter the name other members will see."),
-    Length(min=2, max=60, message="Use between 2 and 60 characters."),
+    DataRequired(message=_l("Enter the name other members will see.")),
+    Length(min=2, max=60, message=_l("Use between %(min)d and %(max)d characters.")),
 ]
 
 
@@ -43,46 +43,46 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def _repeat_password(label: str) -> PasswordField:
+def _repeat_password(label) -> PasswordField:
     return PasswordField(
         label,
         validators=[
-            InputRequired("Repeat your password."),
-            EqualTo("password", "The passwords differ."),
+            InputRequired(_l("Repeat your password.")),
+            EqualTo("password", _l("The passwords differ.")),
         ],
     )
 
 
 class RegisterForm(FlaskForm):
-    email = EmailField("Email", validators=_email, filters=[_strip])
-    display_name = StringField("Display name", validators=_display_name)
-    password = PasswordField("Password", validators=_new_password)
-    confirm = _repeat_password("Repeat password")
+    email = EmailField(_l("Email"), validators=_email, filters=[_strip])
+    display_name = StringField(_l("Display name"), validators=_display_name)
+    password = PasswordField(_l("Password"), validators=_new_password)
+    confirm = _repeat_password(_l("Repeat password"))
     #: Filled in by the browser (static/js/app.js) with its own time zone, if it says one.
     time_zone = HiddenField(render_kw={"data-browser-time-zone": ""})
-    submit = SubmitField("Create account")
+    submit = SubmitField(_l("Create account"))
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=_email, filters=[_strip])
-    password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
-    remember = BooleanField("Keep me logged in on this device")
-    submit = SubmitField("Log in")
+    email = EmailField(_l("Email"), validators=_email, filters=[_strip])
+    password = PasswordField(_l("Password"), validators=[InputRequired(_l("Enter your password."))])
+    remember = BooleanField(_l("Keep me logged in on this device"))
+    submit = SubmitField(_l("Log in"))
 
 
 class EmailForm(FlaskForm):
-    email = EmailField("Email", validators=_email, filters=[_strip])
-    submit = SubmitField("Send me a reset link")
+    email = EmailField(_l("Email"), validators=_email, filters=[_strip])
+    submit = SubmitField(_l("Send me a reset link"))
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=_new_password)
-    confirm = _repeat_password("Repeat new password")
-    submit = SubmitField("Set new password")
+    password = PasswordField(_l("New password"), validators=_new_password)
+    confirm = _repeat_password(_l("Repeat new password"))
+    submit = SubmitField(_l("Set new password"))
 
 
 class ProfileForm(FlaskForm):
-    display_name = StringField("Display name", validators=_display_name)
+    display_name = StringField(_l("Display name"), validators=_display_name)
     locale = SelectField(
         _l("Language"),
         choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()],
@@ -94,12 +94,12 @@ class ProfileForm(FlaskForm):
         description=_l("Dates and times are shown in it, deadlines included."),
         render_kw={"data-suggest-time-zone": ""},
     )
-    submit = SubmitField("Save")
+    submit = SubmitField(_l("Save"))
 
 
 class DesignerTermsForm(FlaskForm):
     accept = BooleanField(
-        "I have read and accept the designer terms",
-        validators=[DataRequired("You need to accept the terms to become a designer.")],
+        _l("I have read and accept the designer terms"),
+        validators=[DataRequired(_l("You need to accept the terms to become a designer."))],
     )
-    submit = SubmitField("Become a designer")
+    submit = SubmitField(_l("Become a designer"))

@@ -13,7 +13,7 @@ import secrets
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import gettext
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -54,11 +54,11 @@ def hash_password(password: str) -> str:
 
 def check_password_rules(password: str, email: str = "") -> None:
     if len(password) < PASSWORD_MIN_LENGTH:
-        raise AccountError(f"Use at least {PASSWORD_MIN_LENGTH} characters.")
+        raise AccountError(_("Use at least %(min)d characters.", min=PASSWORD_MIN_LENGTH))
     if len(password) > PASSWORD_MAX_LENGTH:
-        raise AccountError(f"Use at most {PASSWORD_MAX_LENGTH} characters.")
+        raise AccountError(_("Use at most %(max)d characters.", max=PASSWORD_MAX_LENGTH))
     if email and password.strip().lower() == normalise_email(email):
-        raise AccountError("Your password cannot be your email address.")
+        raise AccountError(_("Your password cannot be your email address."))
 
 
 def get_user_by_email(email: str) -> User | None:
@@ -76,7 +76,7 @@ def register(
     email = normalise_email(email)
     check_password_rules(password, email)
     if get_user_by_email(email) is not None:
-        raise EmailTaken("An account with this email address already exists.")
+        raise EmailTaken(_("An account with this email address already exists."))
     user = User(
         email=email,
         display_name=display_name.strip(),
@@ -88,7 +88,7 @@ def register(
         with db.session.begin_nested():
             db.session.add(user)
     except IntegrityError:
-        raise EmailTaken("An account with this email address already exists.") from None
+        raise EmailTaken(_("An account with this email address already exists.")) from None
     record_about("account.registered", user, actor=user)
     send_verification(user)
     return user
@@ -113,21 +113,29 @@ def send_verification(user: User) -> None:
     queue_mail(user, "verify_email", link=link)
 
 
-def _token_data(salt: str, token: str, max_age_setting: str, link: str) -> dict:
-    """What a signed link carries, or InvalidToken saying whether it expired or is forged."""
+def _token_data(salt: str, token: str, max_age_setting: str, expired: str, forged: str) -> dict:
+    """What a signed link carries, or InvalidToken saying whether it expired (``expired``)
+    or is forged (``forged``)."""
     try:
         return _serializer(salt).loads(token, max_age=current_app.config[max_age_setting])
     except SignatureExpired:
-        raise InvalidToken(f"This {link} link has expired. Ask for a new one.") from None
+        raise InvalidToken(expired) from None
     except BadSignature:
-        raise InvalidToken(f"This {link} link is not valid.") from None
+        raise InvalidToken(forged) from None
 
 
 def verify_email(token: str) -> User:
-    data = _token_data("verify-email", token, "EMAIL_VERIFY_MAX_AGE", "verification")
+    forged = _("This verification link is not valid.")
+    data = _token_data(
+        "verify-email",
+        token,
+        "EMAIL_VERIFY_MAX_AGE",
+        expired=_("This verification link has expired. Ask for a new one."),
+        forged=forged,
+    )
     user = db.session.get(User, data.get("uid"))
     if user is None or user.email != data.get("email"):
-        raise InvalidToken("This verification link is not valid.")
+        raise InvalidToken(forged)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         record_about("account.email_verified", user, actor=user)
@@ -164,10 +172,16 @@ def request_password_reset(email: str) -> None:
 
 
 def user_for_reset_token(token: str) -> User:
-    data = _token_data("password-reset", token, "PASSWORD_RESET_MAX_AGE", "reset")
+    data = _token_data(
+        "password-reset",
+        token,
+        "PASSWORD_RESET_MAX_AGE",
+        expired=_("This reset link has expired. Ask for a new one."),
+        forged=_("This reset link is not valid."),
+    )
     user = db.session.get(User, data.get("uid"))
     if user is None or not hmac.compare_digest(_password_fingerprint(user), data.get("fp", "")):
-        raise InvalidToken("This reset link is not valid or has already been used.")
+        raise InvalidToken(_("This reset link is not valid or has already been used."))
     return user
 
 
@@ -258,9 +272,9 @@ def set_password(user: User, password: str) -> None:
 
 def update_profile(user: User, display_name: str, locale: str, time_zone: str) -> None:
     if locale not in LANGUAGES:
-        raise AccountError(gettext("Choose English or French."))
+        raise AccountError(_("Choose English or French."))
     if not is_time_zone(time_zone):
-        raise AccountError(gettext("Choose a time zone from the list."))
+        raise AccountError(_("Choose a time zone from the list."))
     user.display_name = display_name.strip()
     user.locale, user.time_zone = locale, time_zone
 

@@ -18,15 +18,15 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import refresh
+from flask_babel import gettext as _
+from flask_babel import ngettext, refresh
 from flask_limiter import RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
-from marketplace.kernel.i18n import current_language
-from marketplace.kernel.text import counted
+from marketplace.kernel.i18n import N_, current_language
 from marketplace.kernel.web import committed, form_status, posted, refused
 
 from . import queries, services
@@ -102,18 +102,19 @@ def _per_account_and_address_key() -> str:
 def _wait(limit: RequestLimit) -> str:
     seconds = max(1, math.ceil(limit.window.reset_time - time.time()))
     if seconds < 90:
-        return counted(seconds, "second")
-    return counted(math.ceil(seconds / 60), "minute")
+        return ngettext("%(num)d second", "%(num)d seconds", seconds)
+    return ngettext("%(num)d minute", "%(num)d minutes", math.ceil(seconds / 60))
 
 
 def _refuse_login(message: str, offer_reset: bool):
     """The 429 page of a login limit: what happened, how long to wait, and (when the limit
-    is the account's) the password reset that lifts it at once."""
+    is the account's) the password reset that lifts it at once. ``message`` is marked with
+    ``N_`` (the limits are declared at import) and translated when a limit is hit."""
 
     def on_breach(limit: RequestLimit):
         page = render_template(
             "accounts/login_blocked.html",
-            message=message.format(wait=_wait(limit)),
+            message=_(message, wait=_wait(limit)),
             offer_reset=offer_reset,
         )
         return make_response(page, 429)
@@ -145,7 +146,11 @@ def register():
             db.session.commit()
             login_user(user)
             flash(
-                f"Welcome, {user.display_name}! We sent a link to {user.email} to confirm it.",
+                _(
+                    "Welcome, %(name)s! We sent a link to %(email)s to confirm it.",
+                    name=user.display_name,
+                    email=user.email,
+                ),
                 "success",
             )
             return redirect(url_for("accounts.profile"))
@@ -161,8 +166,10 @@ def register():
     methods=["POST"],
     deduct_when=_login_failed,
     on_breach=_refuse_login(
-        "This account has had too many failed logins in a short time, from several places."
-        " Wait {wait} and try again, or reset your password to log in now.",
+        N_(
+            "This account has had too many failed logins in a short time, from several places."
+            " Wait %(wait)s and try again, or reset your password to log in now."
+        ),
         offer_reset=True,
     ),
 )
@@ -171,7 +178,7 @@ def register():
     methods=["POST"],
     deduct_when=_login_failed,
     on_breach=_refuse_login(
-        "Too many failed logins from your network address. Wait {wait} and try again.",
+        N_("Too many failed logins from your network address. Wait %(wait)s and try again."),
         offer_reset=False,
     ),
 )
@@ -181,8 +188,10 @@ def register():
     methods=["POST"],
     deduct_when=_login_failed,
     on_breach=_refuse_login(
-        "Too many failed logins for this account from your network address. Wait {wait} and"
-        " try again, or reset your password to log in now.",
+        N_(
+            "Too many failed logins for this account from your network address. Wait %(wait)s"
+            " and try again, or reset your password to log in now."
+        ),
         offer_reset=True,
     ),
 )
@@ -195,14 +204,15 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
             # One message for an unknown address and a wrong password: no account probing.
-            form.password.errors.append("That email and password do not match an account.")
+            form.password.errors.append(_("That email and password do not match an account."))
             status = 401
         else:
             remember = form.remember.data
             services.start_session(user, remember=remember, user_agent=request.user_agent.string)
             db.session.commit()
             login_user(user, remember=remember)
-            flash(f"Welcome back, {user.display_name}.", "success")
+            refresh()  # the welcome below, in the account's language
+            flash(_("Welcome back, %(name)s.", name=user.display_name), "success")
             return redirect(safe_next(request.args.get("next")))
     return render_template("accounts/login.html", form=form), status
 
@@ -214,7 +224,7 @@ def logout():
     services.end_session(current_user)
     db.session.commit()
     logout_user()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("main.home"))
 
 
@@ -226,8 +236,13 @@ def logout_everywhere():
     db.session.commit()
     logout_user()
     flash(
-        f"You are logged out everywhere: {counted(ended, 'session')} ended, this one included,"
-        " and no device stays logged in. Log in again where you need to.",
+        ngettext(
+            "You are logged out everywhere: %(num)d session ended, this one included, and no"
+            " device stays logged in. Log in again where you need to.",
+            "You are logged out everywhere: %(num)d sessions ended, this one included, and no"
+            " device stays logged in. Log in again where you need to.",
+            ended,
+        ),
         "success",
     )
     return redirect(url_for("accounts.login"))
@@ -241,7 +256,11 @@ def verify_email(token: str):
         return render_template("accounts/token_invalid.html", message=str(exc)), 400
     db.session.commit()
     flash(
-        "Your email address is confirmed. You can now score designs and back campaigns.", "success"
+        _(
+            "Your email address is confirmed. You can now score designs, back campaigns and"
+            " submit your own designs."
+        ),
+        "success",
     )
     if current_user.is_authenticated and current_user.id == user.id:
         return redirect(url_for("accounts.profile"))
@@ -254,11 +273,11 @@ def verify_email(token: str):
 def resend_verification():
     posted(ButtonForm)
     if current_user.is_verified:
-        flash("Your email address is already confirmed.", "info")
+        flash(_("Your email address is already confirmed."), "info")
     else:
         services.send_verification(current_user)
         db.session.commit()
-        flash(f"We sent a new link to {current_user.email}.", "success")
+        flash(_("We sent a new link to %(email)s.", email=current_user.email), "success")
     return redirect(url_for("accounts.profile"))
 
 
@@ -270,7 +289,10 @@ def forgot_password():
         services.request_password_reset(form.email.data)
         db.session.commit()
         flash(
-            "If an account uses that address, a reset link is on its way. It works for one hour.",
+            _(
+                "If an account uses that address, a reset link is on its way. It works for one"
+                " hour."
+            ),
             "info",
         )
         return redirect(url_for("accounts.login"))
@@ -294,7 +316,7 @@ def reset_password(token: str):
             services.start_session(user, remember=False, user_agent=request.user_agent.string)
             db.session.commit()
             login_user(user)
-            flash("Your password is changed, and every other session is logged out.", "success")
+            flash(_("Your password is changed, and every other session is logged out."), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/reset.html", form=form), status
 
@@ -308,7 +330,7 @@ def profile():
             current_user, form.display_name.data, form.locale.data, form.time_zone.data
         )
         refresh()  # the message below, in the language just chosen
-        return committed(url_for("accounts.profile"), "Profile saved.")
+        return committed(url_for("accounts.profile"), _("Profile saved."))
     return render_template(
         "accounts/profile.html",
         form=form,
@@ -326,7 +348,7 @@ def become_designer():
     if form.validate_on_submit():
         services.accept_designer_terms(current_user)
         return committed(
-            url_for("accounts.profile"), "You are a designer now: your designs, your copyright."
+            url_for("accounts.profile"), _("You are a designer now: your designs, your copyright.")
         )
     return render_template(
         "accounts/designer_terms.html",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SubmitField
 
@@ -9,4 +10,4 @@ from wtforms import SubmitField
 class ButtonForm(FlaskForm):
     """A form with nothing but its CSRF token, for POST-only buttons (log out, resend)."""
 
-    submit = SubmitField("Submit")
+    submit = SubmitField(_l("Submit"))

@@ -9,12 +9,16 @@ parsing of what a URL names: ``or_404``, ``arg_choice``, ``page_number``.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable
 from typing import TypeVar
 
 import sqlalchemy as sa
+from babel.dates import format_timedelta
 from flask import abort, flash, redirect, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
@@ -156,8 +160,23 @@ def refuse_nul_bytes() -> None:
     400. PostgreSQL cannot store one in text, so it would otherwise fail deep inside a page
     or a write (a 500), or be stored differently on SQLite."""
     if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
-        abort(400, description="NUL characters are not accepted in a web address.")
+        abort(400, description=_("NUL characters are not accepted in a web address."))
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") and any(
         "\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)
     ):
-        abort(400, description="NUL characters are not accepted in a form.")
+        abort(400, description=_("NUL characters are not accepted in a form."))
+
+
+def describe_limit(exc) -> str:
+    """A rate limit that was exceeded (Flask-Limiter's 429), for people and in their
+    language: "3 per 1 minute", "3 en 1 minute". A limit given its own message says that."""
+    limit = getattr(exc, "limit", None)
+    item = getattr(limit, "limit", None)
+    if item is None or getattr(limit, "error_message", None):
+        return str(exc.description)
+    period = dt.timedelta(seconds=item.get_expiry())
+    return _(
+        "%(amount)s per %(period)s",
+        amount=item.amount,
+        period=format_timedelta(period, threshold=1.0, locale=get_locale() or "en"),
+    )
