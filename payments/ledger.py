@@ -8,7 +8,11 @@ cancelled runs add reversal entries; payouts add negative entries. Nothing is ed
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign, Pledge
@@ -111,6 +115,49 @@ def reverse_pledge_share(pledge: Pledge, run_id: int, actor: User | None) -> Led
         f"Pledge #{pledge.id} refunded: its {counted(pledge.quantity, 'unit')} leave run #{run_id}",
         actor,
     )
+
+
+_RUN_CANCELLED = re.compile(r"Run #\d+ cancelled: (?P<reason>.*)", re.DOTALL)
+_PLEDGE_REFUNDED = re.compile(r"Pledge #(?P<pledge>\d+) refunded")
+
+
+def describe(entry: LedgerEntry) -> str:
+    """What a line of the account is, in the reader's language. The stored ``note`` is the
+    English record, written once and never edited; this says the same from the entry's
+    columns (and the operator's reason, as typed)."""
+    campaign = db.session.get(Campaign, entry.campaign_id) if entry.campaign_id else None
+    per_unit = campaign.royalty_cents if campaign else 0
+
+    def units(amount: int) -> str:
+        n = abs(amount) // per_unit if per_unit else 0
+        return ngettext("%(num)d unit", "%(num)d units", n)
+
+    if entry.kind == LedgerKind.ROYALTY and campaign is not None:
+        return _(
+            "Royalty on production run #%(run)s: %(units)s of %(product)s",
+            run=entry.run_id,
+            units=units(entry.amount_cents),
+            product=campaign.product_name,
+        )
+    if entry.kind == LedgerKind.PAYOUT:
+        return _("Payout: %(reference)s", reference=entry.payout_reference or "")
+    if entry.kind == LedgerKind.REVERSAL:
+        cancelled = _RUN_CANCELLED.match(entry.note)
+        if cancelled:
+            return _(
+                "Run #%(run)s cancelled: %(reason)s",
+                run=entry.run_id,
+                reason=cancelled.group("reason"),
+            )
+        refunded = _PLEDGE_REFUNDED.match(entry.note)
+        if refunded:
+            return _(
+                "Pledge #%(pledge)s refunded: its %(units)s leave run #%(run)s",
+                pledge=refunded.group("pledge"),
+                units=units(entry.amount_cents),
+                run=entry.run_id,
+            )
+    return entry.note
 
 
 def balances(designer_id: int) -> dict[str, int]:

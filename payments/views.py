@@ -185,4 +185,5 @@ def earnings():
         "payments/earnings.html",
         balances=ledger.balances(current_user.id),
         entries=ledger.entries(current_user.id),
+        describe=ledger.describe,
     )

@@ -136,3 +136,22 @@ def test_a_french_backer_gets_the_run_update_in_french(ctx, settled):
     assert ben.subject == "Test tee: production is planned"
     assert ben.body_text.startswith("Hello Ben,")
     assert format_date(SHIP_DATE, "long", locale="en") in ben.body_text
+
+
+def test_a_french_designers_earnings_read_in_french(client, auth, ctx, settled, run_jobs):
+    from payments import ledger, refunds
+
+    launch(ctx, settled)
+    with ctx():
+        operator = db.session.get(User, settled["operator"])
+        refunds.request_refund(settled["pledges"]["cy"], operator, "Damaged on arrival")
+        ledger.record_payout(settled["designer"], operator, 500, "EUR", "VIR-7")
+        db.session.get(User, settled["designer"]).locale = "fr"
+        db.session.commit()
+    run_jobs(("settlement",))
+    login_as(client, auth, "designer@example.com")
+    page = client.get("/account/earnings").get_data(as_text=True)
+    assert "Droits sur la série de production n°" in page and "6 unités de Test tee" in page
+    assert "remboursée\u00a0: ses 3 unités quittent la série" in page
+    assert "Versement\u00a0: VIR-7" in page
+    assert "Royalty on" not in page and "refunded" not in page
