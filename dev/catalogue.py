@@ -1,9 +1,11 @@
 """Fill the French catalogue from fragment catalogues: ``python -m dev.catalogue PARTS...``.
 
-Work on the wording is split by package (each fragment holds the translations of the
-messages of one part of the product); this copies every translated message of the fragments
-into translations/fr/LC_MESSAGES/messages.po, where `make messages` has put the message, and
-says which messages of the catalogue are still untranslated.
+For wording translated in parts, side by side (each fragment holds the French of the
+messages of one part of the product, as the first translation was written): this copies
+every translated message of the fragments into translations/fr/LC_MESSAGES/messages.po, where
+`make messages` has put the message, says where two fragments disagree, and lists the
+messages of the catalogue still untranslated. The catalogue itself is the one source of the
+French; fragments are only a way to write it in parallel.
 """
 
 from __future__ import annotations
