@@ -7,6 +7,7 @@ import secrets
 import pytest
 from flask import render_template
 
+from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
@@ -141,3 +142,19 @@ def test_the_pledge_mail_offers_changes_only_while_the_campaign_takes_pledges(
             db.session.rollback()
         assert ("change or cancel your pledge" in text) is offered, state
         assert ("Follow your pledge in My pledges" in text) is not offered, state
+
+
+def test_in_french_a_delivered_campaign_and_order_say_so(
+    client, auth, ctx, make_user, make_campaign
+):
+    campaign_id = _backed(
+        ctx, make_user, make_campaign, CampaignState.DELIVERED, PledgeState.COLLECTED
+    )
+    with ctx():
+        db.session.scalar(db.select(User).where(User.email == "bea@example.com")).locale = "fr"
+        db.session.commit()
+    login_as(client, auth, "bea@example.com")
+    page = client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+    assert "Livrée\u00a0: chaque contributeur·rice a reçu sa commande." in page
+    assert "Les suivre dans Mes contributions" in page
+    assert "Payée et livrée." in client.get("/pledges/").get_data(as_text=True)

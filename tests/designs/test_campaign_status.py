@@ -76,3 +76,16 @@ def test_the_design_page_follows_its_campaign_at_once_for_visitors(
         services.transition(campaign, "fail", None)
         db.session.commit()
     assert "campaign failed" in client.get(f"/designs/{design_id}").get_data(as_text=True)
+
+
+def test_in_french_a_failed_and_a_delivered_campaign_are_named_so(
+    client, ctx, make_user, make_campaign
+):
+    designer = make_user("dee@example.com", designer=True, name="Dee Signer")
+    make_campaign(state=CampaignState.FAILED, designer_id=designer)
+    make_campaign(state=CampaignState.DELIVERED, designer_id=designer)
+    page = client.get(
+        f"/designs/by/{designer}", headers={"Accept-Language": "fr-FR,fr;q=0.9"}
+    ).get_data(as_text=True)
+    assert ">campagne en échec</span>" in page
+    assert ">livré aux contributeurs·rices</span>" in page
