@@ -30,6 +30,7 @@ from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.i18n import DEFAULT_LANGUAGE
 from marketplace.kernel.pagecache import cached_for_anonymous
+from marketplace.kernel.signals import collect, design_campaigns
 from marketplace.kernel.web import (
     arg_choice,
     arg_id,
@@ -93,6 +94,15 @@ def _visible_or_404(design: Design | None) -> Design:
     return design
 
 
+def _campaigns_of(designs) -> dict:
+    """{design id: its campaign}, from the campaigns package (built on this one): a design in
+    the "campaign" state is shown with where its campaign really is."""
+    found: dict = {}
+    for part in collect(design_campaigns, list(designs)):
+        found.update(part)
+    return found
+
+
 # --- browsing ---------------------------------------------------------------------------------
 
 
@@ -116,6 +126,7 @@ def index():
     return render_template(
         "designs/index.html",
         designs=designs,
+        campaigns=_campaigns_of(designs),
         has_next=has_next,
         page=page,
         status=status,
@@ -159,6 +170,7 @@ def show(design_id: int):
     return render_template(
         "designs/show.html",
         design=design,
+        campaign=_campaigns_of([design]).get(design.id),
         vote=vote,
         show_scores=show_scores,
         comments=comments,
@@ -189,7 +201,9 @@ def artwork(design_id: int, size: str):
 def designer(user_id: int):
     person = or_404(queries.designer(user_id))
     designs = queries.public_designs_of(user_id)
-    return render_template("designs/designer.html", person=person, designs=designs)
+    return render_template(
+        "designs/designer.html", person=person, designs=designs, campaigns=_campaigns_of(designs)
+    )
 
 
 # --- designer's own work ----------------------------------------------------------------------
@@ -206,7 +220,7 @@ def _designer_or_redirect():
 @login_required
 def mine():
     designs = queries.designs_of(current_user.id)
-    return render_template("designs/mine.html", designs=designs)
+    return render_template("designs/mine.html", designs=designs, campaigns=_campaigns_of(designs))
 
 
 def _form_choices(form: DesignForm) -> None:

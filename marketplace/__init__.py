@@ -252,6 +252,7 @@ def _register_blueprints(app: Flask) -> None:
 def _connect_signals() -> None:
     """Every receiver of ``marketplace.kernel.signals``, in one place. Connecting the same
     function again (a second app in the process) changes nothing."""
+    from marketplace.campaigns import views as campaign_views
     from marketplace.kernel import signals
     from marketplace.production import services as production
     from marketplace.production import views as production_views
@@ -266,6 +267,7 @@ def _connect_signals() -> None:
     signals.page_banners.connect(production_views.survey_banners)
     signals.pledge_details.connect(production_views.pledge_details)
     signals.campaign_timeline.connect(production_views.campaign_timeline)
+    signals.design_campaigns.connect(campaign_views.design_campaigns)
 
 
 # Lazy: defined at import, read in the language of the request that fails.

@@ -83,6 +83,7 @@ FOLLOWED_STATES = (
     CampaignState.SETTLED,
     CampaignState.IN_PRODUCTION,
     CampaignState.SHIPPED,
+    CampaignState.DELIVERED,
 )
 FAILED_STATES = (PledgeState.ERRORED, PledgeState.ACTION_REQUIRED)
 

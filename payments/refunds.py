@@ -137,8 +137,12 @@ def cancel_production(
     campaign = lock_row(Campaign, campaign_id)
     if campaign is None:
         raise RefundError(_("No such campaign."), 404)
-    # A launched run moves its campaign on to in production, then shipped.
-    has_run = campaign.state in (CampaignState.IN_PRODUCTION, CampaignState.SHIPPED)
+    # A launched run moves its campaign on to in production, shipped, then delivered.
+    has_run = campaign.state in (
+        CampaignState.IN_PRODUCTION,
+        CampaignState.SHIPPED,
+        CampaignState.DELIVERED,
+    )
     if has_run and not run_cancelled:
         raise RefundError(
             _("This campaign has a production run: cancel the run, which refunds everyone."),

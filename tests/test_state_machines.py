@@ -54,6 +54,7 @@ TABLES = {
         settled --cancel--> cancelled
         in_production --ship--> shipped
         in_production --cancel--> cancelled
+        shipped --deliver--> delivered
         """,
     ),
     PLEDGE_MACHINE: (

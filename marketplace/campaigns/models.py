@@ -33,6 +33,8 @@ class CampaignState(StateEnum):
     SETTLED = "settled"
     IN_PRODUCTION = "in_production"
     SHIPPED = "shipped"
+    #: Its production run reached the backers (the run's "delivered" step moves it here).
+    DELIVERED = "delivered"
     CANCELLED = "cancelled"
 
     @property
@@ -50,6 +52,7 @@ _CAMPAIGN_LABELS = {
     "settled": N_("settled"),
     "in_production": N_("in production"),
     "shipped": N_("shipped"),
+    "delivered": N_("delivered"),
     "cancelled": N_("cancelled"),
 }
 
@@ -69,6 +72,7 @@ CAMPAIGN_MACHINE = StateMachine.from_table(
     settled        cancel   cancelled
     in_production  ship     shipped
     in_production  cancel   cancelled
+    shipped        deliver  delivered
     """,
 )
 

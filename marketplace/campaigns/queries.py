@@ -72,6 +72,13 @@ def closed_campaigns(limit: int = 12) -> Sequence[Campaign]:
     ).all()
 
 
+def campaigns_by_design(design_ids: Sequence[int]) -> dict[int, Campaign]:
+    return {
+        c.design_id: c
+        for c in db.session.scalars(sa.select(Campaign).where(Campaign.design_id.in_(design_ids)))
+    }
+
+
 def upcoming_campaigns(limit: int = 12) -> Sequence[Campaign]:
     """Scheduled campaigns, the next to start first."""
     return db.session.scalars(

@@ -28,6 +28,7 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
 from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
+from marketplace.kernel.pagecache import forget_after_commit
 from marketplace.kernel.queues import enqueue_after_commit
 from marketplace.kernel.urls import external_url
 
@@ -109,7 +110,7 @@ def parse_variants(text: str) -> list[tuple[str, int | None]]:
 def transition(
     campaign: Campaign, event: str, actor: User | None, reason: str | None = None, **data
 ) -> bool:
-    return apply_transition(
+    moved = apply_transition(
         CAMPAIGN_MACHINE,
         campaign,
         event,
@@ -117,6 +118,10 @@ def transition(
         reason=reason,
         **data,
     )
+    if moved:
+        # The design's page says where its campaign is: its cached copies are now wrong.
+        forget_after_commit(f"design:{campaign.design_id}")
+    return moved
 
 
 def pledge_transition(

@@ -101,6 +101,12 @@ def post_update(campaign_id: int):
     )
 
 
+def design_campaigns(designs) -> dict[int, Campaign]:
+    """Receives ``design_campaigns``: the campaign of each design shown that has one."""
+    ids = [d.id for d in designs if d.state.value == "campaign"]
+    return queries.campaigns_by_design(ids) if ids else {}
+
+
 # --- my pledges -------------------------------------------------------------------------------
 
 

@@ -124,6 +124,17 @@ campaign_timeline = _signals.signal(
     """,
 )
 
+design_campaigns = _signals.signal(
+    "design-campaigns",
+    doc="""The campaigns of designs in the "campaign" state, so that a design's badge and
+    "what happens next" say where its campaign really is (live, funded, failed, delivered...).
+
+    sender: the list of designs shown. Each receiver returns ``{design_id: Campaign}``.
+    sent by: ``designs.views`` (the gallery, a designer's page, "My designs", a design's page).
+    received by: ``marketplace.campaigns.views.design_campaigns``.
+    """,
+)
+
 
 def collect(signal: Signal, sender: Any, **kwargs: Any) -> list[Any]:
     """Every receiver's answer, in the order they were connected."""

@@ -271,6 +271,8 @@ def move_run(run_id: int, operator: User, event: str) -> ProductionRun:
     if event == "ship":
         campaigns.transition(campaign, "ship", operator, run_id=run.id)
     if event == "deliver":
+        # The campaign's badge and pages follow the run to its end.
+        campaigns.transition(campaign, "deliver", operator, run_id=run.id)
         now = utcnow()
         db.session.execute(
             sa.update(Order)

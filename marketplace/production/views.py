@@ -74,6 +74,11 @@ def pledge_details(pledges) -> dict[int, list[tuple[str, str | None, str | None]
             order, run = orders[pledge_id]
             if order.state.value == "cancelled":
                 lines.append((_("Order cancelled."), None, None))
+            elif order.state.value == "delivered":
+                text = _("Delivered on %(date)s.", date=day(order.delivered_at, "long"))
+                if order.tracking_ref:
+                    text += " " + _("Tracking %(tracking)s.", tracking=order.tracking_ref)
+                lines.append((text, None, None))
             elif order.tracking_ref:
                 lines.append(
                     (

@@ -40,7 +40,7 @@ def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx, stripe_server)
             "settling",
             "failed",
             "in_production",
-            "shipped",
+            "delivered",
         }
         run_states = {r.state.value for r in db.session.scalars(sa.select(ProductionRun))}
         assert run_states == {"in_production", "delivered"}

@@ -236,7 +236,8 @@ def test_the_run_moves_step_by_step_and_backers_follow(
     with ctx():
         run = db.session.get(ProductionRun, run_id)
         assert run.state == RunState.DELIVERED
-        assert db.session.get(Campaign, settled["campaign"]).state == CampaignState.SHIPPED
+        # The campaign follows its run to the end: its badge says delivered, not shipped.
+        assert db.session.get(Campaign, settled["campaign"]).state == CampaignState.DELIVERED
         assert {o.state for o in db.session.scalars(sa.select(Order))} == {OrderState.DELIVERED}
         moves = db.session.scalars(
             sa.select(OutboxMail.subject).where(OutboxMail.to_address == "cy@example.com")
@@ -245,7 +246,9 @@ def test_the_run_moves_step_by_step_and_backers_follow(
     assert any("delivered" in s for s in moves)
     login_as(client, auth, "cy@example.com")
     page = client.get("/pledges/").get_data(as_text=True)
-    assert "tracking COLIS-42" in page
+    assert "Tracking COLIS-42" in page
+    assert "Paid and delivered." in page and "Delivered on " in page
+    assert "goes into production" not in page
     # Shipped: the address can no longer change.
     assert answer(client, auth, "cy@example.com", settled["pledges"]["cy"]).status_code == 409
 
