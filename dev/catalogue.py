@@ -33,6 +33,9 @@ def main(parts: list[str]) -> int:
             if target is None:
                 print(f"{part}: not in the catalogue (run make messages?): {message.id!r}")
                 continue
+            if isinstance(target.id, tuple) != isinstance(message.id, tuple):
+                print(f"{part}: {message.id!r} is plural in one and not the other: skipped")
+                continue
             strings = message.string if isinstance(message.string, tuple) else (message.string,)
             if not all(strings):
                 continue

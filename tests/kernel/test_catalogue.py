@@ -65,6 +65,11 @@ def problems(messages, catalogue) -> list[str]:
             found.append(f"fuzzy: {key!r}")
         translations = entry.string if isinstance(entry.string, tuple) else (entry.string,)
         originals = message if isinstance(message, tuple) else (message,)
+        if isinstance(message, tuple) != isinstance(entry.string, tuple) or (
+            isinstance(message, tuple) and len(translations) != catalogue.num_plurals
+        ):
+            found.append(f"plural forms differ: {key!r}")
+            continue
         if not all(translations):
             found.append(f"untranslated: {key!r}")
             continue
@@ -101,9 +106,14 @@ def test_a_fuzzy_or_empty_translation_or_a_lost_placeholder_fails_the_check():
     catalogue.add("Saved.", "Enregistré.", flags=["fuzzy"])
     catalogue.add("Hello", "")
     catalogue.add("%(n)s left", "il en reste")
+    # A plural given a single string, as a merge of a singular message once wrote it.
+    catalogue.add(("backer", "backers"), ("contributeur", "contributeurs", "contributeurs"))
+    catalogue.get("backer").string = "contributeur"
     messages = {m: m for m in ("Saved.", "Hello", "%(n)s left")}
+    messages["backer"] = ("backer", "backers")
     assert problems(messages, catalogue) == [
         "placeholders differ: '%(n)s left' -> 'il en reste'",
         "untranslated: 'Hello'",
         "fuzzy: 'Saved.'",
+        "plural forms differ: 'backer'",
     ]
