@@ -377,6 +377,16 @@ def cast_vote(
     now = now or utcnow()
     if design.state != DesignState.VOTING or now >= design.voting_closes_at:
         raise DesignError(_("Scoring for this design is closed."), 409)
+    if user.is_operator:
+        # Operators see the scores before voting and decide the shortlist: their score would
+        # be neither blind nor the community's.
+        raise DesignError(
+            _(
+                "Operators do not score designs: scoring is the community's. Log in with a"
+                " member account to score."
+            ),
+            403,
+        )
     if not would_buy:
         variant_id = None
     elif (

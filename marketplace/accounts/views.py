@@ -60,6 +60,14 @@ def safe_next(target: str | None) -> str:
     return url_for("main.home")
 
 
+def after_login(user) -> str:
+    """Where a login lands: a safe ``next=``, else the console for an operator (their work
+    is there), else the home page."""
+    fallback = url_for("operator.console") if user.is_operator else url_for("main.home")
+    target = request.args.get("next")
+    return target if target and safe_next(target) == target else fallback
+
+
 def _login_failed(response) -> bool:
     return response.status_code == 401
 
@@ -197,7 +205,7 @@ def register():
 )
 def login():
     if current_user.is_authenticated:
-        return redirect(safe_next(request.args.get("next")))
+        return redirect(after_login(current_user))
     form = LoginForm()
     status = form_status(form)
     if form.validate_on_submit():
@@ -213,7 +221,7 @@ def login():
             login_user(user, remember=remember)
             refresh()  # the welcome below, in the account's language
             flash(_("Welcome back, %(name)s.", name=user.display_name), "success")
-            return redirect(safe_next(request.args.get("next")))
+            return redirect(after_login(user))
     return render_template("accounts/login.html", form=form), status
 
 
