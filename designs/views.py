@@ -198,7 +198,7 @@ def designer(user_id: int):
 def _designer_or_redirect():
     if not current_user.is_designer:
         flash(_("Accept the designer terms first: then you can submit designs."), "info")
-        return redirect(url_for("accounts.become_designer"))
+        return redirect(url_for("accounts.become_designer", next=url_for("designs.new")))
     return None
 
 

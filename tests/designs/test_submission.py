@@ -72,7 +72,8 @@ def test_a_member_must_accept_the_designer_terms_before_submitting(client, auth,
     auth.login("member@example.com")
     resp = client.get("/designs/new")
     assert resp.status_code == 302
-    assert resp.headers["Location"].endswith("/account/designer")
+    # To the terms, and from them back to the form.
+    assert resp.headers["Location"].endswith("/account/designer?next=/designs/new")
 
 
 def test_designer_creates_a_draft_only_they_can_see(
