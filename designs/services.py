@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel.speaklater import LazyString
 
 from marketplace.accounts.models import User
+from marketplace.accounts.services import accept_designer_terms
 from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
@@ -226,13 +227,27 @@ def update_draft(
     return old_key
 
 
-def submit(design: Design, actor: User) -> None:
+def submit(design: Design, actor: User, accept_new_terms: bool = False) -> None:
+    """Send a draft to the quality check. The licence is granted by the designer terms the
+    account accepted, once per version of them; ``accept_new_terms`` accepts a newer version
+    than the account's, ticked on the submission form."""
     if design.designer_id != actor.id:
         raise DesignError(_("Only the designer can submit this design."), 403)
     if design.state != DesignState.DRAFT:
         raise DesignError(_("This design is already submitted."), 409)
     require_verified(actor)
-    design.terms_version = current_app.config["DESIGNER_TERMS_VERSION"]
+    version = current_app.config["DESIGNER_TERMS_VERSION"]
+    if actor.designer_terms_version != version:
+        if not accept_new_terms:
+            raise DesignError(
+                _(
+                    "The designer terms have changed (version %(version)s): accept them to submit.",
+                    version=version,
+                ),
+                409,
+            )
+        accept_designer_terms(actor)
+    design.terms_version = version
     design.submitted_at = utcnow()
     transition(design, "submit", actor, terms_version=design.terms_version)
 
