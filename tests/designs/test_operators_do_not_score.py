@@ -4,6 +4,7 @@ shortlist, so the form is not offered to them and a posted score is refused."""
 import sqlalchemy as sa
 
 from designs.models import Vote
+from marketplace.accounts.models import User
 from marketplace.kernel.extensions import db
 from tests.helpers import post
 
@@ -32,3 +33,17 @@ def test_a_member_still_gets_the_score_form(client, auth, make_user, make_design
     page = client.get(f"/designs/{design_id}").get_data(as_text=True)
     assert f'action="/designs/{design_id}/vote"' in page
     assert "Operators do not score designs" not in page
+
+
+def test_the_operator_reads_why_in_french(client, auth, ctx, make_user, make_design):
+    design_id = make_design()
+    operator_id = make_user("olivia@example.com", operator=True)
+    with ctx():
+        db.session.get(User, operator_id).locale = "fr"
+        db.session.commit()
+    auth.login("olivia@example.com")
+    page = client.get(f"/designs/{design_id}").get_data(as_text=True)
+    assert (
+        "Les opérateurs ne notent pas les designs\u00a0: la notation revient à la communauté."
+        in (page)
+    )
