@@ -76,6 +76,16 @@ class NewDesignForm(DesignForm):
 
 
 class SubmitDesignForm(FlaskForm):
+    """Submission by a designer who accepted the current designer terms: they grant the
+    licence, so it is not asked again for each design."""
+
+    submit = SubmitField(_l("Submit for review"))
+
+
+class SubmitDesignUnderNewTermsForm(SubmitDesignForm):
+    """Submission by a designer who accepted an earlier version of the terms: the new
+    version is accepted here, once, for this design and the next ones."""
+
     accept_terms = BooleanField(
         _l(
             "I accept the licence terms: I keep the copyright and grant Cocréa a non-exclusive "
@@ -83,7 +93,6 @@ class SubmitDesignForm(FlaskForm):
         ),
         validators=[DataRequired(_l("Accept the licence terms to submit."))],
     )
-    submit = SubmitField(_l("Submit for review"))
 
 
 class VoteForm(FlaskForm):

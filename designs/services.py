@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel.speaklater import LazyString
 
 from marketplace.accounts.models import User
+from marketplace.accounts.services import accept_designer_terms
 from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
@@ -226,13 +227,27 @@ def update_draft(
     return old_key
 
 
-def submit(design: Design, actor: User) -> None:
+def submit(design: Design, actor: User, accept_new_terms: bool = False) -> None:
+    """Send a draft to the quality check. The licence is granted by the designer terms the
+    account accepted, once per version of them; ``accept_new_terms`` accepts a newer version
+    than the account's, ticked on the submission form."""
     if design.designer_id != actor.id:
         raise DesignError(_("Only the designer can submit this design."), 403)
     if design.state != DesignState.DRAFT:
         raise DesignError(_("This design is already submitted."), 409)
     require_verified(actor)
-    design.terms_version = current_app.config["DESIGNER_TERMS_VERSION"]
+    version = current_app.config["DESIGNER_TERMS_VERSION"]
+    if actor.designer_terms_version != version:
+        if not accept_new_terms:
+            raise DesignError(
+                _(
+                    "The designer terms have changed (version %(version)s): accept them to submit.",
+                    version=version,
+                ),
+                409,
+            )
+        accept_designer_terms(actor)
+    design.terms_version = version
     design.submitted_at = utcnow()
     transition(design, "submit", actor, terms_version=design.terms_version)
 
@@ -377,6 +392,16 @@ def cast_vote(
     now = now or utcnow()
     if design.state != DesignState.VOTING or now >= design.voting_closes_at:
         raise DesignError(_("Scoring for this design is closed."), 409)
+    if user.is_operator:
+        # Operators see the scores before voting and decide the shortlist: their score would
+        # be neither blind nor the community's.
+        raise DesignError(
+            _(
+                "Operators do not score designs: scoring is the community's. Log in with a"
+                " member account to score."
+            ),
+            403,
+        )
     if not would_buy:
         variant_id = None
     elif (

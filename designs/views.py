@@ -47,6 +47,7 @@ from .forms import (
     DesignForm,
     NewDesignForm,
     SubmitDesignForm,
+    SubmitDesignUnderNewTermsForm,
     VoteForm,
     artwork_hint,
 )
@@ -164,7 +165,7 @@ def show(design_id: int):
         forms = {
             "vote_form": vote_form,
             "comment_form": CommentForm(formdata=None),
-            "submit_form": SubmitDesignForm(formdata=None) if is_owner else None,
+            "submit_form": _submit_form_class()(formdata=None) if is_owner else None,
             "button": ButtonForm(formdata=None),
         }
     return render_template(
@@ -212,7 +213,7 @@ def designer(user_id: int):
 def _designer_or_redirect():
     if not current_user.is_designer:
         flash(_("Accept the designer terms first: then you can submit designs."), "info")
-        return redirect(url_for("accounts.become_designer"))
+        return redirect(url_for("accounts.become_designer", next=url_for("designs.new")))
     return None
 
 
@@ -363,15 +364,22 @@ def edit(design_id: int):
     return render_template("designs/form.html", form=form, design=design), status or 200
 
 
+def _submit_form_class() -> type[SubmitDesignForm]:
+    """The licence is asked only of a designer whose accepted terms are not the current ones."""
+    if current_user.designer_terms_version == current_app.config["DESIGNER_TERMS_VERSION"]:
+        return SubmitDesignForm
+    return SubmitDesignUnderNewTermsForm
+
+
 @bp.post("/<int:design_id>/submit")
 @login_required
 def submit(design_id: int):
     design = _visible_or_404(queries.design(design_id))
-    form = SubmitDesignForm()
+    form = _submit_form_class()()
     if not form.validate_on_submit():
         flash(_("Accept the licence terms to submit your design."), "error")
         return redirect(url_for("designs.show", design_id=design.id)), 303
-    services.submit(design, current_user)
+    services.submit(design, current_user, accept_new_terms="accept_terms" in form)
     return committed(
         url_for("designs.show", design_id=design.id),
         _("Submitted! Our team checks every design before it opens for scoring."),

@@ -156,20 +156,17 @@ def run() -> int:
             env["REDIS_URL"] = services.enter_context(redis_server())
             redis_note = f"{env['REDIS_URL']} (started for this run)"
 
+        localstripe_base = None
         if env.get("STRIPE_SECRET_KEY"):
             stripe_note = "Stripe API with your STRIPE_SECRET_KEY"
         else:
-            base = services.enter_context(localstripe())
+            base = localstripe_base = services.enter_context(localstripe())
             env.update(
                 STRIPE_SECRET_KEY="sk_test_localstripe",
                 STRIPE_PUBLISHABLE_KEY="pk_test_localstripe",
                 STRIPE_WEBHOOK_SECRET=env.get("STRIPE_WEBHOOK_SECRET") or "whsec_localstripe",
                 STRIPE_API_BASE=base,
                 STRIPE_JS_URL=base + "/js.stripe.com/v3/",
-            )
-            # localstripe sends signed events like Stripe does; they arrive at our endpoint.
-            register_localstripe_webhook(
-                base, f"http://127.0.0.1:{port}/webhooks/stripe", env["STRIPE_WEBHOOK_SECRET"]
             )
             stripe_note = f"localstripe at {base} (webhooks to /webhooks/stripe)"
 
@@ -190,9 +187,19 @@ def run() -> int:
         ]
         url = f"http://127.0.0.1:{port}/"
         try:
-            for child in children:
-                child.start(env)
+            # The web app first, and localstripe told of its endpoint once it answers: an
+            # event posted before would print "webhook ... failed: Cannot connect". Events of
+            # the demo's seeding (which wrote their outcome itself) go nowhere; the worker,
+            # started next, charges with the endpoint up.
+            web.start(env)
             wait_until(lambda: answers_200(url + "healthz", 2), 60, "the web app", web.proc)
+            if localstripe_base:
+                register_localstripe_webhook(
+                    localstripe_base, url + "webhooks/stripe", env["STRIPE_WEBHOOK_SECRET"]
+                )
+            for child in children:
+                if child is not web:
+                    child.start(env)
             print(
                 "\n"
                 f"  Cocréa is running at {url}\n"

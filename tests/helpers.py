@@ -325,7 +325,8 @@ def login(page, base, email):
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(base + "/")
+    # Members land on the home page, operators on the console.
+    page.wait_for_url(lambda url: url in (base + "/", base + "/operator/"))
 
 
 def logout(page):

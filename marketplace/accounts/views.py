@@ -60,6 +60,18 @@ def safe_next(target: str | None) -> str:
     return url_for("main.home")
 
 
+def onward(fallback: str) -> str:
+    """The request's ``next=`` if it is a safe path of this site, else ``fallback``."""
+    target = request.args.get("next")
+    return target if target and safe_next(target) == target else fallback
+
+
+def after_login(user) -> str:
+    """Where a login lands: a safe ``next=``, else the console for an operator (their work
+    is there), else the home page."""
+    return onward(url_for("operator.console") if user.is_operator else url_for("main.home"))
+
+
 def _login_failed(response) -> bool:
     return response.status_code == 401
 
@@ -125,8 +137,10 @@ def _refuse_login(message: str, offer_reset: bool):
 @accounts.route("/register", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["REGISTER_LIMIT"], methods=["POST"])
 def register():
+    # A safe ``next=`` carries the sign-up on ("Join as a designer": to the designer terms).
+    then = onward(url_for("accounts.profile"))
     if current_user.is_authenticated:
-        return redirect(url_for("accounts.profile"))
+        return redirect(then)
     form = RegisterForm()
     status = form_status(form)
     if form.validate_on_submit():
@@ -153,7 +167,7 @@ def register():
                 ),
                 "success",
             )
-            return redirect(url_for("accounts.profile"))
+            return redirect(then)
     return render_template("accounts/register.html", form=form), status
 
 
@@ -197,7 +211,7 @@ def register():
 )
 def login():
     if current_user.is_authenticated:
-        return redirect(safe_next(request.args.get("next")))
+        return redirect(after_login(current_user))
     form = LoginForm()
     status = form_status(form)
     if form.validate_on_submit():
@@ -213,7 +227,7 @@ def login():
             login_user(user, remember=remember)
             refresh()  # the welcome below, in the account's language
             flash(_("Welcome back, %(name)s.", name=user.display_name), "success")
-            return redirect(safe_next(request.args.get("next")))
+            return redirect(after_login(user))
     return render_template("accounts/login.html", form=form), status
 
 
@@ -263,6 +277,9 @@ def verify_email(token: str):
         "success",
     )
     if current_user.is_authenticated and current_user.id == user.id:
+        # A designer confirms the address to upload: the new design form is what is next.
+        if user.is_designer:
+            return redirect(url_for("designs.new"))
         return redirect(url_for("accounts.profile"))
     return redirect(url_for("accounts.login"))
 
@@ -347,8 +364,20 @@ def become_designer():
     form = DesignerTermsForm()
     if form.validate_on_submit():
         services.accept_designer_terms(current_user)
+        if not current_user.is_verified:
+            # Uploading needs a confirmed address: the mailed link leads on to the form.
+            return committed(
+                url_for("accounts.profile"),
+                _(
+                    "You are a designer now: your designs, your copyright. Confirm your email"
+                    " address with the link we sent to %(email)s, and the form for your first"
+                    " design opens.",
+                    email=current_user.email,
+                ),
+            )
         return committed(
-            url_for("accounts.profile"), _("You are a designer now: your designs, your copyright.")
+            onward(url_for("accounts.profile")),
+            _("You are a designer now: your designs, your copyright."),
         )
     return render_template(
         "accounts/designer_terms.html",

@@ -28,7 +28,8 @@ def test_submit_approve_score_close_and_shortlist(
     )
     assert page.get_by_text("This is a draft").is_visible()
     assert page.get_by_role("img", name="Lighthouse at dusk").is_visible()
-    page.get_by_label("I accept the licence terms").check()
+    # Ada accepted the designer terms, licence included: it is not asked again.
+    assert page.get_by_text("Submitting grants the licence of the designer terms").is_visible()
     page.get_by_role("button", name="Submit for review").click()
     assert page.get_by_text("Waiting for the quality check").is_visible()
     logout(page)

@@ -66,7 +66,8 @@ def test_a_newcomer_does_everything_in_french_then_switches_to_english(
     page.get_by_label("Visuel").set_input_files(str(artwork))
     page.get_by_role("button", name="Enregistrer le brouillon").click()
     assert page.get_by_text("Brouillon enregistré.").is_visible()
-    page.get_by_label("J’accepte les conditions de licence").check()
+    # The licence came with the designer terms just accepted: not asked again.
+    assert page.get_by_text("Soumettre accorde la licence des").is_visible()
     page.get_by_role("button", name="Soumettre à l’examen").click()
     assert page.get_by_text("Soumis\u202f! Notre équipe contrôle chaque design").is_visible()
 

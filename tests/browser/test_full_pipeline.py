@@ -63,7 +63,7 @@ def test_from_a_drawing_to_a_delivered_product(
     # Submission, quality check, scoring, close, shortlist.
     login(page, live_server, "ada@example.com")
     save_design_draft(page, live_server, artwork, "Red kite", "A kite over the Rhône.", "sky")
-    page.get_by_label("I accept the licence terms").check()
+    assert page.get_by_text("Submitting grants the licence of the designer terms").is_visible()
     page.get_by_role("button", name="Submit for review").click()
     logout(page)
 

@@ -13,6 +13,7 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent
 from tests.helpers import (
     bomb_png,
+    csrf_in,
     csrf_token,
     files_under,
     jpeg_bytes,
@@ -72,7 +73,8 @@ def test_a_member_must_accept_the_designer_terms_before_submitting(client, auth,
     auth.login("member@example.com")
     resp = client.get("/designs/new")
     assert resp.status_code == 302
-    assert resp.headers["Location"].endswith("/account/designer")
+    # To the terms, and from them back to the form.
+    assert resp.headers["Location"].endswith("/account/designer?next=/designs/new")
 
 
 def test_designer_creates_a_draft_only_they_can_see(
@@ -241,20 +243,18 @@ def test_an_edit_that_leaves_out_the_optional_fields_keeps_their_values(
         assert design.title == "Renamed" and design.tag_names == ["city"]
 
 
-def test_submitting_needs_the_licence_and_records_its_version(
+def test_a_designer_who_accepted_the_current_terms_submits_without_being_asked_again(
     app, client, ctx, designer, product_id
 ):
+    """The licence is part of the designer terms, accepted once: the submission records the
+    version the account accepted, without a second checkbox per design."""
     post_new(client, (png_bytes(), "one.png"), product_id=product_id)
     with ctx():
         design_id = db.session.scalar(sa.select(Design.id))
-    token = csrf_token(client, f"/designs/{design_id}")
-    resp = client.post(f"/designs/{design_id}/submit", data={"csrf_token": token})
-    assert resp.status_code == 303
-    with ctx():
-        assert db.session.get(Design, design_id).state == DesignState.DRAFT
-    resp = client.post(
-        f"/designs/{design_id}/submit", data={"csrf_token": token, "accept_terms": "y"}
-    )
+    page = client.get(f"/designs/{design_id}").get_data(as_text=True)
+    assert "I accept the licence terms" not in page
+    assert "Submitting grants the licence of the" in page
+    resp = client.post(f"/designs/{design_id}/submit", data={"csrf_token": csrf_in(page)})
     assert resp.status_code == 302
     with ctx():
         design = db.session.get(Design, design_id)
@@ -268,6 +268,42 @@ def test_submitting_needs_the_licence_and_records_its_version(
         )
     # A submitted design can no longer be edited.
     assert client.get(f"/designs/{design_id}/edit").status_code == 302
+
+
+def test_new_terms_are_accepted_at_the_next_submission_once(
+    app, client, ctx, designer, product_id, monkeypatch
+):
+    """Terms changed since the designer accepted them: the submission asks for the new
+    version, refuses without it, and accepting it there records it on the account (audited),
+    so the next design is not asked again."""
+    for name in ("one.png", "two.png"):
+        post_new(client, (png_bytes(), name), product_id=product_id)
+    with ctx():
+        first, second = db.session.scalars(sa.select(Design.id).order_by(Design.id)).all()
+    monkeypatch.setitem(app.config, "DESIGNER_TERMS_VERSION", "2099-01")
+    page = client.get(f"/designs/{first}").get_data(as_text=True)
+    assert "The designer terms have changed since you accepted them" in page
+    assert "I accept the licence terms" in page
+    token = csrf_in(page)
+    resp = client.post(f"/designs/{first}/submit", data={"csrf_token": token})
+    assert resp.status_code == 303
+    with ctx():
+        assert db.session.get(Design, first).state == DesignState.DRAFT
+        assert db.session.get(User, designer).designer_terms_version != "2099-01"
+
+    resp = client.post(f"/designs/{first}/submit", data={"csrf_token": token, "accept_terms": "y"})
+    assert resp.status_code == 302
+    with ctx():
+        assert db.session.get(Design, first).terms_version == "2099-01"
+        assert db.session.get(User, designer).designer_terms_version == "2099-01"
+        event = db.session.scalar(
+            sa.select(AuditEvent).where(AuditEvent.action == "account.designer_terms_accepted")
+        )
+        assert event.to_state == "2099-01"
+    page = client.get(f"/designs/{second}").get_data(as_text=True)
+    assert "I accept the licence terms" not in page
+    resp = client.post(f"/designs/{second}/submit", data={"csrf_token": csrf_in(page)})
+    assert resp.status_code == 302
 
 
 def test_another_designer_cannot_edit_or_submit(app, client, ctx, make_user, auth, make_design):

@@ -212,3 +212,15 @@ def test_a_killed_worker_is_started_again_and_stopping_leaves_nothing(tmp_path, 
         assert stack.proc.wait(60) == 128 + signal.SIGTERM
         _wait_for(lambda: not any(_alive(pid) for pid in started), 30, "every process gone")
         assert _in_groups(groups) == []
+
+
+def test_the_seeding_and_the_first_charges_print_no_webhook_failure(tmp_path, redis_url):
+    """localstripe is told where to post its events once the web app answers: the banner
+    and what follows carry no "webhook ... failed" line (seeding used to cause a screenful,
+    posted to an app not started yet), and the worker's charges of the demo's funded
+    campaign are delivered to /webhooks/stripe."""
+    with running_stack(tmp_path, redis_url) as stack:
+        _wait_for(lambda: "successfully delivered" in stack.text(), 90, "a webhook delivered")
+        time.sleep(2)  # localstripe posts each event a second after it
+        failed = [line for line in stack.output if re.search(r'webhook ".*" failed', line)]
+        assert failed == []
