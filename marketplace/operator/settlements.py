@@ -3,7 +3,7 @@ cancelling production, and designers' royalties and payouts."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -12,9 +12,9 @@ from marketplace.accounts.authz import operator_required
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.extensions import db
-from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.forms import ButtonForm, ConfirmForm
 from marketplace.kernel.i18n import money
-from marketplace.kernel.web import committed, page_number, posted
+from marketplace.kernel.web import committed, form_on_page, page_number, posted
 from payments import charging, ledger, queries, refunds
 from payments.forms import PayoutForm, RefundForm
 
@@ -45,7 +45,15 @@ def index():
 @operator_bp.get("/<int:campaign_id>")
 @operator_required
 def campaign(campaign_id: int):
+    return _settlement_page(campaign_id)
+
+
+def _settlement_page(campaign_id: int, close_form: ConfirmForm | None = None) -> str:
+    """The settlement page; ``close_form`` is a refused "close now", shown again."""
     campaign = db.get_or_404(Campaign, campaign_id)
+    if close_form is not None and campaign.state != CampaignState.LIVE:
+        # Closed meanwhile: the form is no longer on the page, so its refusal is said on top.
+        flash(" ".join(close_form.confirm.errors), "error")
     page = page_number()
     state = request.args.get("state", "")
     chosen = PledgeState(state) if state in PledgeState.__members__.values() else None
@@ -65,6 +73,7 @@ def campaign(campaign_id: int):
         refunds=queries.refunds_by_pledge(ids),
         refund_form=RefundForm(formdata=None),
         button=ButtonForm(formdata=None),
+        close_form=close_form or ConfirmForm(formdata=None),
         states=list(PledgeState),
         chosen=chosen,
     )
@@ -80,10 +89,22 @@ def _back_to_settlement(campaign_id: int, message: str, category: str) -> Respon
 @operator_bp.post("/<int:campaign_id>/close")
 @operator_required
 def close_now(campaign_id: int):
-    posted(ButtonForm)
-    state = campaigns.close_now(campaign_id, current_user)
-    return _back_to_settlement(
-        campaign_id, _("Campaign closed: %(state)s.", state=state.label), "success"
+    """Close a live campaign before its deadline, once the box saying that every card is
+    charged now is ticked (without it, the page comes back saying so; nothing is closed)."""
+    form = ConfirmForm()
+
+    def close():
+        state = campaigns.close_now(campaign_id, current_user)
+        return _back_to_settlement(
+            campaign_id, _("Campaign closed: %(state)s.", state=_(state.label)), "success"
+        )
+
+    return form_on_page(
+        form,
+        close,
+        lambda shown: _settlement_page(campaign_id, shown),
+        invalid=_("Tick the box to confirm: closing now charges every card at once."),
+        message_on=form.confirm,
     )
 
 

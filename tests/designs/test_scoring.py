@@ -309,8 +309,17 @@ def test_operator_selects_or_rejects_from_the_shortlist(
     page = client.get("/operator/designs/shortlist").get_data(as_text=True)
     assert page.index("First pick") < page.index("Second pick")
     assert "M: 1" in page
+    # Select asks for a ticked box first: without it, nothing is selected and the page says so.
+    unconfirmed = post(client, f"/operator/designs/{first}/select", "/operator/designs/shortlist")
+    assert unconfirmed.status_code == 422
+    assert "Tick the box to confirm the selection: it cannot be undone." in unconfirmed.text
+    assert f'id="confirm-select-{first}" name="confirm" required' in unconfirmed.text
+    with ctx():
+        assert db.session.get(Design, first).state == DesignState.SHORTLISTED
     assert (
-        post(client, f"/operator/designs/{first}/select", "/operator/designs/shortlist").status_code
+        post(
+            client, f"/operator/designs/{first}/select", "/operator/designs/shortlist", confirm="y"
+        ).status_code
         == 302
     )
     resp = post(
@@ -327,9 +336,8 @@ def test_operator_selects_or_rejects_from_the_shortlist(
     public = client.get(f"/designs/{second}").get_data(as_text=True)
     assert "Cannot be produced at a fair price" in public and "Seven colours" in public
     # Selecting something no longer on the shortlist is a conflict.
-    assert (
-        post(
-            client, f"/operator/designs/{second}/select", "/operator/designs/shortlist"
-        ).status_code
-        == 409
+    gone = post(
+        client, f"/operator/designs/{second}/select", "/operator/designs/shortlist", confirm="y"
     )
+    assert gone.status_code == 409
+    assert "This design is not selected, not shortlisted." in gone.text
