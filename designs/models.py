@@ -52,6 +52,7 @@ DESIGN_MACHINE = StateMachine.from_table(
     draft        submit         submitted
     submitted    approve        voting
     submitted    decline        declined
+    declined     revise         draft
     voting       close_voting   scored
     scored       shortlist      shortlisted
     scored       reject         not_selected

@@ -42,6 +42,8 @@ from .models import (
     Vote,
 )
 
+#: What the designer may still edit: drafts, and declined designs (revised, they are drafts).
+EDITABLE_STATES = (DesignState.DRAFT, DesignState.DECLINED)
 MAX_TAGS = 5
 MAX_VARIANTS = 12
 COMMENT_MAX_LENGTH = 1000
@@ -208,13 +210,17 @@ def create_draft(designer: User, artwork: Artwork, **fields) -> Design:
 def update_draft(
     design: Design, actor: User, artwork: Artwork | None = None, **fields
 ) -> str | None:
-    """Edit a draft; returns the previous artwork key when the artwork was replaced, for the
-    caller to delete once the change is committed."""
+    """Edit a draft, or revise a declined design (it becomes a draft again, to submit once
+    revised; the decline's reason stays on it, for the designer to read beside the form,
+    until it is submitted). Returns the previous artwork key when the artwork was replaced,
+    for the caller to delete once the change is committed."""
     if design.designer_id != actor.id:
         raise DesignError(_("Only the designer can edit this design."), 403)
-    if design.state != DesignState.DRAFT:
+    if design.state not in EDITABLE_STATES:
         raise DesignError(_("Only drafts can be edited; this design is already submitted."), 409)
     _apply_fields(design, **fields)
+    if design.state == DesignState.DECLINED:
+        transition(design, "revise", actor)
     old_key = None
     if artwork is not None:
         require_verified(actor)
@@ -234,6 +240,8 @@ def submit(design: Design, actor: User) -> None:
     require_verified(actor)
     design.terms_version = current_app.config["DESIGNER_TERMS_VERSION"]
     design.submitted_at = utcnow()
+    # A revised design is judged afresh: the last decline stays in its timeline only.
+    design.decision_reason = design.decision_message = None
     transition(design, "submit", actor, terms_version=design.terms_version)
 
 

@@ -32,6 +32,7 @@ TABLES = {
         draft --submit--> submitted
         submitted --approve--> voting
         submitted --decline--> declined
+        declined --revise--> draft
         voting --close_voting--> scored
         scored --shortlist--> shortlisted
         scored --reject--> not_selected
