@@ -56,6 +56,7 @@ DESIGN_MACHINE = StateMachine.from_table(
     voting       close_voting   scored
     scored       shortlist      shortlisted
     scored       reject         not_selected
+    not_selected shortlist      shortlisted
     shortlisted  reject         not_selected
     shortlisted  select         selected
     selected     open_campaign  campaign

@@ -441,6 +441,70 @@ def close_voting(design_id: int, now: dt.datetime | None = None) -> bool:
     now = now or utcnow()
     if design is None or design.state != DesignState.VOTING or now < design.voting_closes_at:
         return False
+    _close(design, now, None)
+    return True
+
+
+#: The shortest reason an operator gives for a decision outside the usual rules (its
+#: message says 10: change both together).
+MIN_REASON = 10
+
+
+def _operator_reason(reason: str | None) -> str:
+    reason = " ".join((reason or "").split())
+    if not MIN_REASON <= len(reason) <= 500:
+        raise DesignError(_("Give a reason of 10 to 500 characters."), 422)
+    return reason
+
+
+def close_scoring_now(
+    design_id: int, operator: User | None, reason: str, now: dt.datetime | None = None
+) -> Design:
+    """Close a scoring window before its time (a call ended early, a design to rush): the
+    same close as the scheduled one, with the operator and why in the audit log. (``None``
+    for ``flask designs close-scoring``.) The scheduled job finds it closed, and does
+    nothing."""
+    reason = _operator_reason(reason)
+    design = _locked_in(design_id, DesignState.VOTING)
+    now = now or utcnow()
+    due = design.voting_closes_at
+    design.voting_closes_at = min(due, now)
+    _close(design, now, operator, reason=reason, early=True, was_due=due.isoformat())
+    return design
+
+
+def missed_only_votes(design: Design) -> bool:
+    """Closed with too few votes, yet ranked at or above the bar: what the operator may
+    still shortlist, with a reason."""
+    return (
+        design.state == DesignState.NOT_SELECTED
+        and design.decision_reason == "too_few_votes"
+        and design.rank_score is not None
+        and design.rank_score >= current_app.config["SHORTLIST_MIN_RANK"]
+    )
+
+
+def shortlist_anyway(design_id: int, operator: User, reason: str) -> Design:
+    """Shortlist a design whose score met the bar but whose votes were too few to trust it
+    automatically: an operator's judgement, with why, in the audit log."""
+    reason = _operator_reason(reason)
+    design = _locked_in(design_id, DesignState.NOT_SELECTED)
+    if not missed_only_votes(design):
+        raise DesignError(
+            _(
+                "Only a design whose score met the bar with too few votes can be "
+                "shortlisted anyway."
+            ),
+            409,
+        )
+    design.decision_reason = design.decision_message = None
+    transition(design, "shortlist", operator, reason=reason, votes=design.vote_count)
+    _notify_designer(design, "shortlisted")
+    return design
+
+
+def _close(design: Design, now: dt.datetime, actor: User | None, **data) -> None:
+    """Freeze the scores, then shortlist the design or say why not."""
     cfg = current_app.config
     design.bayes_score, design.buy_lower_bound, design.rank_score = score(
         design, queries.prior_mean()
@@ -449,9 +513,10 @@ def close_voting(design_id: int, now: dt.datetime | None = None) -> bool:
     transition(
         design,
         "close_voting",
-        None,
+        actor,
         votes=design.vote_count,
         rank_score=round(design.rank_score, 4),
+        **data,
     )
     # What the design missed is kept as numbers, with the bar of the day, for its page and
     # the designer's mail to word in their reader's language.
@@ -472,7 +537,6 @@ def close_voting(design_id: int, now: dt.datetime | None = None) -> bool:
     else:
         _turn_down(design, "reject", None, NOT_SELECTED_REASONS, reject_reason, "", **shortfall)
         _notify_designer(design, "scoring_closed", reason=reject_reason, shortfall=shortfall)
-    return True
 
 
 # --- selection --------------------------------------------------------------------------------

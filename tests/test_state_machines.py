@@ -36,6 +36,7 @@ TABLES = {
         voting --close_voting--> scored
         scored --shortlist--> shortlisted
         scored --reject--> not_selected
+        not_selected --shortlist--> shortlisted
         shortlisted --reject--> not_selected
         shortlisted --select--> selected
         selected --open_campaign--> campaign
