@@ -349,6 +349,9 @@ def test_payouts_never_exceed_the_balance_and_entries_never_change(client, auth,
         url, data={"csrf_token": token, "amount": "18.01", "currency": "EUR", "reference": "VIR-1"}
     )
     assert too_much.status_code == 409
+    # The royalties page again, what was typed kept on the designer's row, the reason beside.
+    assert 'value="18.01"' in too_much.text and 'value="VIR-1"' in too_much.text
+    assert 'class="field-error" role="alert"' in too_much.text
     ok = client.post(
         url, data={"csrf_token": token, "amount": "10.00", "currency": "EUR", "reference": "VIR-1"}
     )
