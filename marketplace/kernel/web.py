@@ -3,8 +3,9 @@
 A write view reads: ``form = posted(SomeForm, "what is wrong")``, one service call, then
 ``return committed(url, "what happened")``. A broken rule raised by the service is answered by
 the app's ``ServiceError`` handler (rolled back, with the rule's status and message). A page
-whose form is shown again with the input kept is a ``form_page``. Read views share the
-parsing of what a URL names: ``or_404``, ``arg_choice``, ``page_number``.
+whose form is shown again with the input kept is a ``form_page``; a form posted from a page
+holding several (the operators' pages) is a ``form_on_page``, which renders that page again.
+Read views share the parsing of what a URL names: ``or_404``, ``arg_choice``, ``page_number``.
 """
 
 from __future__ import annotations
