@@ -133,6 +133,17 @@ class RejectForm(FlaskForm):
     submit = SubmitField(_l("Not selected"))
 
 
+class OperatorReasonForm(FlaskForm):
+    """An operator's decision outside the usual rules (closing scoring early, shortlisting a
+    design short of votes): why, in their words, kept in the audit log and the timeline."""
+
+    reason = TextAreaField(
+        _l("Reason (shown on the design's timeline)"),
+        validators=[DataRequired(), Length(10, 500)],
+    )
+    submit = SubmitField(_l("Confirm"))
+
+
 class ProductForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(2, 60)])
     variant_hint = StringField(_l("Suggested variants"), validators=[Length(max=200)])

@@ -250,6 +250,37 @@ def shortlist() -> list[Design]:
     )
 
 
+def open_for_scoring(limit: int = 100) -> list[Design]:
+    """Designs being scored, closing first, for the operators who may close one early."""
+    return list(
+        db.session.scalars(
+            sa.select(Design)
+            .where(Design.state == DesignState.VOTING)
+            .options(*card_options())
+            .order_by(Design.voting_closes_at, Design.id)
+            .limit(limit)
+        )
+    )
+
+
+def short_of_votes(min_rank: float, limit: int = 50) -> list[Design]:
+    """Designs not selected for too few votes whose score met the bar, last closed first:
+    the operators may still shortlist them."""
+    return list(
+        db.session.scalars(
+            sa.select(Design)
+            .where(
+                Design.state == DesignState.NOT_SELECTED,
+                Design.decision_reason == "too_few_votes",
+                Design.rank_score >= min_rank,
+            )
+            .options(*card_options())
+            .order_by(Design.closed_at.desc(), Design.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def comment_counts(design_ids: list[int]) -> dict[int, int]:
     """Visible comments per design, in one query; designs without any are left out."""
     return dict(

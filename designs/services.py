@@ -43,6 +43,8 @@ from .models import (
     Vote,
 )
 
+#: What the designer may still edit: drafts, and declined designs (revised, they are drafts).
+EDITABLE_STATES = (DesignState.DRAFT, DesignState.DECLINED)
 MAX_TAGS = 5
 MAX_VARIANTS = 12
 COMMENT_MAX_LENGTH = 1000
@@ -209,13 +211,17 @@ def create_draft(designer: User, artwork: Artwork, **fields) -> Design:
 def update_draft(
     design: Design, actor: User, artwork: Artwork | None = None, **fields
 ) -> str | None:
-    """Edit a draft; returns the previous artwork key when the artwork was replaced, for the
-    caller to delete once the change is committed."""
+    """Edit a draft, or revise a declined design (it becomes a draft again, to submit once
+    revised; the decline's reason stays on it, for the designer to read beside the form,
+    until it is submitted). Returns the previous artwork key when the artwork was replaced,
+    for the caller to delete once the change is committed."""
     if design.designer_id != actor.id:
         raise DesignError(_("Only the designer can edit this design."), 403)
-    if design.state != DesignState.DRAFT:
+    if design.state not in EDITABLE_STATES:
         raise DesignError(_("Only drafts can be edited; this design is already submitted."), 409)
     _apply_fields(design, **fields)
+    if design.state == DesignState.DECLINED:
+        transition(design, "revise", actor)
     old_key = None
     if artwork is not None:
         require_verified(actor)
@@ -249,6 +255,8 @@ def submit(design: Design, actor: User, accept_new_terms: bool = False) -> None:
         accept_designer_terms(actor)
     design.terms_version = version
     design.submitted_at = utcnow()
+    # A revised design is judged afresh: the last decline stays in its timeline only.
+    design.decision_reason = design.decision_message = None
     transition(design, "submit", actor, terms_version=design.terms_version)
 
 
@@ -458,6 +466,70 @@ def close_voting(design_id: int, now: dt.datetime | None = None) -> bool:
     now = now or utcnow()
     if design is None or design.state != DesignState.VOTING or now < design.voting_closes_at:
         return False
+    _close(design, now, None)
+    return True
+
+
+#: The shortest reason an operator gives for a decision outside the usual rules (its
+#: message says 10: change both together).
+MIN_REASON = 10
+
+
+def _operator_reason(reason: str | None) -> str:
+    reason = " ".join((reason or "").split())
+    if not MIN_REASON <= len(reason) <= 500:
+        raise DesignError(_("Give a reason of 10 to 500 characters."), 422)
+    return reason
+
+
+def close_scoring_now(
+    design_id: int, operator: User | None, reason: str, now: dt.datetime | None = None
+) -> Design:
+    """Close a scoring window before its time (a call ended early, a design to rush): the
+    same close as the scheduled one, with the operator and why in the audit log. (``None``
+    for ``flask designs close-scoring``.) The scheduled job finds it closed, and does
+    nothing."""
+    reason = _operator_reason(reason)
+    design = _locked_in(design_id, DesignState.VOTING)
+    now = now or utcnow()
+    due = design.voting_closes_at
+    design.voting_closes_at = min(due, now)
+    _close(design, now, operator, reason=reason, early=True, was_due=due.isoformat())
+    return design
+
+
+def missed_only_votes(design: Design) -> bool:
+    """Closed with too few votes, yet ranked at or above the bar: what the operator may
+    still shortlist, with a reason."""
+    return (
+        design.state == DesignState.NOT_SELECTED
+        and design.decision_reason == "too_few_votes"
+        and design.rank_score is not None
+        and design.rank_score >= current_app.config["SHORTLIST_MIN_RANK"]
+    )
+
+
+def shortlist_anyway(design_id: int, operator: User, reason: str) -> Design:
+    """Shortlist a design whose score met the bar but whose votes were too few to trust it
+    automatically: an operator's judgement, with why, in the audit log."""
+    reason = _operator_reason(reason)
+    design = _locked_in(design_id, DesignState.NOT_SELECTED)
+    if not missed_only_votes(design):
+        raise DesignError(
+            _(
+                "Only a design whose score met the bar with too few votes can be "
+                "shortlisted anyway."
+            ),
+            409,
+        )
+    design.decision_reason = design.decision_message = None
+    transition(design, "shortlist", operator, reason=reason, votes=design.vote_count)
+    _notify_designer(design, "shortlisted")
+    return design
+
+
+def _close(design: Design, now: dt.datetime, actor: User | None, **data) -> None:
+    """Freeze the scores, then shortlist the design or say why not."""
     cfg = current_app.config
     design.bayes_score, design.buy_lower_bound, design.rank_score = score(
         design, queries.prior_mean()
@@ -466,9 +538,10 @@ def close_voting(design_id: int, now: dt.datetime | None = None) -> bool:
     transition(
         design,
         "close_voting",
-        None,
+        actor,
         votes=design.vote_count,
         rank_score=round(design.rank_score, 4),
+        **data,
     )
     # What the design missed is kept as numbers, with the bar of the day, for its page and
     # the designer's mail to word in their reader's language.
@@ -489,7 +562,6 @@ def close_voting(design_id: int, now: dt.datetime | None = None) -> bool:
     else:
         _turn_down(design, "reject", None, NOT_SELECTED_REASONS, reject_reason, "", **shortfall)
         _notify_designer(design, "scoring_closed", reason=reject_reason, shortfall=shortfall)
-    return True
 
 
 # --- selection --------------------------------------------------------------------------------

@@ -89,6 +89,14 @@ def _decision(design: Design, timeline) -> str | None:
 _TURN_DOWNS = ("design.decline", "design.reject")
 
 
+def _declined(design: Design) -> str | None:
+    """Why the design was declined, for its designer revising it (declined, or a draft again
+    after the first revision)."""
+    if design.state not in services.EDITABLE_STATES or not design.decision_reason:
+        return None
+    return wording.decision_line(design.decision_reason, design.decision_message, None)
+
+
 def _visible_or_404(design: Design | None) -> Design:
     if design is None or not design.visible_to(current_user):
         abort(404)
@@ -329,7 +337,7 @@ def edit(design_id: int):
     if design.designer_id != current_user.id:
         abort(403)
     services.require_verified(current_user)
-    if design.state != DesignState.DRAFT:
+    if design.state not in services.EDITABLE_STATES:
         flash(_("Only drafts can be edited."), "warning")
         return redirect(url_for("designs.show", design_id=design.id))
     # Not obj=design: its tags and variants are rows, which WTForms would show (and, for a
@@ -357,11 +365,19 @@ def edit(design_id: int):
             else:
                 if old_key:
                     images.delete_artwork(current_app.config["UPLOAD_DIR"], old_key)
-                flash(_("Draft saved."), "success")
+                flash(
+                    _("Draft saved. Submit it again when ready.")
+                    if design.decision_reason
+                    else _("Draft saved."),
+                    "success",
+                )
                 return redirect(url_for("designs.show", design_id=design.id))
     elif form.is_submitted():
         status = 422
-    return render_template("designs/form.html", form=form, design=design), status or 200
+    return (
+        render_template("designs/form.html", form=form, design=design, decision=_declined(design)),
+        status or 200,
+    )
 
 
 def _submit_form_class() -> type[SubmitDesignForm]:

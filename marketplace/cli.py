@@ -1,6 +1,6 @@
 """Flask CLI commands: ``flask worker``, ``flask cron``, ``flask create-operator``,
-``flask outbox ...``, ``flask campaigns close``. (The demo data is development code:
-``python -m dev.demo``.)"""
+``flask outbox ...``, ``flask campaigns close``, ``flask designs close-scoring``. (The demo
+data is development code: ``python -m dev.demo``.)"""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(outbox_group)
     app.cli.add_command(cron_command)
     app.cli.add_command(campaigns_group)
+    app.cli.add_command(designs_group)
 
 
 @click.command("worker")
@@ -114,6 +115,36 @@ def campaigns_close(campaign_id: int) -> None:
         raise click.ClickException(exc.message) from exc
     db.session.commit()
     click.echo(f"campaign {campaign_id}: {state.value}")
+
+
+designs_group = AppGroup("designs", help="Act on designs outside their schedule.")
+
+
+@designs_group.command("close-scoring")
+@click.argument("design_id", type=int)
+@click.option(
+    "--reason",
+    required=True,
+    help="Why it closes early (10 to 500 characters; kept in the audit log, shown on the "
+    "design's timeline).",
+)
+def designs_close_scoring(design_id: int, reason: str) -> None:
+    """Close a design's scoring window now: its scores freeze and the shortlist bar applies,
+    as when the window ends."""
+    from designs import services
+
+    try:
+        design = services.close_scoring_now(design_id, None, reason)
+    except services.DesignError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    db.session.commit()
+    outcome = design.state.value
+    if design.decision_reason:
+        outcome += f" ({design.decision_reason})"
+    if services.missed_only_votes(design):
+        outcome += "; its score met the bar: an operator can still shortlist it"
+    click.echo(f"design {design_id}: {outcome}")
 
 
 def cron_jobs():

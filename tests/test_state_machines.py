@@ -32,9 +32,11 @@ TABLES = {
         draft --submit--> submitted
         submitted --approve--> voting
         submitted --decline--> declined
+        declined --revise--> draft
         voting --close_voting--> scored
         scored --shortlist--> shortlisted
         scored --reject--> not_selected
+        not_selected --shortlist--> shortlisted
         shortlisted --reject--> not_selected
         shortlisted --select--> selected
         selected --open_campaign--> campaign

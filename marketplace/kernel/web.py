@@ -3,8 +3,9 @@
 A write view reads: ``form = posted(SomeForm, "what is wrong")``, one service call, then
 ``return committed(url, "what happened")``. A broken rule raised by the service is answered by
 the app's ``ServiceError`` handler (rolled back, with the rule's status and message). A page
-whose form is shown again with the input kept is a ``form_page``. Read views share the
-parsing of what a URL names: ``or_404``, ``arg_choice``, ``page_number``.
+whose form is shown again with the input kept is a ``form_page``; a form posted from a page
+holding several (the operators' pages) is a ``form_on_page``, which renders that page again.
+Read views share the parsing of what a URL names: ``or_404``, ``arg_choice``, ``page_number``.
 """
 
 from __future__ import annotations
@@ -77,6 +78,38 @@ def form_page(
         except ServiceError as exc:
             status = refused(form if message_on is None else message_on, exc)
     return render_template(template, form=form, **context), status
+
+
+def form_on_page(
+    form: FlaskForm,
+    change: Callable[[], Response],
+    page: Callable[[FlaskForm], str],
+    *,
+    invalid: str | None,
+    message_on=None,
+):
+    """A form posted from a page that holds several (an operator's run page, the shortlist):
+    a valid one calls ``change()``, which makes the change and returns its response. A form
+    that is not valid, or a change refused by a broken rule, gives the page again, rendered
+    by ``page(form)`` with everything typed kept and the message on ``message_on`` (a field;
+    the whole form by default): nothing is applied, and nothing is lost. ``invalid`` says
+    what a form that is not valid lacks; None for a bare button (a plain 400 then)."""
+    where = form if message_on is None else message_on
+    if form.validate_on_submit():
+        try:
+            return change()
+        except ServiceError as exc:
+            status = refused(where, exc)
+    elif invalid is None:
+        abort(400)
+    else:
+        db.session.rollback()
+        if isinstance(where, FlaskForm):
+            where.form_errors.append(invalid)
+        else:
+            where.errors = [invalid]
+        status = 422
+    return page(form), status
 
 
 def committed(location: str, message: str, category: str = "success") -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, flash, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -19,7 +19,7 @@ from marketplace.campaigns.forms import (
 )
 from marketplace.campaigns.models import CampaignState
 from marketplace.kernel.dbtypes import utcnow
-from marketplace.kernel.web import committed, form_page, or_404, posted
+from marketplace.kernel.web import committed, form_on_page, form_page, or_404
 
 operator_bp = Blueprint("campaigns_operator", __name__, url_prefix="/operator/campaigns")
 
@@ -27,12 +27,23 @@ operator_bp = Blueprint("campaigns_operator", __name__, url_prefix="/operator/ca
 @operator_bp.get("/")
 @operator_required
 def console():
+    return _console_page()
+
+
+def _console_page(refused=None) -> str:
+    """The campaigns console; ``refused`` is (campaign id, form) of a change refused, shown
+    again as typed on that campaign's row (or said on top when the row is gone)."""
+    campaigns = queries.recent_campaigns()
+    if refused and all(c.id != refused[0] for c in campaigns):
+        for errors in refused[1].errors.values():
+            flash(" ".join(errors), "error")
     return render_template(
         "operator/campaigns.html",
-        campaigns=queries.recent_campaigns(),
+        campaigns=campaigns,
         waiting=queries.designs_awaiting_campaign(),
         cancel_form=CancelCampaignForm(formdata=None),
         deadline_form=DeadlineForm(formdata=None),
+        refused=refused,
     )
 
 
@@ -74,24 +85,44 @@ def new(design_id: int):
 @operator_bp.post("/<int:campaign_id>/cancel")
 @operator_required
 def cancel_campaign(campaign_id: int):
-    form = posted(CancelCampaignForm, _("Give a public reason of at least 10 characters."))
-    services.cancel_campaign(campaign_id, current_user, form.reason.data)
-    return committed(
-        url_for("campaigns.show", campaign_id=campaign_id),
-        _("Campaign cancelled: every pledge is released and backers are mailed."),
-        "info",
+    form = CancelCampaignForm()
+
+    def cancel():
+        services.cancel_campaign(campaign_id, current_user, form.reason.data)
+        return committed(
+            url_for("campaigns.show", campaign_id=campaign_id),
+            _("Campaign cancelled: every pledge is released and backers are mailed."),
+            "info",
+        )
+
+    return form_on_page(
+        form,
+        cancel,
+        lambda shown: _console_page((campaign_id, shown)),
+        invalid=_("Give a public reason of at least 10 characters."),
+        message_on=form.reason,
     )
 
 
 @operator_bp.post("/<int:campaign_id>/deadline")
 @operator_required
 def move_deadline(campaign_id: int):
-    form = posted(DeadlineForm, _("Give the new deadline as a date and time."))
-    services.move_deadline(campaign_id, current_user, _utc(form.deadline.data))
-    return committed(
-        url_for("campaigns_operator.console"),
-        _("Deadline moved; the closing job moved with it."),
-        "success",
+    form = DeadlineForm()
+
+    def move():
+        services.move_deadline(campaign_id, current_user, _utc(form.deadline.data))
+        return committed(
+            url_for("campaigns_operator.console"),
+            _("Deadline moved; the closing job moved with it."),
+            "success",
+        )
+
+    return form_on_page(
+        form,
+        move,
+        lambda shown: _console_page((campaign_id, shown)),
+        invalid=_("Give the new deadline as a date and time."),
+        message_on=form.deadline,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -14,14 +14,16 @@ from flask_wtf import FlaskForm
 from designs import queries, services
 from designs.forms import (
     DeclineForm,
+    OperatorReasonForm,
     ProductForm,
     RejectForm,
 )
+from designs.models import Design, DesignState
 from marketplace.accounts.authz import operator_required
 from marketplace.kernel.extensions import db
-from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.forms import ButtonForm, ConfirmForm
 from marketplace.kernel.i18n import N_
-from marketplace.kernel.web import committed, form_page, posted
+from marketplace.kernel.web import committed, form_on_page, form_page, posted
 
 operator_bp = Blueprint("designs_operator", __name__, url_prefix="/operator/designs")
 
@@ -35,7 +37,8 @@ class _Decision:
     form: type[FlaskForm]
     #: Shown when the form is not valid; None for a plain button (a 400 then).
     invalid: str | None
-    flash: tuple[str, str]
+    #: What is said (a text, or a function of the design decided on) and how.
+    flash: tuple[str | Callable[[Design], str], str]
     back: str
 
 
@@ -56,8 +59,8 @@ _DECISIONS = {
     ),
     "select": _Decision(
         services.select,
-        ButtonForm,
-        None,
+        ConfirmForm,
+        N_("Tick the box to confirm the selection: it cannot be undone."),
         (N_("Selected: the design is ready for a campaign."), "success"),
         "designs_operator.shortlist",
     ),
@@ -68,37 +71,109 @@ _DECISIONS = {
         (N_("Marked not selected; the reason is public."), "info"),
         "designs_operator.shortlist",
     ),
+    "close-scoring": _Decision(
+        services.close_scoring_now,
+        OperatorReasonForm,
+        N_("Give a reason of 10 to 500 characters."),
+        (lambda design: _closed_early(design), "info"),
+        "designs_operator.review",
+    ),
+    "shortlist-anyway": _Decision(
+        services.shortlist_anyway,
+        OperatorReasonForm,
+        N_("Give a reason of 10 to 500 characters."),
+        (N_("Shortlisted, on your judgement; the designer is mailed."), "success"),
+        "designs_operator.shortlist",
+    ),
 }
 
 
-@operator_bp.post("/<int:design_id>/<any(approve, decline, select, reject):action>")
+def _closed_early(design: Design) -> str:
+    """What closing early gave, said to the operator who did it."""
+    if design.state == DesignState.SHORTLISTED:
+        return _("Scoring closed: the design passed the bar and is on the shortlist.")
+    if services.missed_only_votes(design):
+        return _(
+            "Scoring closed: its score meets the bar, but it has %(votes)s of the %(needed)s "
+            "votes the shortlist needs, so it is not selected. You can still shortlist it with "
+            "a reason on the shortlist page.",
+            votes=design.vote_count,
+            needed=current_app.config["SHORTLIST_MIN_VOTES"],
+        )
+    return _(
+        "Scoring closed: the design is not selected (%(why)s).", why=_(design.decision_reason_text)
+    )
+
+
+@operator_bp.post(
+    "/<int:design_id>/<any(approve, decline, select, reject, 'close-scoring', "
+    "'shortlist-anyway'):action>"
+)
 @operator_required
 def decide(design_id: int, action: str):
-    """Approve or decline a submitted design; select or reject a shortlisted one. Declining
-    and rejecting take a reason from the list, which the designer and the public read."""
+    """Approve or decline a submitted design; select (once confirmed) or reject a shortlisted
+    one. Declining and rejecting take a reason from the list, which the designer and the
+    public read. A refused decision gives the page again, with what was typed, on the
+    design's row."""
     decision = _DECISIONS[action]
-    form = posted(decision.form, _(decision.invalid) if decision.invalid else None)
-    reason = (form.reason.data, form.message.data or "") if decision.invalid else ()
-    decision.service(design_id, current_user, *reason)
-    message, category = decision.flash
-    return committed(url_for(decision.back), _(message), category)
+    form = decision.form()
+
+    def decide_now():
+        if "message" in form:
+            reason = (form.reason.data, form.message.data or "")
+        else:
+            reason = (form.reason.data,) if "reason" in form else ()
+        design = decision.service(design_id, current_user, *reason)
+        message, category = decision.flash
+        said = message(design) if callable(message) else _(message)
+        return committed(url_for(decision.back), said, category)
+
+    if decision.invalid is None:  # a bare button
+        form = posted(decision.form)
+        return decide_now()
+    pages = {"designs_operator.review": _review_page, "designs_operator.shortlist": _shortlist_page}
+    return form_on_page(
+        form,
+        decide_now,
+        lambda shown: pages[decision.back](refused=(design_id, action, shown)),
+        invalid=_(decision.invalid),
+        message_on=form.reason if "reason" in form else form.confirm,
+    )
 
 
 @operator_bp.get("/review")
 @operator_required
 def review():
+    return _review_page()
+
+
+def _review_page(refused=None) -> str:
+    """The quality check; ``refused`` is (design id, action, form) of a decision refused,
+    shown again on that design."""
+    designs = queries.submitted_for_review()
+    scoring = queries.open_for_scoring()
+    _said_when_gone(refused, designs + scoring)
     return render_template(
         "operator/designs_review.html",
-        designs=queries.submitted_for_review(),
+        designs=designs,
+        scoring=scoring,
+        close_form=OperatorReasonForm(formdata=None),
         button=ButtonForm(formdata=None),
         decline_form=DeclineForm(formdata=None),
+        refused=refused,
     )
 
 
 @operator_bp.get("/shortlist")
 @operator_required
 def shortlist():
+    return _shortlist_page()
+
+
+def _shortlist_page(refused=None) -> str:
     designs = queries.shortlist()
+    short = queries.short_of_votes(current_app.config["SHORTLIST_MIN_RANK"])
+    _said_when_gone(refused, designs + short)
     ids = [d.id for d in designs]
     return render_template(
         "operator/designs_shortlist.html",
@@ -106,8 +181,22 @@ def shortlist():
         comment_counts=queries.comment_counts(ids),
         demand=queries.variant_demand(ids),
         button=ButtonForm(formdata=None),
+        select_form=ConfirmForm(formdata=None),
         reject_form=RejectForm(formdata=None),
+        short_of_votes=short,
+        anyway_form=OperatorReasonForm(formdata=None),
+        min_votes=current_app.config["SHORTLIST_MIN_VOTES"],
+        refused=refused,
     )
+
+
+def _said_when_gone(refused, designs) -> None:
+    """A decision refused on a design no longer listed (another operator decided first) has
+    no row to be shown on: it is said at the top of the page instead."""
+    if refused and all(d.id != refused[0] for d in designs):
+        design_id, _action, form = refused
+        for errors in form.errors.values():
+            flash(" ".join(errors), "error")
 
 
 @operator_bp.get("/comments")

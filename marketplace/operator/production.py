@@ -18,7 +18,7 @@ from marketplace.campaigns import queries as campaign_queries
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.i18n import N_
-from marketplace.kernel.web import committed, form_page, or_404, posted
+from marketplace.kernel.web import committed, form_on_page, form_page, or_404, posted
 from marketplace.production import queries, services
 from marketplace.production.forms import (
     LaunchRunForm,
@@ -130,19 +130,34 @@ def launch(campaign_id: int):
 @operator_bp.get("/runs/<int:run_id>")
 @operator_required
 def run(run_id: int):
+    return _run_page(run_id)
+
+
+def _run_page(run_id: int, shown: FlaskForm | None = None, ship_order: int | None = None) -> str:
+    """The run page; ``shown`` is a form posted from it and refused, shown again as typed
+    (for the one order ``ship_order`` when it is a single order's tracking)."""
     run = or_404(queries.run(run_id))
     orders = queries.run_orders(run.id)
     surveys = queries.surveys_by_pledge([o.pledge_id for o in orders])
+    forms = {
+        "step_form": StepForm(formdata=None, event=STEPS.get(run.state, ("",))[0]),
+        "tracking_form": TrackingForm(formdata=None),
+        "ship_form": ShipOneForm(formdata=None),
+        "cancel_form": ReasonForm(formdata=None),
+    }
+    refused_ship = None
+    if isinstance(shown, ShipOneForm):
+        refused_ship = (ship_order, shown)
+    elif shown is not None:
+        forms[{TrackingForm: "tracking_form", ReasonForm: "cancel_form"}[type(shown)]] = shown
     return render_template(
         "operator/run.html",
         run=run,
         orders=orders,
         surveys=surveys,
         step=STEPS.get(run.state),
-        step_form=StepForm(formdata=None, event=STEPS.get(run.state, ("",))[0]),
-        tracking_form=TrackingForm(formdata=None),
-        ship_form=ShipOneForm(formdata=None),
-        cancel_form=ReasonForm(formdata=None),
+        refused_ship=refused_ship,
+        **forms,
     )
 
 
@@ -175,6 +190,8 @@ class _RunChange:
     invalid: str | None
     change: Callable[[int, FlaskForm], str]
     category: str
+    #: The field a refusal is shown on, when the page is shown again with the input kept.
+    field: str | None = None
 
 
 _RUN_CHANGES = {
@@ -184,9 +201,14 @@ _RUN_CHANGES = {
         N_("Give one order number and tracking reference per line."),
         _ship_orders,
         "success",
+        "lines",
     ),
     "cancel": _RunChange(
-        ReasonForm, N_("Give backers a public reason of at least 10 characters."), _cancel, "info"
+        ReasonForm,
+        N_("Give backers a public reason of at least 10 characters."),
+        _cancel,
+        "info",
+        "reason",
     ),
 }
 
@@ -194,22 +216,48 @@ _RUN_CHANGES = {
 @operator_bp.post("/runs/<int:run_id>/<any(move, 'ship-orders', cancel):action>")
 @operator_required
 def change_run(run_id: int, action: str):
-    """Move a run to its next step, ship its orders from a pasted list, or cancel it."""
+    """Move a run to its next step, ship its orders from a pasted list, or cancel it. A
+    malformed list or a refused change gives the run page again with what was typed."""
     change = _RUN_CHANGES[action]
-    form = posted(change.form, _(change.invalid) if change.invalid else None)
-    message = change.change(run_id, form)
-    return committed(url_for("production_operator.run", run_id=run_id), message, change.category)
+
+    def apply():
+        message = change.change(run_id, form)
+        return committed(
+            url_for("production_operator.run", run_id=run_id), message, change.category
+        )
+
+    if change.field is None:  # the step button: its refusal is the whole answer
+        form = posted(change.form)
+        return apply()
+    form = change.form()
+    return form_on_page(
+        form,
+        apply,
+        lambda shown: _run_page(run_id, shown),
+        invalid=_(change.invalid),
+        message_on=getattr(form, change.field),
+    )
 
 
 @operator_bp.post("/runs/<int:run_id>/orders/<int:order_id>/ship")
 @operator_required
 def ship_one(run_id: int, order_id: int):
-    form = posted(ShipOneForm, _("Give the tracking reference (1 to 80 characters)."))
-    services.ship_orders(run_id, current_user, [(order_id, form.tracking.data.strip())])
-    return committed(
-        url_for("production_operator.run", run_id=run_id) + f"#order-{order_id}",
-        _("Order %(order)d marked shipped.", order=order_id),
-        "success",
+    form = ShipOneForm()
+
+    def apply():
+        services.ship_orders(run_id, current_user, [(order_id, form.tracking.data.strip())])
+        return committed(
+            url_for("production_operator.run", run_id=run_id) + f"#order-{order_id}",
+            _("Order %(order)d marked shipped.", order=order_id),
+            "success",
+        )
+
+    return form_on_page(
+        form,
+        apply,
+        lambda shown: _run_page(run_id, shown, ship_order=order_id),
+        invalid=_("Give the tracking reference (1 to 80 characters)."),
+        message_on=form.tracking,
     )
 
 

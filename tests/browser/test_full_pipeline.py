@@ -99,6 +99,7 @@ def test_from_a_drawing_to_a_delivered_product(
     # Selection and the campaign: €25.00 a unit, of which €3.50 is the designer's royalty.
     login(page, live_server, "olivia@example.com")
     page.goto(live_server + "/operator/designs/shortlist")
+    page.get_by_label("Select it for a campaign (final)").check()
     page.get_by_role("button", name="Select “Red kite”").click()
     page.goto(f"{live_server}/operator/campaigns/new/{design_id}")
     page.get_by_label("Product name").fill("Red kite tee")
@@ -133,6 +134,7 @@ def test_from_a_drawing_to_a_delivered_product(
     login(page, live_server, "olivia@example.com")
     page.goto(f"{live_server}/operator/settlements/{campaign_id}")
     assert page.get_by_text("would be charged €75.00").is_visible()
+    page.get_by_label("I understand: closing now charges every card at once").check()
     page.get_by_role("button", name="Close the campaign now").click()
     assert page.get_by_text("Campaign closed: funded.").is_visible()
     logout(page)

@@ -158,6 +158,13 @@ def test_moving_the_deadline_moves_the_close_job(client, ctx, operator, make_cam
     campaign_id = make_campaign(deadline_in=dt.timedelta(days=5))
     new_deadline = (utcnow() + dt.timedelta(days=9)).replace(second=0, microsecond=0)
     token = csrf_token(client, "/operator/campaigns/")
+    garbled = client.post(
+        f"/operator/campaigns/{campaign_id}/deadline",
+        data={"csrf_token": token, "deadline": "next friday"},
+    )
+    assert garbled.status_code == 422
+    assert "Give the new deadline as a date and time." in garbled.text
+    assert 'value="next friday"' in garbled.text and "Move deadline…" in garbled.text
     resp = client.post(
         f"/operator/campaigns/{campaign_id}/deadline",
         data={"csrf_token": token, "deadline": new_deadline.strftime("%Y-%m-%dT%H:%M")},
@@ -241,6 +248,9 @@ def test_operator_cancels_a_live_campaign_with_a_public_reason(
         f"/operator/campaigns/{campaign_id}/cancel", data={"csrf_token": token, "reason": "no"}
     )
     assert short.status_code == 422
+    # The console again, the reason typed kept on the campaign's row, with what is wrong.
+    assert "Give a public reason of at least 10 characters." in short.text
+    assert 'name="reason" required rows="2">\r\nno</textarea>' in short.text
     resp = client.post(
         f"/operator/campaigns/{campaign_id}/cancel",
         data={

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from designs import jobs
-from designs.models import DesignState
+from designs.models import Design, DesignState
 from marketplace.accounts.models import User
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import OutboxMail
@@ -165,3 +165,21 @@ def test_a_design_closed_with_too_few_votes_is_explained_in_french(
     page = french.get(f"/designs/{lonely}").get_data(as_text=True)
     assert f"Non retenu{NBSP}:" in page and why in page
     assert "moyenne de 1 vote" in page and "4,0" in page
+
+
+def test_a_declined_design_is_revised_in_french_beside_its_reason(
+    ctx, french, auth, make_user, make_design
+):
+    designer = make_user("artiste@example.com", designer=True, name="Camille")
+    speaks_french(ctx, designer)
+    design_id = make_design(designer, state=DesignState.DECLINED, title="Brume")
+    with ctx():
+        design = db.session.get(Design, design_id)
+        design.decision_reason, design.decision_message = "quality", "Les traits sont fins."
+        db.session.commit()
+    auth.login("artiste@example.com")
+    page = french.get(f"/designs/{design_id}").get_data(as_text=True)
+    assert "Réviser ce design" in page and "Notes</h2>" not in page
+    form = french.get(f"/designs/{design_id}/edit").get_data(as_text=True)
+    assert f"Réviser «{NBSP}Brume{NBSP}»" in form
+    assert f"Pourquoi il a été refusé{NBSP}:" in form and "Les traits sont fins." in form

@@ -309,8 +309,17 @@ def test_operator_selects_or_rejects_from_the_shortlist(
     page = client.get("/operator/designs/shortlist").get_data(as_text=True)
     assert page.index("First pick") < page.index("Second pick")
     assert "M: 1" in page
+    # Select asks for a ticked box first: without it, nothing is selected and the page says so.
+    unconfirmed = post(client, f"/operator/designs/{first}/select", "/operator/designs/shortlist")
+    assert unconfirmed.status_code == 422
+    assert "Tick the box to confirm the selection: it cannot be undone." in unconfirmed.text
+    assert f'id="confirm-select-{first}" name="confirm" required' in unconfirmed.text
+    with ctx():
+        assert db.session.get(Design, first).state == DesignState.SHORTLISTED
     assert (
-        post(client, f"/operator/designs/{first}/select", "/operator/designs/shortlist").status_code
+        post(
+            client, f"/operator/designs/{first}/select", "/operator/designs/shortlist", confirm="y"
+        ).status_code
         == 302
     )
     resp = post(
@@ -327,9 +336,121 @@ def test_operator_selects_or_rejects_from_the_shortlist(
     public = client.get(f"/designs/{second}").get_data(as_text=True)
     assert "Cannot be produced at a fair price" in public and "Seven colours" in public
     # Selecting something no longer on the shortlist is a conflict.
+    gone = post(
+        client, f"/operator/designs/{second}/select", "/operator/designs/shortlist", confirm="y"
+    )
+    assert gone.status_code == 409
+    assert "This design is not selected, not shortlisted." in gone.text
+
+
+def test_an_operator_closes_scoring_early_with_a_reason_recorded(
+    app, client, auth, ctx, operator, make_user, make_design, monkeypatch
+):
+    monkeypatch.setitem(app.config, "SHORTLIST_MIN_VOTES", 3)
+    voters = [make_user(f"v{i}@example.com") for i in range(4)]
+    design_id = make_design(votes=tuple((v, 5, True) for v in voters), title="Early bird")
+    as_operator(auth)
+    review = "/operator/designs/review"
+    assert "Close scoring of “Early bird” now" in client.get(review).text
+    # No reason: the page comes back saying so, the window stays open.
+    resp = post(client, f"/operator/designs/{design_id}/close-scoring", review, reason="soon")
+    assert resp.status_code == 422
+    assert "Give a reason of 10 to 500 characters." in resp.text and "soon</textarea>" in resp.text
+    with ctx():
+        assert db.session.get(Design, design_id).state == DesignState.VOTING
+
+    why = "The call for autumn designs ended early."
+    resp = post(client, f"/operator/designs/{design_id}/close-scoring", review, reason=why)
+    assert resp.status_code == 302
+    assert "the design passed the bar and is on the shortlist" in client.get(review).text
+    with ctx():
+        design = db.session.get(Design, design_id)
+        assert design.state == DesignState.SHORTLISTED
+        assert design.voting_closes_at <= utcnow()
+        event = db.session.scalar(
+            sa.select(AuditEvent).where(AuditEvent.action == "design.close_voting")
+        )
+        assert event.actor_id == operator and event.reason == why and event.data["early"]
+        # The scheduled close, when it comes, finds nothing to do.
+        assert jobs.close_voting(design_id) is False
+    assert f"Scoring closed</strong>: {why}" in client.get(f"/designs/{design_id}").text
+    # Closed already: a conflict, said on the page.
+    again = post(client, f"/operator/designs/{design_id}/close-scoring", review, reason=why)
+    assert again.status_code == 409 and "This design is shortlisted, not open for scoring." in (
+        again.text
+    )
+    auth.logout()
+    auth.login("v0@example.com")
     assert (
         post(
-            client, f"/operator/designs/{second}/select", "/operator/designs/shortlist"
+            client, f"/operator/designs/{design_id}/close-scoring", "/account/", reason=why
         ).status_code
-        == 409
+        == 403
     )
+
+
+def test_a_design_short_of_votes_but_above_the_bar_is_said_and_can_be_shortlisted(
+    app, client, auth, ctx, operator, make_user, make_design, monkeypatch
+):
+    monkeypatch.setitem(app.config, "SHORTLIST_MIN_VOTES", 3)
+    monkeypatch.setitem(app.config, "SHORTLIST_MIN_RANK", 0.4)
+    voter = make_user("v0@example.com")
+    lonely = make_design(votes=((voter, 5, True),), title="Lonely star")
+    weak = make_design(votes=((voter, 0, False),), title="Weak one")
+    as_operator(auth)
+    review, shortlist = "/operator/designs/review", "/operator/designs/shortlist"
+    post(client, f"/operator/designs/{lonely}/close-scoring", review, reason="Rushing the call.")
+    said = client.get(review).text
+    assert "its score meets the bar, but it has 1 of the 3 votes the shortlist needs" in said
+    post(client, f"/operator/designs/{weak}/close-scoring", review, reason="Rushing the call.")
+    with ctx():
+        assert db.session.get(Design, lonely).decision_reason == "too_few_votes"
+
+    page = client.get(shortlist).text
+    section = page[page.index("Met the bar, short of votes") :]
+    assert "Lonely star" in section and "1 of the 3 votes needed" in section
+    assert "Weak one" not in section
+    resp = post(client, f"/operator/designs/{lonely}/shortlist-anyway", shortlist, reason="")
+    assert resp.status_code == 422 and "Give a reason of 10 to 500 characters." in resp.text
+    why = "One vote, but our team loves it."
+    resp = post(client, f"/operator/designs/{lonely}/shortlist-anyway", shortlist, reason=why)
+    assert resp.status_code == 302
+    with ctx():
+        design = db.session.get(Design, lonely)
+        assert design.state == DesignState.SHORTLISTED and design.decision_reason is None
+        event = db.session.scalar(
+            sa.select(AuditEvent)
+            .where(AuditEvent.action == "design.shortlist", AuditEvent.subject_id == lonely)
+            .order_by(AuditEvent.id.desc())
+        )
+        assert (event.from_state, event.actor_id, event.reason) == ("not_selected", operator, why)
+    # A design below the bar is not shortlisted this way.
+    resp = post(client, f"/operator/designs/{weak}/shortlist-anyway", shortlist, reason=why)
+    assert resp.status_code == 409
+    with ctx():
+        assert db.session.get(Design, weak).state == DesignState.NOT_SELECTED
+
+
+def test_flask_designs_close_scoring_needs_a_reason(app, ctx, make_user, make_design):
+    voter = make_user("v0@example.com")
+    design_id = make_design(votes=((voter, 4, True),))
+    runner = app.test_cli_runner()
+    missing = runner.invoke(args=["designs", "close-scoring", str(design_id)])
+    assert missing.exit_code != 0 and "--reason" in missing.output
+    short = runner.invoke(args=["designs", "close-scoring", str(design_id), "--reason", "no"])
+    assert short.exit_code != 0 and "Give a reason of 10 to 500 characters." in short.output
+    result = runner.invoke(
+        args=["designs", "close-scoring", str(design_id), "--reason", "Closed from the shell."]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"design {design_id}: not_selected (too_few_votes)" in result.output
+    with ctx():
+        assert db.session.get(Design, design_id).state == DesignState.NOT_SELECTED
+        event = db.session.scalar(
+            sa.select(AuditEvent).where(AuditEvent.action == "design.close_voting")
+        )
+        assert event.actor_id is None and event.reason == "Closed from the shell."
+    again = runner.invoke(
+        args=["designs", "close-scoring", str(design_id), "--reason", "Closed from the shell."]
+    )
+    assert again.exit_code != 0

@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from designs import services
 from designs.models import Design, DesignState
 from marketplace.accounts.models import User
 from marketplace.kernel.dbtypes import utcnow
@@ -488,3 +489,57 @@ def test_once_verified_the_same_account_uploads_and_submits(
     assert resp.status_code == 302
     with ctx():
         assert db.session.get(Design, design_id).state == DesignState.SUBMITTED
+
+
+def test_a_declined_design_is_revised_beside_its_reason_and_submitted_again(
+    client, ctx, designer, product_id, make_user
+):
+    post_new(client, (png_bytes(), "one.png"), product_id=product_id)
+    with ctx():
+        design_id = db.session.scalar(sa.select(Design.id))
+    draft = client.get(f"/designs/{design_id}").get_data(as_text=True)
+    assert "<h2>Scores</h2>" not in draft  # nothing to score yet: no empty card
+    post(client, f"/designs/{design_id}/submit", f"/designs/{design_id}", accept_terms="y")
+    operator_id = make_user("ops@example.com", operator=True)
+    with ctx():
+        services.decline(
+            design_id, db.session.get(User, operator_id), "quality", "The lines are too thin."
+        )
+        db.session.commit()
+
+    page = client.get(f"/designs/{design_id}").get_data(as_text=True)
+    assert "<h2>Scores</h2>" not in page
+    assert f'href="/designs/{design_id}/edit">Revise this design</a>' in page
+    assert f'href="/designs/{design_id}/edit">Revise it</a>' in client.get("/designs/mine").text
+    form = client.get(f"/designs/{design_id}/edit").get_data(as_text=True)
+    why = "Quality: the artwork would not print well. The lines are too thin."
+    assert "Revise “Sunset over Lyon”" in form and "Why it was declined:" in form and why in form
+
+    resp = post(
+        client,
+        f"/designs/{design_id}/edit",
+        f"/designs/{design_id}/edit",
+        title="Sunset over Lyon, bolder",
+        product_id=product_id,
+    )
+    assert resp.status_code == 302
+    with ctx():
+        design = db.session.get(Design, design_id)
+        assert design.state == DesignState.DRAFT and design.title == "Sunset over Lyon, bolder"
+        revise = db.session.scalar(
+            sa.select(AuditEvent).where(AuditEvent.action == "design.revise")
+        )
+        assert (revise.from_state, revise.to_state, revise.actor_id) == (
+            "declined",
+            "draft",
+            designer,
+        )
+    assert why in client.get(f"/designs/{design_id}/edit").text  # still beside the form
+
+    resp = post(client, f"/designs/{design_id}/submit", f"/designs/{design_id}", accept_terms="y")
+    assert resp.status_code == 302
+    with ctx():
+        design = db.session.get(Design, design_id)
+        assert design.state == DesignState.SUBMITTED and design.decision_reason is None
+    page = client.get(f"/designs/{design_id}").get_data(as_text=True)
+    assert "Revised by the designer" in page and "Declined:" not in page

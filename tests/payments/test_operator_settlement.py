@@ -34,7 +34,18 @@ def test_forecast_then_close_now_then_attempts(
     assert "€80.00" in page  # 4 units × €20 would be charged
 
     token = csrf_token(client, f"/operator/settlements/{campaign_id}")
-    resp = client.post(f"/operator/settlements/{campaign_id}/close", data={"csrf_token": token})
+    # Closing now charges every card: the box must be ticked, or the page asks again.
+    unconfirmed = client.post(
+        f"/operator/settlements/{campaign_id}/close", data={"csrf_token": token}
+    )
+    assert unconfirmed.status_code == 422
+    assert "Tick the box to confirm: closing now charges every card at once." in unconfirmed.text
+    assert "If it closed now" in unconfirmed.text
+    with ctx():
+        assert db.session.get(Campaign, campaign_id).state == CampaignState.LIVE
+    resp = client.post(
+        f"/operator/settlements/{campaign_id}/close", data={"csrf_token": token, "confirm": "y"}
+    )
     assert resp.status_code == 302
     run_jobs(("settlement",))
     with ctx():
@@ -59,9 +70,13 @@ def test_forecast_then_close_now_then_attempts(
 def test_closing_twice_is_refused(client, ctx, make_campaign, operator, stripe_server):
     campaign_id = make_campaign(goal=50)
     token = csrf_token(client, f"/operator/settlements/{campaign_id}")
-    first = client.post(f"/operator/settlements/{campaign_id}/close", data={"csrf_token": token})
+    first = client.post(
+        f"/operator/settlements/{campaign_id}/close", data={"csrf_token": token, "confirm": "y"}
+    )
     assert first.status_code == 302
     with ctx():
         assert db.session.get(Campaign, campaign_id).state == CampaignState.FAILED
-    second = client.post(f"/operator/settlements/{campaign_id}/close", data={"csrf_token": token})
+    second = client.post(
+        f"/operator/settlements/{campaign_id}/close", data={"csrf_token": token, "confirm": "y"}
+    )
     assert second.status_code == 409

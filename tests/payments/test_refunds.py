@@ -54,10 +54,16 @@ def test_an_operator_refunds_a_collected_pledge_once(
     client, ctx, settled, operator, run_jobs, mailbox
 ):
     campaign_id, (first, second) = settled
+    # Too short a reason: the settlement page again, the words kept on that pledge's form.
+    short = refund_form(client, campaign_id, second, reason="Sorry")
+    assert short.status_code == 422
+    assert "Give the backer a reason of at least 10 characters." in short.text
+    assert f'id="refund-{second}"' in short.text and "Sorry</textarea>" in short.text
     resp = refund_form(client, campaign_id, second)
     assert resp.status_code == 302
     again = refund_form(client, campaign_id, second)
     assert again.status_code == 409  # never twice
+    assert "flash-error" in again.text  # said on top: the pledge has no refund form now
     run_jobs()
     with ctx():
         assert db.session.get(Pledge, second).state == PledgeState.REFUNDED
@@ -120,6 +126,13 @@ def test_cancelling_production_refunds_every_collected_pledge(
 ):
     campaign_id, pledge_ids = settled
     token = csrf_token(client, f"/operator/settlements/{campaign_id}")
+    short = client.post(
+        f"/operator/settlements/{campaign_id}/cancel-production",
+        data={"csrf_token": token, "reason": "Closed"},
+    )
+    assert short.status_code == 422
+    assert "Give backers a public reason of at least 10 characters." in short.text
+    assert 'id="cancel-reason"' in short.text and "Closed</textarea>" in short.text
     resp = client.post(
         f"/operator/settlements/{campaign_id}/cancel-production",
         data={"csrf_token": token, "reason": "The manufacturer closed down"},

@@ -253,6 +253,56 @@ def test_the_run_moves_step_by_step_and_backers_follow(
     assert answer(client, auth, "cy@example.com", settled["pledges"]["cy"]).status_code == 409
 
 
+def test_a_malformed_shipping_line_gives_the_run_page_again_with_what_was_typed(
+    client, auth, ctx, settled
+):
+    run_id = launch(ctx, settled)
+    login_as(client, auth, "ops@example.com")
+    step(client, run_id, "order")
+    step(client, run_id, "start")
+    with ctx():
+        orders = db.session.scalars(
+            sa.select(Order).where(Order.run_id == run_id).order_by(Order.id)
+        ).all()
+    token = csrf_token(client, f"/operator/production/runs/{run_id}")
+    typed = f"{orders[0].id}, TRK-FIRST\nnot a line"
+    resp = client.post(
+        f"/operator/production/runs/{run_id}/ship-orders",
+        data={"csrf_token": token, "lines": typed},
+    )
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert f"Production run #{run_id}" in page  # the run page, not an error page
+    assert "Line 2: write the order number, a comma, then the tracking reference." in page
+    assert f"{orders[0].id}, TRK-FIRST\nnot a line</textarea>" in page
+    assert '<details class="card" open>' in page
+    # An unknown order: all or none, said on the same form.
+    resp = client.post(
+        f"/operator/production/runs/{run_id}/ship-orders",
+        data={"csrf_token": token, "lines": f"{orders[0].id}, TRK1\n999999, TRK9"},
+    )
+    assert resp.status_code == 422 and "Not orders of this run: 999999." in resp.text
+    with ctx():
+        assert db.session.get(Order, orders[0].id).state == OrderState.PENDING
+    # A single order's tracking left empty: that row says so, the others stay blank.
+    resp = client.post(
+        f"/operator/production/runs/{run_id}/orders/{orders[1].id}/ship",
+        data={"csrf_token": token, "tracking": " "},
+    )
+    assert resp.status_code == 422
+    assert f'id="tracking-{orders[1].id}-error">Give the tracking reference' in resp.text
+    # A cancel reason too short keeps the words typed.
+    resp = client.post(
+        f"/operator/production/runs/{run_id}/cancel",
+        data={"csrf_token": token, "reason": "Too short"},
+    )
+    assert resp.status_code == 422
+    assert "Give backers a public reason of at least 10 characters." in resp.text
+    assert "Too short</textarea>" in resp.text
+    with ctx():
+        assert db.session.get(ProductionRun, run_id).state == RunState.IN_PRODUCTION
+
+
 def test_cancelling_a_run_refunds_everyone_and_reverses_the_royalty(
     client, auth, ctx, settled, run_jobs
 ):
@@ -302,6 +352,9 @@ def test_payouts_never_exceed_the_balance_and_entries_never_change(client, auth,
         url, data={"csrf_token": token, "amount": "18.01", "currency": "EUR", "reference": "VIR-1"}
     )
     assert too_much.status_code == 409
+    # The royalties page again, what was typed kept on the designer's row, the reason beside.
+    assert 'value="18.01"' in too_much.text and 'value="VIR-1"' in too_much.text
+    assert 'class="field-error" role="alert"' in too_much.text
     ok = client.post(
         url, data={"csrf_token": token, "amount": "10.00", "currency": "EUR", "reference": "VIR-1"}
     )
