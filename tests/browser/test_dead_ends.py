@@ -36,7 +36,6 @@ def test_a_designer_revises_a_declined_design_and_submits_it_again(
     page.get_by_role("button", name="Save draft").click()
     assert page.get_by_text("Draft saved. Submit it again when ready.").is_visible()
     assert page.get_by_role("heading", name="Scores").count() == 0
-    page.get_by_label("I accept the licence terms").check()
     page.get_by_role("button", name="Submit for review").click()
     assert page.get_by_text("Waiting for the quality check").is_visible()
     assert page.get_by_text("Revised by the designer").is_visible()

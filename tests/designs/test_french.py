@@ -1,6 +1,6 @@
 """Designs in French: the gallery, a design's page, refusals and the designer's mail, with
 French numbers and dates in the reader's time zone. (The words asserted are those of the
-designs fragment of the French catalogue, translations/parts/designs.po.)"""
+designs fragment of the French catalogue, the French catalogue.)"""
 
 import datetime as dt
 
