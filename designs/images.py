@@ -112,6 +112,12 @@ def store_artwork(
     data = _read_limited(stream)
     image, fmt = _decode_clean(data, max_pixels)
     del data
+    return store_image(image, fmt, upload_dir)
+
+
+def store_image(image: Image.Image, fmt: str, upload_dir: str) -> StoredArtwork:
+    """Store an image made here (a campaign's mockup) with its derived sizes, in the same
+    layout as an upload: served, replaced and deleted the same way."""
     derived = _derive_all(image)
 
     artwork_dir = os.path.join(upload_dir, "artwork")

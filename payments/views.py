@@ -34,6 +34,7 @@ def start_pledge(campaign_id: int):
         form.variant_id.data,
         form.quantity.data,
         form.idempotency_key.data,
+        form.shipping_zone.data or "domestic",
     )
     db.session.commit()
     return redirect(url_for("payments.card", pledge_id=pledge.id), 303)

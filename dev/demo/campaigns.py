@@ -6,11 +6,14 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from flask import current_app
 
+from designs import images
 from designs.models import Design, DesignState
 from dev.demo.accounts import demo_backers, demo_operator
 from marketplace.campaigns import services
-from marketplace.campaigns.models import Campaign, Pledge
+from marketplace.campaigns.mockups import store_mockup
+from marketplace.campaigns.models import SHIPPING_ZONES, Campaign, Pledge
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 
@@ -45,6 +48,7 @@ def seed_campaigns() -> int:
             production_cost_cents=1900,
             royalty_cents=400,
             platform_cents=500,
+            **page_of(design, product, start + dt.timedelta(days=days)),
         )
         # One pledge per backer, as people pledge: with more units than backers, some take two.
         pledges = [
@@ -53,6 +57,42 @@ def seed_campaigns() -> int:
         campaign_in_the_past(design, operator, terms, pledges, "demo-pledge", now)
         created += 1
     return created
+
+
+def page_of(design: Design, product: str, deadline: dt.datetime) -> dict:
+    """What a demo campaign's page tells backers, written as an operator would."""
+    month = (deadline + dt.timedelta(days=45)).date().replace(day=1)
+    return {
+        "story": (
+            f"## {design.title}, made to order\n\n{design.description}\n\n"
+            f"The **{product}** is made only if enough of you pledge: at the deadline, "
+            "cards are charged and the run goes to our partner workshop in Roubaix.\n\n"
+            "- Printed with water-based inks\n- Packed without plastic\n"
+            "- The designer earns a royalty on every unit"
+        ),
+        "risks": (
+            "Our workshop needs four weeks from the order. A late delivery of blank stock "
+            "could add two weeks: we would post an update the day we knew."
+        ),
+        "faqs": [
+            ("When am I charged?", "Only if the goal is reached, on the deadline."),
+            (
+                "Can I change my size?",
+                "Yes, until the deadline, in *My pledges*. After it, write to us.",
+            ),
+        ],
+        "delivery_month": month,
+        "ships_from": "FR",
+        "shipping_cents": dict(zip(SHIPPING_ZONES, (450, 900, 1500), strict=True)),
+    }
+
+
+def demo_mockup(design: Design, product: str) -> list[services.ProductImage]:
+    upload_dir = current_app.config["UPLOAD_DIR"]
+    stored = store_mockup(
+        images.artwork_path(upload_dir, design.artwork_key, "detail"), product, upload_dir
+    )
+    return [services.ProductImage(stored.key, stored.width, stored.height, is_mockup=True)]
 
 
 def selected_design(title: str) -> Design | None:
@@ -77,7 +117,9 @@ def pledge_with_saved_card(campaign, backer, variant, quantity: int, key: str) -
 def campaign_in_the_past(design, operator, terms, pledges, key: str, now) -> list[Pledge]:
     """Open a campaign as of ``terms.starts_at``, pledge ``(backer, quantity)`` on its
     variants in turn, and close it now if its deadline has passed (funded or failed)."""
-    campaign = services.open_campaign(design.id, operator, terms, now=terms.starts_at)
+    campaign = services.open_campaign(
+        design.id, operator, terms, demo_mockup(design, terms.product_name), now=terms.starts_at
+    )
     made = [
         pledge_with_saved_card(
             campaign,

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from dev.demo.accounts import demo_backers, demo_operator
-from dev.demo.campaigns import campaign_in_the_past, selected_design
+from dev.demo.campaigns import campaign_in_the_past, page_of, selected_design
 from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Pledge
@@ -53,6 +53,7 @@ def seed_production() -> int:
             production_cost_cents=2000,
             royalty_cents=450,
             platform_cents=550,
+            **page_of(design, product, start + dt.timedelta(days=21)),
         )
         made = campaign_in_the_past(
             design,

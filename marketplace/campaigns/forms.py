@@ -9,6 +9,8 @@ from wtforms import (
     DateTimeLocalField,
     HiddenField,
     IntegerField,
+    MonthField,
+    MultipleFileField,
     SelectChoice,
     SelectField,
     StringField,
@@ -17,9 +19,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from .models import CURRENCIES, MAX_UNITS_PER_PLEDGE
+from .models import CURRENCIES, MAX_EXTRA_IMAGES, MAX_UNITS_PER_PLEDGE
 
 _amount = [DataRequired(_l("Enter an amount, like 25.00.")), Length(max=12)]
+_shipping = [InputRequired(_l("Enter an amount, like 4.50 (0 for free).")), Length(max=12)]
 
 
 class CampaignForm(FlaskForm):
@@ -50,6 +53,55 @@ class CampaignForm(FlaskForm):
         validators=[InputRequired()],
         description=_l("1 to 60 days after the start. Cards are charged then, if the goal is met."),
     )
+    story = TextAreaField(
+        _l("Story"),
+        render_kw={"rows": 10},
+        validators=[DataRequired(_l("Tell backers the product's story.")), Length(max=20_000)],
+        description=_l(
+            "What it is, who made it, how it is made. Markdown: **bold**, *italics*, "
+            "## headings, lists, links."
+        ),
+    )
+    risks = TextAreaField(
+        _l("Risks and challenges"),
+        validators=[
+            DataRequired(_l("Say what could delay or change the product.")),
+            Length(max=5_000),
+        ],
+        description=_l("What could delay or change the product, and what you will do then."),
+    )
+    faq = TextAreaField(
+        _l("FAQ"),
+        validators=[Length(max=50_000)],
+        description=_l(
+            "One question per block: the question on its first line, the answer under it; "
+            "a blank line between blocks."
+        ),
+    )
+    delivery_month = MonthField(
+        _l("Estimated delivery"),
+        validators=[InputRequired(_l("Give the month the products should reach backers."))],
+    )
+    ships_from = StringField(
+        _l("Ships from (country code)"),
+        default="FR",
+        validators=[DataRequired(), Length(2, 2)],
+        description=_l("Two letters, like FR: it decides which addresses are domestic."),
+    )
+    shipping_domestic = StringField(_l("Shipping, domestic"), default="0", validators=_shipping)
+    shipping_eu = StringField(_l("Shipping, European Union"), default="0", validators=_shipping)
+    shipping_world = StringField(
+        _l("Shipping, rest of the world"), default="0", validators=_shipping
+    )
+    images = MultipleFileField(
+        _l("Product images"),
+        render_kw={"accept": "image/png,image/jpeg,image/webp"},
+        description=_l(
+            "Up to %(max)s pictures (PNG, JPEG or WebP). A mockup of the design on the "
+            "product is made for you and shown first.",
+            max=MAX_EXTRA_IMAGES,
+        ),
+    )
     submit = SubmitField(_l("Open the campaign"))
 
 
@@ -63,6 +115,7 @@ class PledgeForm(FlaskForm):
             NumberRange(1, MAX_UNITS_PER_PLEDGE, _l("From %(min)s to %(max)s.")),
         ],
     )
+    shipping_zone = SelectField(_l("Ship to"), validate_choice=False, default="domestic")
     #: Made when the form is shown; the same form submitted twice makes one pledge.
     idempotency_key = HiddenField()
     submit = SubmitField(_l("Pledge"))
@@ -73,6 +126,7 @@ class ChangePledgeForm(FlaskForm):
     quantity = IntegerField(
         _l("Quantity"), validators=[InputRequired(), NumberRange(1, MAX_UNITS_PER_PLEDGE)]
     )
+    shipping_zone = SelectField(_l("Ship to"), validate_choice=False)
     submit = SubmitField(_l("Save changes"))
 
 

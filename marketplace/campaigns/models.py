@@ -17,11 +17,70 @@ from designs.models import Design
 from marketplace.accounts.models import User
 from marketplace.kernel.dbtypes import StateEnum, UTCDateTime, enum_column, utcnow
 from marketplace.kernel.extensions import db
-from marketplace.kernel.i18n import N_
+from marketplace.kernel.i18n import N_, country_name
 from marketplace.kernel.statemachine import StateMachine
 
 CURRENCIES = ("EUR", "USD", "GBP")
 MAX_UNITS_PER_PLEDGE = 10
+#: Extra product images an operator may add beside the generated mockup.
+MAX_EXTRA_IMAGES = 5
+
+#: Where a parcel goes, seen from the country a campaign ships from. Each campaign prices
+#: every zone; a backer pays one zone's price per pledge (one parcel), on top of the units.
+SHIPPING_ZONES = ("domestic", "eu", "world")
+_ZONE_LABELS = {
+    "eu": N_("European Union"),
+    "world": N_("Rest of the world"),
+}
+#: The European Union's member states (ISO 3166-1 alpha-2), for the "eu" zone.
+EU_COUNTRIES = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IT",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
+    ]
+)
+
+
+def zone_of(country: str, ships_from: str) -> str:
+    """The shipping zone of an address in ``country``, for parcels sent from ``ships_from``."""
+    country = (country or "").upper()
+    if country == ships_from.upper():
+        return "domestic"
+    if country in EU_COUNTRIES and ships_from.upper() in EU_COUNTRIES:
+        return "eu"
+    return "world"
+
+
+def zone_label(zone: str, ships_from: str) -> str:
+    """ "France", "European Union", "Rest of the world": in the reader's language."""
+    if zone == "domestic":
+        return country_name(ships_from)
+    return gettext(_ZONE_LABELS[zone])
 
 
 class CampaignState(StateEnum):
@@ -145,6 +204,10 @@ class Campaign(db.Model):
             name="breakdown_adds_up",
         ),
         sa.CheckConstraint("deadline > starts_at", name="deadline_after_start"),
+        sa.CheckConstraint(
+            "shipping_domestic_cents >= 0 AND shipping_eu_cents >= 0 AND shipping_world_cents >= 0",
+            name="shipping_not_negative",
+        ),
         sa.Index("ix_campaigns_state_deadline", "state", "deadline"),
     )
 
@@ -172,10 +235,46 @@ class Campaign(db.Model):
     #: Public reason when an operator cancels.
     cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
 
+    #: What backers read before deciding, in Markdown (rendered sanitised: kernel.text).
+    #: Campaigns opened before these existed have none, and their pages leave them out.
+    story: Mapped[str | None] = mapped_column(sa.Text)
+    risks: Mapped[str | None] = mapped_column(sa.Text)
+    #: The month the rewards are expected to reach backers (stored as its first day).
+    delivery_month: Mapped[dt.date | None] = mapped_column(sa.Date)
+    #: ISO country code the parcels leave from: it decides which zone an address is in.
+    ships_from: Mapped[str] = mapped_column(sa.String(2), default="FR", server_default="FR")
+    #: One parcel's shipping per zone, in minor units of ``currency``, added to each pledge.
+    shipping_domestic_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    shipping_eu_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    shipping_world_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+
     design: Mapped[Design] = relationship()
     variants: Mapped[list[CampaignVariant]] = relationship(
         back_populates="campaign", order_by="CampaignVariant.position", cascade="all, delete-orphan"
     )
+    images: Mapped[list[CampaignImage]] = relationship(
+        back_populates="campaign", order_by="CampaignImage.position", cascade="all, delete-orphan"
+    )
+    faqs: Mapped[list[CampaignFaq]] = relationship(
+        order_by="CampaignFaq.position", cascade="all, delete-orphan"
+    )
+
+    def shipping_cents(self, zone: str) -> int:
+        return getattr(self, f"shipping_{zone}_cents")
+
+    @property
+    def shipping_rates(self) -> list[tuple[str, int]]:
+        """(zone, price) for every zone, in SHIPPING_ZONES order."""
+        return [(zone, self.shipping_cents(zone)) for zone in SHIPPING_ZONES]
+
+    @property
+    def pledged_cents(self) -> int:
+        """The money the counted units stand for, at the unit price (shipping apart)."""
+        return self.pledged_units * self.unit_price_cents
+
+    @property
+    def goal_cents(self) -> int:
+        return self.goal_units * self.unit_price_cents
 
     @property
     def pledged_units(self) -> int:
@@ -190,6 +289,37 @@ class Campaign(db.Model):
         """Live and before its deadline: the close job may run a little late, and a pledge
         made after the deadline must not slip in meanwhile."""
         return self.state == CampaignState.LIVE and utcnow() < self.deadline
+
+
+class CampaignImage(db.Model):
+    """A product picture on the campaign page: the mockup made from the design (position 0)
+    and up to MAX_EXTRA_IMAGES uploaded ones, stored like artwork (designs.images)."""
+
+    __tablename__ = "campaign_images"
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(default=0)
+    #: Folder under UPLOAD_DIR/artwork, as for a design's artwork.
+    image_key: Mapped[str] = mapped_column(sa.String(64))
+    width: Mapped[int]
+    height: Mapped[int]
+    #: Made by the platform from the artwork, not uploaded.
+    is_mockup: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+    campaign: Mapped[Campaign] = relationship(back_populates="images")
+
+
+class CampaignFaq(db.Model):
+    __tablename__ = "campaign_faqs"
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(default=0)
+    question: Mapped[str] = mapped_column(sa.String(200))
+    answer: Mapped[str] = mapped_column(sa.Text)
 
 
 class CampaignVariant(db.Model):
@@ -236,6 +366,9 @@ class Pledge(db.Model):
     __table_args__ = (
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
         sa.CheckConstraint(
+            "shipping_cents >= 0 AND shipping_cents < amount_cents", name="shipping_in_amount"
+        ),
+        sa.CheckConstraint(
             f"quantity >= 1 AND quantity <= {MAX_UNITS_PER_PLEDGE}", name="quantity_in_range"
         ),
         #: A form submitted twice carries the same key: one pledge.
@@ -248,8 +381,15 @@ class Pledge(db.Model):
     backer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     variant_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign_variants.id"))
     quantity: Mapped[int]
-    #: Computed on the server: unit price × quantity, in the campaign's currency.
+    #: Computed on the server: unit price × quantity + shipping, in the campaign's currency.
+    #: It is what settlement charges.
     amount_cents: Mapped[int]
+    #: The zone the parcel goes to and its price (part of ``amount_cents``), fixed when the
+    #: pledge is made or changed.
+    shipping_zone: Mapped[str] = mapped_column(
+        sa.String(8), default="domestic", server_default="domestic"
+    )
+    shipping_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     currency: Mapped[str] = mapped_column(sa.String(3))
     state: Mapped[PledgeState] = mapped_column(
         enum_column(PledgeState), default=PledgeState.PENDING_CARD
@@ -264,6 +404,10 @@ class Pledge(db.Model):
     campaign: Mapped[Campaign] = relationship()
     backer: Mapped[User] = relationship()
     variant: Mapped[CampaignVariant] = relationship()
+
+    @property
+    def units_cents(self) -> int:
+        return self.amount_cents - self.shipping_cents
 
     @hybrid_property
     def counts(self) -> bool:

@@ -13,7 +13,14 @@ from designs.models import Design, DesignState
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent
 
-from .models import Campaign, CampaignState, CampaignUpdate, CampaignVariant, Pledge
+from .models import (
+    Campaign,
+    CampaignImage,
+    CampaignState,
+    CampaignUpdate,
+    CampaignVariant,
+    Pledge,
+)
 
 #: Campaigns that are over, one way or another: the list's "results" section.
 RESULT_STATES = tuple(
@@ -37,9 +44,20 @@ def campaign(campaign_id: int) -> Campaign | None:
 
 
 def campaign_for_page(campaign_id: int) -> Campaign | None:
-    """The campaign with what its page shows (``campaign_options``) loaded."""
+    """The campaign with what its page shows (``campaign_options``, its pictures and FAQ)
+    loaded."""
     return db.session.scalar(
-        sa.select(Campaign).where(Campaign.id == campaign_id).options(*campaign_options())
+        sa.select(Campaign)
+        .where(Campaign.id == campaign_id)
+        .options(*campaign_options(), selectinload(Campaign.images), selectinload(Campaign.faqs))
+    )
+
+
+def campaign_image(campaign_id: int, image_id: int) -> CampaignImage | None:
+    return db.session.scalar(
+        sa.select(CampaignImage).where(
+            CampaignImage.id == image_id, CampaignImage.campaign_id == campaign_id
+        )
     )
 
 

@@ -25,7 +25,7 @@ from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
-from marketplace.kernel.i18n import N_
+from marketplace.kernel.i18n import N_, is_country, money
 from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.pagecache import forget_after_commit
@@ -35,10 +35,14 @@ from marketplace.kernel.urls import external_url
 from .models import (
     CAMPAIGN_MACHINE,
     CURRENCIES,
+    MAX_EXTRA_IMAGES,
     MAX_UNITS_PER_PLEDGE,
     PLEDGE_MACHINE,
+    SHIPPING_ZONES,
     UNCHARGED_PLEDGE_STATES,
     Campaign,
+    CampaignFaq,
+    CampaignImage,
     CampaignState,
     CampaignUpdate,
     CampaignVariant,
@@ -48,6 +52,11 @@ from .models import (
 
 MIN_DAYS, MAX_DAYS = 1, 60
 MAX_VARIANTS = 20
+MAX_FAQS = 20
+#: One parcel's shipping, at most (minor units): a typo's guard, not a business rule.
+MAX_SHIPPING_CENTS = 100_000
+#: How far after the deadline a delivery may be promised.
+MAX_DELIVERY_MONTHS = 24
 _MONEY_RE = re.compile(r"^\d{1,7}([.,]\d{1,2})?$")
 
 
@@ -102,6 +111,35 @@ def parse_variants(text: str) -> list[tuple[str, int | None]]:
     if len(variants) > MAX_VARIANTS:
         raise CampaignError(_("Offer at most %(max)s variants.", max=MAX_VARIANTS))
     return variants
+
+
+def parse_faq(text: str) -> list[tuple[str, str]]:
+    """Questions and answers, one block each, blocks separated by a blank line: the block's
+    first line is the question, the lines after it its answer (Markdown)."""
+    faqs: list[tuple[str, str]] = []
+    for block in re.split(r"\n\s*\n", (text or "").replace("\r\n", "\n").strip()):
+        if not block.strip():
+            continue
+        question, _newline, answer = block.strip().partition("\n")
+        question, answer = " ".join(question.split()), answer.strip()
+        if not answer:
+            raise CampaignError(
+                _(
+                    "“%(question)s” has no answer: write it on the lines under the question.",
+                    question=question[:80],
+                )
+            )
+        if len(question) > 200 or len(answer) > 2000:
+            raise CampaignError(
+                _(
+                    "“%(question)s”: a question has at most 200 characters and its answer 2,000.",
+                    question=question[:80],
+                )
+            )
+        faqs.append((question, answer))
+    if len(faqs) > MAX_FAQS:
+        raise CampaignError(_("Keep the FAQ to %(max)s questions at most.", max=MAX_FAQS))
+    return faqs
 
 
 # --- state machines ---------------------------------------------------------------------------
@@ -196,11 +234,36 @@ class CampaignTerms:
     production_cost_cents: int
     royalty_cents: int
     platform_cents: int
+    #: What backers read: the story and the risks in Markdown, questions and answers.
+    story: str
+    risks: str
+    faqs: Sequence[tuple[str, str]]
+    delivery_month: dt.date
+    ships_from: str
+    #: One parcel's price per zone of SHIPPING_ZONES, in minor units.
+    shipping_cents: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ProductImage:
+    """A stored product picture (designs.images), to be recorded with the campaign."""
+
+    key: str
+    width: int
+    height: int
+    is_mockup: bool = False
 
 
 def open_campaign(
-    design_id: int, operator: User, terms: CampaignTerms, *, now: dt.datetime | None = None
+    design_id: int,
+    operator: User,
+    terms: CampaignTerms,
+    images: Sequence[ProductImage] = (),
+    *,
+    now: dt.datetime | None = None,
 ) -> Campaign:
+    """``images``: the mockup first, then the extra pictures, already stored; the caller
+    deletes their files if this raises or the transaction does not commit."""
     now = now or utcnow()
     design = db.session.scalar(sa.select(Design).where(Design.id == design_id).with_for_update())
     if design is None:
@@ -237,6 +300,9 @@ def open_campaign(
     for label, limit in terms.variants:
         if limit is not None and limit < 1:
             raise CampaignError(_("The limit of %(label)s must be at least 1.", label=label))
+    _check_page(terms)
+    if sum(not image.is_mockup for image in images) > MAX_EXTRA_IMAGES:
+        raise CampaignError(_("Add at most %(max)s product images.", max=MAX_EXTRA_IMAGES))
     campaign = Campaign(
         design=design,
         product_name=product_name,
@@ -252,6 +318,25 @@ def open_campaign(
         variants=[
             CampaignVariant(label=label, unit_limit=limit, position=i)
             for i, (label, limit) in enumerate(terms.variants)
+        ],
+        story=terms.story.strip(),
+        risks=terms.risks.strip(),
+        faqs=[
+            CampaignFaq(question=question, answer=answer, position=i)
+            for i, (question, answer) in enumerate(terms.faqs)
+        ],
+        delivery_month=terms.delivery_month,
+        ships_from=terms.ships_from.upper(),
+        **{f"shipping_{zone}_cents": terms.shipping_cents[zone] for zone in SHIPPING_ZONES},
+        images=[
+            CampaignImage(
+                image_key=image.key,
+                width=image.width,
+                height=image.height,
+                is_mockup=image.is_mockup,
+                position=i,
+            )
+            for i, image in enumerate(images)
         ],
     )
     db.session.add(campaign)
@@ -276,6 +361,37 @@ def open_campaign(
         link=external_url("campaigns.show", campaign_id=campaign.id),
     )
     return campaign
+
+
+def _check_page(terms: CampaignTerms) -> None:
+    """What backers decide on: a story, the risks, when it arrives and what shipping costs."""
+    if not 20 <= len(terms.story.strip()) <= 20_000:
+        raise CampaignError(_("Tell the product's story in 20 to 20,000 characters."))
+    if not 20 <= len(terms.risks.strip()) <= 5_000:
+        raise CampaignError(
+            _("Say what could delay or change the product, in 20 to 5,000 characters.")
+        )
+    if not is_country(terms.ships_from):
+        raise CampaignError(_("Give the country parcels leave from as its two-letter code."))
+    for zone in SHIPPING_ZONES:
+        if not 0 <= terms.shipping_cents.get(zone, -1) <= MAX_SHIPPING_CENTS:
+            raise CampaignError(
+                _(
+                    "Shipping costs from 0 to %(max)s per parcel.",
+                    max=money(MAX_SHIPPING_CENTS, terms.currency),
+                )
+            )
+    deadline_month = terms.deadline.date().replace(day=1)
+    months_after = (terms.delivery_month.year - deadline_month.year) * 12 + (
+        terms.delivery_month.month - deadline_month.month
+    )
+    if not 0 <= months_after <= MAX_DELIVERY_MONTHS:
+        raise CampaignError(
+            _(
+                "The estimated delivery is from the deadline's month to %(max)s months after it.",
+                max=MAX_DELIVERY_MONTHS,
+            )
+        )
 
 
 def _check_duration(starts_at: dt.datetime, deadline: dt.datetime) -> None:
@@ -485,8 +601,18 @@ def _check_share(
         raise CampaignError(message, 409)
 
 
+def _check_zone(zone: str) -> None:
+    if zone not in SHIPPING_ZONES:
+        raise CampaignError(_("Choose where the parcel goes."))
+
+
 def create_pledge(
-    campaign_id: int, backer: User, variant_id: int, quantity: int, idempotency_key: str
+    campaign_id: int,
+    backer: User,
+    variant_id: int,
+    quantity: int,
+    idempotency_key: str,
+    shipping_zone: str = "domestic",
 ) -> tuple[Pledge, bool]:
     """A pledge waiting for its card. The same form submitted twice (same key) gives back the
     first pledge: returns (pledge, created)."""
@@ -502,11 +628,12 @@ def create_pledge(
         raise CampaignError(_("No such campaign."), 404)
     _open_for_pledges(campaign)
     _check_quantity(quantity)
+    _check_zone(shipping_zone)
     variant = _variant_of(campaign, variant_id)
     if variant.units_left is not None and variant.units_left < quantity:
         raise SoldOut(_sold_out_message(variant))
     _check_share(backer.id, variant, quantity)
-    pledge = new_pledge(campaign, backer, variant, quantity, idempotency_key)
+    pledge = new_pledge(campaign, backer, variant, quantity, idempotency_key, shipping_zone)
     try:
         with db.session.begin_nested():
             db.session.add(pledge)
@@ -537,18 +664,28 @@ def new_pledge(
     variant: CampaignVariant,
     quantity: int,
     idempotency_key: str,
+    shipping_zone: str = "domestic",
 ) -> Pledge:
-    """A pledge waiting for its card, at the campaign's price and in its currency; the caller
-    adds it to the session."""
-    return Pledge(
+    """A pledge waiting for its card, at the campaign's price and shipping, in its currency;
+    the caller adds it to the session."""
+    pledge = Pledge(
         campaign_id=campaign.id,
         backer_id=backer.id,
         variant_id=variant.id,
         quantity=quantity,
-        amount_cents=campaign.unit_price_cents * quantity,
         currency=campaign.currency,
         idempotency_key=idempotency_key,
     )
+    _price(pledge, campaign, quantity, shipping_zone)
+    return pledge
+
+
+def _price(pledge: Pledge, campaign: Campaign, quantity: int, shipping_zone: str) -> None:
+    """The amount settlement will charge: the units at the campaign's price, plus one
+    parcel's shipping to the zone chosen."""
+    shipping = campaign.shipping_cents(shipping_zone)
+    pledge.shipping_zone, pledge.shipping_cents = shipping_zone, shipping
+    pledge.amount_cents = campaign.unit_price_cents * quantity + shipping
 
 
 def _sold_out_message(variant: CampaignVariant) -> str:
@@ -641,7 +778,10 @@ def _expire_variants(campaign: Campaign) -> None:
         db.session.expire(variant, ["reserved_units"])
 
 
-def change_pledge(pledge_id: int, actor: User, variant_id: int, quantity: int) -> Pledge:
+def change_pledge(
+    pledge_id: int, actor: User, variant_id: int, quantity: int, shipping_zone: str | None = None
+) -> Pledge:
+    """``shipping_zone``: where the parcel now goes; None keeps the zone chosen before."""
     pledge = _locked_own_pledge(pledge_id, actor)
     campaign = db.session.get(Campaign, pledge.campaign_id)
     _check_changeable(
@@ -650,6 +790,8 @@ def change_pledge(pledge_id: int, actor: User, variant_id: int, quantity: int) -
         then=_("This pledge is %(state)s: it can no longer change.", state=pledge.state.label),
     )
     _check_quantity(quantity)
+    shipping_zone = shipping_zone or pledge.shipping_zone
+    _check_zone(shipping_zone)
     variant = _variant_of(campaign, variant_id)
     if pledge.state == PledgeState.ACTIVE:
         _lock_variants(pledge.variant_id, variant.id)
@@ -664,14 +806,18 @@ def change_pledge(pledge_id: int, actor: User, variant_id: int, quantity: int) -
             raise SoldOut(_sold_out_message(variant))
         savepoint.commit()
     previous = f"{pledge.quantity} × {pledge.variant.label}"
+    previous_amount = pledge.amount_cents
     pledge.variant_id, pledge.quantity = variant.id, quantity
-    pledge.amount_cents = campaign.unit_price_cents * quantity
+    _price(pledge, campaign, quantity, shipping_zone)
     record_about(
         "pledge.changed",
         pledge,
         actor=actor,
         previous=previous,
         now=f"{quantity} × {variant.label}",
+        previous_amount_cents=previous_amount,
+        amount_cents=pledge.amount_cents,
+        shipping_zone=shipping_zone,
     )
     _expire_variants(campaign)
     db.session.expire(pledge, ["variant"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, current_app, render_template, url_for
+from flask import Blueprint, abort, current_app, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -14,20 +14,23 @@ from marketplace.accounts.authz import verified_required
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import limiter
 from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.i18n import money
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.signals import campaign_timeline, collect, pledge_details
 from marketplace.kernel.web import arg_choice, committed, or_404, posted, retried_on_conflict
 
-from . import queries, services
+from . import images, queries, services
 from .forms import (
     ChangePledgeForm,
     PledgeForm,
     UpdateForm,
 )
-from .models import Campaign
+from .models import Campaign, zone_label
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 pledges_bp = Blueprint("pledges", __name__, url_prefix="/pledges")
+# Pages and mails that name a pledge's shipping zone.
+bp.add_app_template_global(zone_label)
 
 SORTS = {"ending": _l("Ending soon"), "funded": _l("Most funded"), "new": _l("New")}
 
@@ -41,6 +44,21 @@ def _variant_choices(campaign: Campaign) -> list[SelectChoice]:
         )
         choices.append(SelectChoice(v.id, label, render_kw={"disabled": True} if left == 0 else {}))
     return choices
+
+
+def _zone_choices(campaign: Campaign) -> list[SelectChoice]:
+    """Each zone with its shipping price, so the choice shows what it adds to the charge."""
+    return [
+        SelectChoice(
+            zone,
+            _(
+                "%(zone)s: %(price)s",
+                zone=zone_label(zone, campaign.ships_from),
+                price=money(cents, campaign.currency) if cents else _("free shipping"),
+            ),
+        )
+        for zone, cents in campaign.shipping_rates
+    ]
 
 
 @bp.get("/")
@@ -69,6 +87,7 @@ def show(campaign_id: int):
     if current_user.is_authenticated:  # a CSRF token means a session: members only
         pledge_form = PledgeForm(formdata=None, idempotency_key=secrets.token_urlsafe(24))
         pledge_form.variant_id.choices = _variant_choices(campaign)
+        pledge_form.shipping_zone.choices = _zone_choices(campaign)
     # Packages built on campaigns (production runs) add their own subjects' events.
     subjects = [("campaign", campaign.id)] + [
         subject for found in collect(campaign_timeline, campaign) for subject in found
@@ -84,6 +103,15 @@ def show(campaign_id: int):
         timeline=queries.timeline_events(subjects),
         now=utcnow(),
     )
+
+
+@bp.get("/<int:campaign_id>/images/<int:image_id>/<size>")
+def image(campaign_id: int, image_id: int, size: str):
+    """A product picture; campaign pages are public, and so are their pictures."""
+    if size not in ("gallery", "detail", "original"):
+        abort(404)
+    picture = or_404(queries.campaign_image(campaign_id, image_id))
+    return send_file(images.image_path(picture.image_key, size), max_age=86400, conditional=True)
 
 
 @bp.post("/<int:campaign_id>/updates")
@@ -118,9 +146,13 @@ def mine():
     for pledge in pledges:
         if pledge.is_changeable:
             form = ChangePledgeForm(
-                formdata=None, variant_id=pledge.variant_id, quantity=pledge.quantity
+                formdata=None,
+                variant_id=pledge.variant_id,
+                quantity=pledge.quantity,
+                shipping_zone=pledge.shipping_zone,
             )
             form.variant_id.choices = _variant_choices(pledge.campaign)
+            form.shipping_zone.choices = _zone_choices(pledge.campaign)
             forms[pledge.id] = form
     # Production (which builds on this package) adds its survey and order lines.
     details: dict[int, list] = {}
@@ -141,7 +173,9 @@ def mine():
 @retried_on_conflict
 def change(pledge_id: int):
     form = posted(ChangePledgeForm, _("Choose a variant and a quantity from 1 to 10."))
-    services.change_pledge(pledge_id, current_user, form.variant_id.data, form.quantity.data)
+    services.change_pledge(
+        pledge_id, current_user, form.variant_id.data, form.quantity.data, form.shipping_zone.data
+    )
     return committed(url_for("pledges.mine"), _("Pledge changed."), "success")
 
 

@@ -15,6 +15,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytz
+from babel import Locale
 from babel.dates import (
     format_date,
     format_time,
@@ -52,6 +53,8 @@ def init_i18n(app: Flask) -> None:
     app.add_template_filter(when, "datetime")
     app.add_template_filter(day, "date")
     app.add_template_filter(age)
+    app.add_template_filter(month)
+    app.add_template_filter(country_name, "country")
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=current_language)
 
 
@@ -187,3 +190,29 @@ def age(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
     if delta < dt.timedelta(minutes=1):
         return gettext("moments")
     return format_timedelta(delta, threshold=1.0, locale=_locale())
+
+
+def month(value: dt.date | None) -> str:
+    """A month and its year, "March 2027" / "mars 2027": an estimated delivery."""
+    if value is None:
+        return ""
+    return format_date(value, format="LLLL y", locale=_locale())
+
+
+def country_name(code: str) -> str:
+    """A country by its ISO code, named in the reader's language: "FR" -> "France"."""
+    return Locale.parse(_locale()).territories.get((code or "").upper(), code)
+
+
+#: Babel's territories that are groupings or placeholders, not countries a parcel goes to.
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
+
+
+def is_country(code: str) -> bool:
+    code = (code or "").upper()
+    return (
+        len(code) == 2
+        and code.isalpha()
+        and code not in _NOT_COUNTRIES
+        and code in Locale("en").territories
+    )

@@ -17,7 +17,8 @@ from marketplace.campaigns.forms import (
     CancelCampaignForm,
     DeadlineForm,
 )
-from marketplace.campaigns.models import CampaignState
+from marketplace.campaigns.images import product_images
+from marketplace.campaigns.models import SHIPPING_ZONES, CampaignState
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.web import committed, form_on_page, form_page, or_404
 
@@ -56,11 +57,14 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 def new(design_id: int):
     design = or_404(queries.design(design_id))
     now = utcnow().replace(second=0, microsecond=0)
+    deadline = now + dt.timedelta(days=30)
     form = CampaignForm(
         product_name=f"{design.title} {design.product.name}",
         variants="\n".join(v.label for v in design.variants) or _("One size"),
         starts_at=now.replace(tzinfo=None),
-        deadline=(now + dt.timedelta(days=30)).replace(tzinfo=None),
+        deadline=deadline.replace(tzinfo=None),
+        story=design.description,
+        delivery_month=(deadline + dt.timedelta(days=62)).date().replace(day=1),
     )
 
     def open_campaign():
@@ -75,9 +79,21 @@ def new(design_id: int):
             production_cost_cents=services.parse_money(form.production_cost.data),
             royalty_cents=services.parse_money(form.royalty.data),
             platform_cents=services.parse_money(form.platform.data),
+            story=form.story.data,
+            risks=form.risks.data,
+            faqs=services.parse_faq(form.faq.data),
+            delivery_month=form.delivery_month.data,
+            ships_from=form.ships_from.data,
+            shipping_cents={
+                zone: services.parse_money(getattr(form, f"shipping_{zone}").data)
+                for zone in SHIPPING_ZONES
+            },
         )
-        campaign = services.open_campaign(design_id, current_user, terms)
-        return committed(url_for("campaigns.show", campaign_id=campaign.id), _("Campaign opened."))
+        with product_images(design, form) as stored:
+            campaign = services.open_campaign(design_id, current_user, terms, stored)
+            return committed(
+                url_for("campaigns.show", campaign_id=campaign.id), _("Campaign opened.")
+            )
 
     return form_page(form, open_campaign, "operator/campaign_form.html", design=design)
 

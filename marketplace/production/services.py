@@ -23,12 +23,21 @@ from flask_babel import lazy_pgettext, ngettext
 
 from marketplace.accounts.models import User
 from marketplace.campaigns import services as campaigns
-from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
+from marketplace.campaigns.models import (
+    SHIPPING_ZONES,
+    Campaign,
+    CampaignState,
+    Pledge,
+    PledgeState,
+    zone_label,
+    zone_of,
+)
 from marketplace.kernel import signals
 from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
+from marketplace.kernel.i18n import country_name
 from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.urls import external_url
@@ -99,6 +108,7 @@ def answer_survey(pledge_id: int, user: User, answers: dict, variant_confirmed: 
         raise ProductionError(_("Fill in your name, street address, postal code and city."))
     if not _COUNTRY_RE.match(clean["country"]):
         raise ProductionError(_("Give the country as its two-letter code, like FR or DE."))
+    _check_paid_zone(survey.pledge, clean["country"])
     for key, value in clean.items():
         setattr(survey, key, value or None)
     first = survey.answered_at is None
@@ -110,6 +120,23 @@ def answer_survey(pledge_id: int, user: User, answers: dict, variant_confirmed: 
         campaign_id=survey.campaign_id,
     )
     return survey
+
+
+def _check_paid_zone(pledge: Pledge, country: str) -> None:
+    """The shipping paid covers the address: an address in a dearer zone than the one chosen
+    at pledge time is refused (a cheaper one is fine)."""
+    campaign = pledge.campaign
+    zone = zone_of(country, campaign.ships_from)
+    if SHIPPING_ZONES.index(zone) > SHIPPING_ZONES.index(pledge.shipping_zone):
+        raise ProductionError(
+            _(
+                "Your pledge paid shipping to %(paid)s, and %(country)s is in %(zone)s: "
+                "give an address in %(paid)s, or write to us to pay the difference.",
+                paid=zone_label(pledge.shipping_zone, campaign.ships_from),
+                country=country_name(country),
+                zone=zone_label(zone, campaign.ships_from),
+            )
+        )
 
 
 def remind_surveys(

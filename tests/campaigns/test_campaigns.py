@@ -42,6 +42,14 @@ def campaign_form(**overrides):
         "platform": "6",
         "starts_at": now.strftime("%Y-%m-%dT%H:%M"),
         "deadline": (now + dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M"),
+        "story": "A lighthouse, printed in two colours on organic cotton.",
+        "risks": "Blank stock may arrive two weeks late: we would post an update.",
+        "faq": "When am I charged?\nOnly if the goal is reached.",
+        "delivery_month": (now + dt.timedelta(days=90)).strftime("%Y-%m"),
+        "ships_from": "FR",
+        "shipping_domestic": "4.50",
+        "shipping_eu": "9",
+        "shipping_world": "15.00",
     }
     data.update(overrides)
     return data
