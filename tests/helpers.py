@@ -235,17 +235,20 @@ def saved_card(user_id: int, card: str = "visa") -> tuple[str, str]:
     return customer_id, pm.id
 
 
-def pledge_row(campaign, variant, backer_id: int, quantity: int, **columns):
-    """A new Pledge of ``quantity`` units of ``variant``, at the campaign's price; ``columns``
-    gives its state, idempotency key and card."""
+def pledge_row(campaign, variant, backer_id: int, quantity: int, zone: str = "domestic", **columns):
+    """A new Pledge of ``quantity`` units of ``variant``, at the campaign's price plus its
+    shipping to ``zone``; ``columns`` gives its state, idempotency key and card."""
     from marketplace.campaigns.models import Pledge
 
+    shipping = campaign.shipping_cents(zone)
     return Pledge(
         campaign_id=campaign.id,
         backer_id=backer_id,
         variant_id=variant.id,
         quantity=quantity,
-        amount_cents=campaign.unit_price_cents * quantity,
+        amount_cents=campaign.unit_price_cents * quantity + shipping,
+        shipping_zone=zone,
+        shipping_cents=shipping,
         currency=campaign.currency,
         **columns,
     )
@@ -253,14 +256,14 @@ def pledge_row(campaign, variant, backer_id: int, quantity: int, **columns):
 
 def add_pledges(ctx, campaign_id: int, specs) -> list[int]:
     """Active pledges with saved cards, as if backers had pledged: ``specs`` is a list of
-    (backer id, variant label, quantity, card). Returns the pledge ids."""
+    (backer id, variant label, quantity, card[, shipping zone]). Returns the pledge ids."""
     from marketplace.campaigns.models import Campaign, PledgeState
     from marketplace.kernel.extensions import db
 
     ids = []
     with ctx():
         campaign = db.session.get(Campaign, campaign_id)
-        for backer_id, label, quantity, card in specs:
+        for backer_id, label, quantity, card, *zone in specs:
             _, pm_id = saved_card(backer_id, card)
             variant = next(v for v in campaign.variants if v.label == label)
             variant.reserved_units += quantity
@@ -269,6 +272,7 @@ def add_pledges(ctx, campaign_id: int, specs) -> list[int]:
                 variant,
                 backer_id,
                 quantity,
+                *zone,
                 state=PledgeState.ACTIVE,
                 idempotency_key=secrets.token_urlsafe(24),
                 payment_method_id=pm_id,

@@ -130,7 +130,7 @@ def _check_paid_zone(pledge: Pledge, country: str) -> None:
     if SHIPPING_ZONES.index(zone) > SHIPPING_ZONES.index(pledge.shipping_zone):
         raise ProductionError(
             _(
-                "Your pledge paid shipping to %(paid)s, and %(country)s is in %(zone)s: "
+                "Your pledge paid shipping to %(paid)s, and %(country)s is in the “%(zone)s” zone: "
                 "give an address in %(paid)s, or write to us to pay the difference.",
                 paid=zone_label(pledge.shipping_zone, campaign.ships_from),
                 country=country_name(country),

@@ -15,7 +15,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent, OutboxMail
 from marketplace.kernel.queues import redis_connection
-from payments import charging, gateway, jobs
+from payments import charging, gateway, jobs, refunds
 from payments.models import AttemptStatus, ChargeAttempt
 from tests.helpers import (
     add_pledges,
@@ -108,6 +108,44 @@ def test_funded_campaign_charges_each_pledge_once_for_its_amount(
             )
             == 1
         )
+
+
+def test_shipping_is_charged_with_the_units_once_per_pledge(
+    ctx, make_campaign, make_user, backers, stripe_server, run_jobs
+):
+    """Each zone's shipping is in the amount charged at the deadline (integer minor units),
+    and refunding a pledge gives back the shipping too."""
+    campaign_id = make_campaign(goal=3, price=2500, shipping=(450, 900, 1500))
+    pledge_ids = add_pledges(
+        ctx,
+        campaign_id,
+        [
+            (backers[0], "S", 1, "visa", "domestic"),
+            (backers[1], "M", 2, "visa", "eu"),
+            (backers[2], "S", 1, "visa", "world"),
+        ],
+    )
+    close(ctx, campaign_id)
+    run_jobs(("settlement",))
+    run_jobs(("settlement",))
+    assert states(ctx, pledge_ids) == [PledgeState.COLLECTED] * 3
+    with ctx():
+        charged = {k: [pi.amount for pi in v] for k, v in succeeded_intents().items()}
+        assert charged == {
+            str(pledge_ids[0]): [2500 + 450],
+            str(pledge_ids[1]): [5000 + 900],
+            str(pledge_ids[2]): [2500 + 1500],
+        }
+        attempts = db.session.scalars(
+            sa.select(ChargeAttempt.amount_cents).order_by(ChargeAttempt.pledge_id)
+        ).all()
+        assert attempts == [2950, 5900, 4000]
+        operator = db.session.get(User, make_user("ops@example.com", operator=True))
+        refund = refunds.request_refund(pledge_ids[1], operator, "Parcel lost in transit")
+        db.session.commit()
+        assert jobs.execute_refund(refund.id) == "succeeded"
+        assert refund.amount_cents == 5900
+        assert db.session.get(Pledge, pledge_ids[1]).state == PledgeState.REFUNDED
 
 
 def test_pledges_without_a_card_are_cancelled_when_the_campaign_is_funded(

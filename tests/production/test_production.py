@@ -4,6 +4,7 @@ CSV; each step mailed; cancelling refunds everyone; the designer's royalty to th
 
 import csv
 import datetime as dt
+import html
 import io
 
 import pytest
@@ -126,6 +127,25 @@ def answer(client, auth, email, pledge_id, **overrides):
     }
     data["csrf_token"] = csrf_token(client, f"/pledges/{pledge_id}/survey")
     return client.post(f"/pledges/{pledge_id}/survey", data=data)
+
+
+def test_the_address_must_be_in_the_zone_whose_shipping_was_paid(client, auth, ctx, settled):
+    """Ada's pledge paid shipping within France (the campaign ships from FR): a German
+    address is refused, saying why; once her pledge covers the EU, it is accepted, and a
+    US address still is not."""
+    ada = settled["pledges"]["ada"]
+    resp = answer(client, auth, "ada@example.com", ada, country="DE")
+    assert resp.status_code == 422
+    assert (
+        "Your pledge paid shipping to France, and Germany is in the “European Union” zone: give an "
+        "address in France, or write to us to pay the difference."
+    ) in html.unescape(resp.get_data(as_text=True))
+    with ctx():
+        db.session.get(Pledge, ada).shipping_zone = "eu"
+        db.session.commit()
+    assert answer(client, auth, "ada@example.com", ada, country="DE").status_code == 302
+    assert answer(client, auth, "ada@example.com", ada, country="US").status_code == 422
+    assert answer(client, auth, "ada@example.com", ada, country="FR").status_code == 302
 
 
 def test_the_survey_is_asked_answered_and_reminded(
