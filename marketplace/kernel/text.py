@@ -27,7 +27,6 @@ _ALLOWED_TAGS = frozenset(
     [
         "p",
         "br",
-        "h2",
         "h3",
         "h4",
         "strong",
@@ -59,11 +58,10 @@ def formatted(text: str | None) -> Markup:
     Markdown lets raw HTML through, so the result is cleaned by an allow-list sanitiser
     (nh3, Ammonia's): no script, style, iframe, image or form survives, no event attribute,
     no ``javascript:`` or ``data:`` link; links get ``rel="nofollow noopener noreferrer"``.
-    Headings start at h2: the page's own title is the h1."""
+    Headings become h3 and h4: the text sits in a section of the page titled by an h2."""
     if not text:
         return Markup("")
-    html = _markdown().render(text)
-    html = re.sub(r"<(/?)h1\b", r"<\1h2", html)
+    html = re.sub(r"<(/?)h([1-6])\b", _sub_heading, _markdown().render(text))
     # The sanitiser's output is the only markup trusted here.
     return Markup(  # noqa: S704
         nh3.clean(
@@ -74,6 +72,10 @@ def formatted(text: str | None) -> Markup:
             link_rel="nofollow noopener noreferrer",
         )
     )
+
+
+def _sub_heading(match: re.Match) -> str:
+    return f"<{match[1]}h{3 if int(match[2]) <= 2 else 4}"
 
 
 @functools.cache

@@ -108,6 +108,8 @@ def test_from_a_drawing_to_a_delivered_product(
     page.get_by_label("Production cost per unit").fill("18.00")
     page.get_by_label("Designer royalty per unit").fill("3.50")
     page.get_by_label("Platform share per unit").fill("3.50")
+    page.get_by_label("Story").fill("A red kite over the hills, screen-printed by hand in Lyon.")
+    page.get_by_label("Risks and challenges").fill("Ink deliveries can slip by a week or two.")
     page.get_by_role("button", name="Open the campaign").click()
     assert page.get_by_text("Campaign opened.").is_visible()
     with ctx():
