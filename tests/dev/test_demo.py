@@ -42,6 +42,11 @@ def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx, stripe_server)
             "in_production",
             "delivered",
         }
+        # Every campaign page has what a backer decides on, the mockup first among the pictures.
+        for campaign in db.session.scalars(sa.select(Campaign)):
+            assert campaign.story and campaign.risks and campaign.faqs and campaign.delivery_month
+            assert [i.is_mockup for i in campaign.images] == [True]
+            assert campaign.shipping_world_cents > campaign.shipping_domestic_cents > 0
         run_states = {r.state.value for r in db.session.scalars(sa.select(ProductionRun))}
         assert run_states == {"in_production", "delivered"}
         # Logging in as a demo backer shows pledges: on the live campaign and on a made one.
