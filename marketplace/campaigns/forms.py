@@ -19,7 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from .models import CURRENCIES, MAX_EXTRA_IMAGES, MAX_UNITS_PER_PLEDGE
+from .models import CURRENCIES, MAX_UNITS_PER_PLEDGE
 
 _amount = [DataRequired(_l("Enter an amount, like 25.00.")), Length(max=12)]
 _shipping = [InputRequired(_l("Enter an amount, like 4.50 (0 for free).")), Length(max=12)]
@@ -94,13 +94,7 @@ class CampaignForm(FlaskForm):
         _l("Shipping, rest of the world"), default="0", validators=_shipping
     )
     images = MultipleFileField(
-        _l("Product images"),
-        render_kw={"accept": "image/png,image/jpeg,image/webp"},
-        description=_l(
-            "Up to %(max)s pictures (PNG, JPEG or WebP). A mockup of the design on the "
-            "product is made for you and shown first.",
-            max=MAX_EXTRA_IMAGES,
-        ),
+        _l("Product images"), render_kw={"accept": "image/png,image/jpeg,image/webp"}
     )
     submit = SubmitField(_l("Open the campaign"))
 

@@ -18,7 +18,7 @@ from marketplace.campaigns.forms import (
     DeadlineForm,
 )
 from marketplace.campaigns.images import product_images
-from marketplace.campaigns.models import SHIPPING_ZONES, CampaignState
+from marketplace.campaigns.models import MAX_EXTRA_IMAGES, SHIPPING_ZONES, CampaignState
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.web import committed, form_on_page, form_page, or_404
 
@@ -95,7 +95,13 @@ def new(design_id: int):
                 url_for("campaigns.show", campaign_id=campaign.id), _("Campaign opened.")
             )
 
-    return form_page(form, open_campaign, "operator/campaign_form.html", design=design)
+    return form_page(
+        form,
+        open_campaign,
+        "operator/campaign_form.html",
+        design=design,
+        max_images=MAX_EXTRA_IMAGES,
+    )
 
 
 @operator_bp.post("/<int:campaign_id>/cancel")
