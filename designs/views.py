@@ -448,15 +448,17 @@ def edit_profile():
         # a refusal left for the service to raise is about the picture.
         new_key = _stored(form.avatar, images.store_avatar)
         with _dropped_on_failure(new_key, images.delete_avatar):
-            accounts.update_designer_profile(current_user, form.bio.data, form.links)
             replaced = None
             if new_key is not None or form.remove_avatar.data:
                 replaced = accounts.replace_avatar(current_user, new_key)
-            db.session.commit()
+            accounts.update_designer_profile(current_user, form.bio.data, form.links)
+            response = committed(
+                url_for("designs.designer", user_id=current_user.id), _("Your profile is saved.")
+            )
+        # Only once the new key is committed: until then the old picture is the one in use.
         if replaced is not None:
             images.delete_avatar(current_app.config["UPLOAD_DIR"], replaced)
-        flash(_("Your profile is saved."), "success")
-        return redirect(url_for("designs.designer", user_id=current_user.id))
+        return response
 
     return form_page(form, change, "designs/profile_form.html", message_on=form.avatar)
 

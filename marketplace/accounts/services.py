@@ -24,6 +24,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import DEFAULT_LANGUAGE, LANGUAGES, is_time_zone
+from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.urls import external_url
 
@@ -355,6 +356,9 @@ def replace_avatar(user: User, key: str | None) -> str | None:
     the change is committed, so that a rolled-back change never loses the picture in use."""
     if not user.is_designer:
         raise AccountError(_("Accept the designer terms first."), 403)
+    # Locked and read afresh: of two saves at once, the second replaces (and so deletes) the
+    # picture the first one stored, rather than leaving it on disk unused.
+    user = lock_row(User, user.id)
     previous, user.avatar_key = user.avatar_key, key
     return previous if previous != key else None
 
