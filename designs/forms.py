@@ -15,9 +15,12 @@ from wtforms import (
     StringField,
     SubmitField,
     TextAreaField,
+    URLField,
+    ValidationError,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from marketplace.accounts.services import BIO_MAX_LENGTH, link_problem, tidy_bio
 from marketplace.kernel.i18n import number
 
 from .images import DEFAULT_MAX_PIXELS, MAX_BYTES, MAX_SIDE
@@ -73,6 +76,51 @@ class NewDesignForm(DesignForm):
         validators=[FileRequired(_l("Choose the image of your design."))],
         description=_ARTWORK_HINT,
     )
+
+
+def _profile_link(form, field) -> None:
+    """The accounts rule for a profile link, asked here too so that its reason is shown next
+    to the link it is about."""
+    if field.data and (problem := link_problem(field.data)) is not None:
+        raise ValidationError(problem)
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _link(label) -> URLField:
+    return URLField(
+        label,
+        validators=[_profile_link],
+        filters=[_strip],
+        render_kw={"placeholder": "https://", "inputmode": "url"},
+    )
+
+
+class DesignerProfileForm(FlaskForm):
+    """What a designer's public page says about them (their designs are listed by the page)."""
+
+    avatar = FileField(_l("Profile picture"), description=_ARTWORK_HINT)
+    remove_avatar = BooleanField(_l("Remove my picture (your initials are shown instead)"))
+    bio = TextAreaField(
+        _l("About you"),
+        filters=[tidy_bio],
+        validators=[
+            Length(max=BIO_MAX_LENGTH, message=_l("Use at most %(max)d characters.")),
+        ],
+        description=_l(
+            "Plain text, at most %(max)d characters; line breaks are kept.", max=BIO_MAX_LENGTH
+        ),
+    )
+    link1 = _link(_l("Link"))
+    link2 = _link(_l("Second link"))
+    link3 = _link(_l("Third link"))
+    submit = SubmitField(_l("Save profile"))
+
+    @property
+    def links(self) -> list[str]:
+        return [field.data or "" for field in (self.link1, self.link2, self.link3)]
 
 
 class SubmitDesignForm(FlaskForm):

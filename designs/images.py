@@ -1,4 +1,6 @@
-"""Validation, cleaning and storage of the one artwork image each design carries.
+"""Validation, cleaning and storage of the one artwork image each design carries, and of
+designers' avatars (their accounts hold only the key; the files are handled here, with the same
+checks as artwork).
 
 An upload is trusted only after Pillow has decoded every pixel of it: the filename and the
 Content-Type come from the client and prove nothing. What is stored is never the uploaded
@@ -12,6 +14,8 @@ Layout on disk, one folder per upload so that deleting or cleaning up is one ``r
     {upload_dir}/artwork/{key}/original.{png|jpg|webp}
     {upload_dir}/artwork/{key}/detail.webp
     {upload_dir}/artwork/{key}/gallery.webp
+    {upload_dir}/avatars/{key}/large.webp   (square, 256 px)
+    {upload_dir}/avatars/{key}/small.webp   (square, 64 px)
 
 The module keeps no state: every call works on its own bytes, images and key folder, so
 threads and gunicorn workers can store uploads concurrently.
@@ -50,6 +54,9 @@ MAX_SIDE = 6000  # px, width and height
 DEFAULT_MAX_PIXELS = 25_000_000
 ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP"}
 SIZES = {"gallery": 480, "detail": 1200}  # max width AND height of the derived WebP images
+#: The sides of an avatar's square WebP images. No original is kept: a profile picture is
+#: only ever shown this small.
+AVATAR_SIZES = {"large": 256, "small": 64}
 
 # Only these decoders are ever run on an upload: fewer parsers, less attack surface.
 _OPEN_FORMATS = ("PNG", "JPEG", "WEBP")
@@ -140,13 +147,7 @@ def store_image(image: Image.Image, fmt: str, upload_dir: str) -> StoredArtwork:
 def delete_artwork(upload_dir: str, key: str) -> None:
     """Remove everything stored for ``key``; calling it for an absent key is not an error,
     so that deleting a design twice, or from two workers at once, is harmless."""
-    folder = _key_folder(upload_dir, key)
-    try:
-        shutil.rmtree(folder)
-    except FileNotFoundError:
-        # Either it was never there, or a concurrent delete removed part of it under our
-        # feet: finish whatever is left.
-        shutil.rmtree(folder, ignore_errors=True)
+    _delete_folder(_key_folder(upload_dir, key))
 
 
 def artwork_path(upload_dir: str, key: str, size: str) -> str:
@@ -167,6 +168,43 @@ def artwork_path(upload_dir: str, key: str, size: str) -> str:
         if os.path.isfile(path):
             return path
     raise FileNotFoundError(f"no original artwork stored for key {key!r}")
+
+
+def store_avatar(
+    stream: IO[bytes], upload_dir: str, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> str:
+    """Validate an uploaded picture as artwork is (same limits, same refusals), crop it to
+    its centred square and store it in the AVATAR_SIZES; returns its new random key. As with
+    artwork, a refused upload touches no disk and a failed write leaves no folder."""
+    data = _read_limited(stream)
+    image, _fmt = _decode_clean(data, max_pixels)
+    del data
+    squares = _squares(image)
+    del image
+
+    avatars_dir = os.path.join(upload_dir, "avatars")
+    os.makedirs(avatars_dir, exist_ok=True)
+    key, folder = _create_key_folder(avatars_dir)
+    try:
+        for name, square in squares.items():
+            _write_atomically(folder, f"{name}.webp", square, "WEBP", quality=85, method=4)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return key
+
+
+def delete_avatar(upload_dir: str, key: str) -> None:
+    """Remove an avatar's files; harmless for an absent key, as ``delete_artwork`` is."""
+    _delete_folder(_key_folder(upload_dir, key, "avatars"))
+
+
+def avatar_path(upload_dir: str, key: str, size: str) -> str:
+    """The path of an avatar's image, ``size`` being one of AVATAR_SIZES; ``key`` is checked
+    as ``artwork_path`` checks it."""
+    if size not in AVATAR_SIZES:
+        raise ValueError(f"unknown avatar size {size!r}")
+    return os.path.join(_key_folder(upload_dir, key, "avatars"), f"{size}.webp")
 
 
 # --------------------------------------------------------------------------- internals
@@ -351,6 +389,28 @@ def _derive(image: Image.Image, side: int) -> Image.Image:
     return thumb.convert("RGBA" if _has_alpha(image) else "RGB")
 
 
+def _squares(image: Image.Image) -> dict[str, Image.Image]:
+    """The centred square of ``image`` in each of AVATAR_SIZES, never enlarged: the largest
+    is resized from the crop box of the full picture (no full-size copy is made), each
+    smaller one from the one before, as ``_derive_all`` does."""
+    width, height = image.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    box = (left, top, left + side, top + side)
+    source = image.convert("L") if image.mode == "1" else image  # "1" would resize unfiltered
+    mode = "RGBA" if _has_alpha(image) else "RGB"
+    squares: dict[str, Image.Image] = {}
+    for name, target in sorted(AVATAR_SIZES.items(), key=lambda item: -item[1]):
+        target = min(target, side)
+        source = source.resize(
+            (target, target), Image.Resampling.LANCZOS, box=box, reducing_gap=2.0
+        )
+        box = (0, 0, target, target)
+        side = target
+        squares[name] = source.convert(mode)
+    return squares
+
+
 def _original_params(fmt: str) -> dict[str, object]:
     # No exif=, icc_profile= or pnginfo=: nothing but pixels is written.
     if fmt == "JPEG":
@@ -398,7 +458,16 @@ def _write_atomically(
     return size
 
 
-def _key_folder(upload_dir: str, key: str) -> str:
+def _delete_folder(folder: str) -> None:
+    try:
+        shutil.rmtree(folder)
+    except FileNotFoundError:
+        # Either it was never there, or a concurrent delete removed part of it under our
+        # feet: finish whatever is left.
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _key_folder(upload_dir: str, key: str, kind: str = "artwork") -> str:
     if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
-        raise ValueError("not a valid artwork key")
-    return os.path.join(upload_dir, "artwork", key)
+        raise ValueError(f"not a valid {kind} key")
+    return os.path.join(upload_dir, kind, key)

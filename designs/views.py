@@ -25,7 +25,9 @@ from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
+from marketplace.accounts import services as accounts
 from marketplace.accounts.authz import verified_required
+from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.i18n import DEFAULT_LANGUAGE
@@ -35,15 +37,17 @@ from marketplace.kernel.web import (
     arg_choice,
     arg_id,
     committed,
+    form_page,
     or_404,
     page_number,
     posted,
     refused,
 )
 
-from . import images, queries, services, wording
+from . import images, profiles, queries, services, wording
 from .forms import (
     CommentForm,
+    DesignerProfileForm,
     DesignForm,
     NewDesignForm,
     SubmitDesignForm,
@@ -71,6 +75,9 @@ SORTS = {"newest": _l("Newest"), "closing": _l("Closing soon"), "top": _l("Top r
 
 #: Scores and ranks, written with a fixed number of decimals for the locale ("0,42").
 bp.add_app_template_filter(wording.fixed, "fixed")
+#: A designer's picture, when they have none, and their links (templates/designs/_avatar.html).
+bp.add_app_template_filter(profiles.initials, "initials")
+bp.add_app_template_filter(profiles.link_label, "link_label")
 
 
 def _decision(design: Design, timeline) -> str | None:
@@ -210,18 +217,43 @@ def artwork(design_id: int, size: str):
 def designer(user_id: int):
     person = or_404(queries.designer(user_id))
     designs = queries.public_designs_of(user_id)
+    campaigns = _campaigns_of(designs)
     return render_template(
-        "designs/designer.html", person=person, designs=designs, campaigns=_campaigns_of(designs)
+        "designs/designer.html",
+        person=person,
+        designs=designs,
+        campaigns=campaigns,
+        work=profiles.designer_work(designs, campaigns),
+        is_self=current_user.is_authenticated and current_user.id == person.id,
     )
+
+
+@bp.get("/by/<int:user_id>/avatar/<key>/<size>")
+def avatar(user_id: int, key: str, size: str):
+    """A designer's picture. Its key is in the address, and a new picture gets a new key, so
+    browsers and proxies may keep it without asking again; an old address answers 404."""
+    person = queries.designer(user_id)
+    if person is None or person.avatar_key is None or key != person.avatar_key:
+        abort(404)
+    if size not in images.AVATAR_SIZES:
+        abort(404)
+    path = images.avatar_path(current_app.config["UPLOAD_DIR"], key, size)
+    try:
+        response = send_file(path, max_age=86400, conditional=True)
+    except FileNotFoundError:
+        abort(404)
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    return response
 
 
 # --- designer's own work ----------------------------------------------------------------------
 
 
-def _designer_or_redirect():
+def _designer_or_redirect(then: str | None = None):
     if not current_user.is_designer:
         flash(_("Accept the designer terms first: then you can submit designs."), "info")
-        return redirect(url_for("accounts.become_designer", next=url_for("designs.new")))
+        return redirect(url_for("accounts.become_designer", next=then or url_for("designs.new")))
     return None
 
 
@@ -256,23 +288,24 @@ _UPLOAD_LIMIT = limiter.shared_limit(
 )
 
 
-def _store_upload(form: DesignForm):
-    """Decode and store the uploaded artwork, or put the reason on the form field. The limit
-    is checked here rather than by decorating the views, so that the form comes back with
-    everything typed in it and the reason next to the file field."""
-    upload = form.artwork.data
+def _stored(field, store):
+    """Decode and store the file posted in ``field`` with ``store`` (``images.store_artwork``
+    or ``store_avatar``); None when no file was chosen. A refused file raises a ServiceError
+    with the reason and its status (413, 422, or 429 past the limit). The limit is checked
+    here rather than by decorating the views, so that the form comes back with everything
+    typed in it and the reason next to the file field."""
+    upload = field.data
     if not upload or not getattr(upload, "filename", ""):
-        return None, None
+        return None
     try:
         with _UPLOAD_LIMIT:
-            stored = images.store_artwork(
+            return store(
                 upload.stream,
                 current_app.config["UPLOAD_DIR"],
                 max_pixels=current_app.config["ARTWORK_MAX_PIXELS"],
             )
     except RateLimitExceeded as exc:
-        form.artwork.errors = [
-            *form.artwork.errors,
+        raise ServiceError(
             _(
                 "You have reached the upload limit (%(amount)s per %(period)s per account). "
                 "Please try again later.",
@@ -283,25 +316,40 @@ def _store_upload(form: DesignForm):
                     locale=get_locale() or DEFAULT_LANGUAGE,
                 ),
             ),
-        ]
-        return None, 429
+            429,
+        ) from exc
     except images.ArtworkError as exc:
+        raise ServiceError(exc.message, exc.status) from exc
+
+
+def _store_upload(form: DesignForm):
+    """The uploaded artwork, stored, or the reason put on the form's file field."""
+    try:
+        stored = _stored(form.artwork, images.store_artwork)
+    except ServiceError as exc:
         form.artwork.errors = [*form.artwork.errors, exc.message]
         return None, exc.status
+    if stored is None:
+        return None, None
     return services.Artwork(stored.key, stored.width, stored.height, stored.format), None
 
 
 @contextlib.contextmanager
-def _artwork_dropped_on_failure(artwork):
+def _dropped_on_failure(key: str | None, delete):
     """A stored upload belongs to the transaction that records it: when that fails (a broken
-    rule, a database error, anything), the file goes with it, so no orphan is left."""
+    rule, a database error, anything), its files (``delete(upload_dir, key)``) go with it,
+    so no orphan is left."""
     try:
         yield
     except BaseException:
         db.session.rollback()
-        if artwork is not None:
-            images.delete_artwork(current_app.config["UPLOAD_DIR"], artwork.key)
+        if key is not None:
+            delete(current_app.config["UPLOAD_DIR"], key)
         raise
+
+
+def _artwork_dropped_on_failure(artwork):
+    return _dropped_on_failure(artwork and artwork.key, images.delete_artwork)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -378,6 +426,41 @@ def edit(design_id: int):
         render_template("designs/form.html", form=form, design=design, decision=_declined(design)),
         status or 200,
     )
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def edit_profile():
+    """The designer's public profile (picture, bio, links), edited from their account page.
+    A refused picture or link shows the form again with what was typed, and changes nothing:
+    a picture stored before the change fails is deleted with it."""
+    if (redirect_response := _designer_or_redirect(url_for("designs.edit_profile"))) is not None:
+        return redirect_response
+    services.require_verified(current_user)
+    links = [*current_user.links, "", "", ""]
+    form = DesignerProfileForm(
+        data={"bio": current_user.bio, "link1": links[0], "link2": links[1], "link3": links[2]}
+    )
+    form.avatar.description = artwork_hint(current_app.config["ARTWORK_MAX_PIXELS"])
+
+    def change():
+        # The fields were validated by then (the links by the rule the service applies), so
+        # a refusal left for the service to raise is about the picture.
+        new_key = _stored(form.avatar, images.store_avatar)
+        with _dropped_on_failure(new_key, images.delete_avatar):
+            replaced = None
+            if new_key is not None or form.remove_avatar.data:
+                replaced = accounts.replace_avatar(current_user, new_key)
+            accounts.update_designer_profile(current_user, form.bio.data, form.links)
+            response = committed(
+                url_for("designs.designer", user_id=current_user.id), _("Your profile is saved.")
+            )
+        # Only once the new key is committed: until then the old picture is the one in use.
+        if replaced is not None:
+            images.delete_avatar(current_app.config["UPLOAD_DIR"], replaced)
+        return response
+
+    return form_page(form, change, "designs/profile_form.html", message_on=form.avatar)
 
 
 def _submit_form_class() -> type[SubmitDesignForm]:

@@ -92,6 +92,31 @@ def cut_and_closed(jpeg: bytes, fraction: float) -> bytes:
     return jpeg[: int(len(jpeg) * fraction)] + b"\xff\xd9"
 
 
+def multipart(
+    fields: dict, upload: tuple[bytes, str] | None, name: str = "artwork"
+) -> tuple[bytes, str]:
+    """A form with one file (``upload``: its bytes and filename, posted as ``name``), encoded
+    in memory: Werkzeug's test client spools bodies over 500 KB to a temporary file that it
+    never closes, which the suite's warnings-as-errors would catch."""
+    boundary = "----cocrea-test-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    if upload is not None:
+        content, filename = upload
+        parts.append(
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            ).encode()
+            + content
+            + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
 def files_under(path: str | os.PathLike) -> list[str]:
     return [os.path.join(d, f) for d, _, names in os.walk(path) for f in names]
 

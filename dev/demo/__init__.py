@@ -18,8 +18,10 @@ def seeders() -> list[tuple[str, Callable[[], int]]]:
     from .campaigns import seed_campaigns
     from .designs import seed_designs
     from .production import seed_production
+    from .profiles import seed_designer_profiles
 
     return [
+        ("designer profiles", seed_designer_profiles),
         ("designs", seed_designs),
         ("campaigns", seed_campaigns),
         ("production runs", seed_production),

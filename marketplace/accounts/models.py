@@ -38,6 +38,14 @@ class User(UserMixin, db.Model):
     time_zone: Mapped[str] = mapped_column(
         sa.String(64), default="Europe/Paris", server_default="Europe/Paris"
     )
+    #: A designer's words about themself on their public page: plain text, shown escaped with
+    #: its line breaks kept.
+    bio: Mapped[str] = mapped_column(sa.String(600), default="", server_default="")
+    #: Up to three http(s) addresses (portfolio, shop, social) shown on the public page.
+    links: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
+    #: The stored avatar's random key (``designs.images``, which stores and serves it); None:
+    #: initials are shown instead.
+    avatar_key: Mapped[str | None] = mapped_column(sa.String(64))
 
     #: The secret of the login session this request acts in (see ``LoginSession``), set when
     #: the session starts or is loaded from a cookie; never stored.

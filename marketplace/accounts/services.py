@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
@@ -23,6 +24,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import DEFAULT_LANGUAGE, LANGUAGES, is_time_zone
+from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
 from marketplace.kernel.urls import external_url
 
@@ -30,6 +32,10 @@ from .models import LoginSession, User
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128
+#: A designer's public profile: a short bio and a few links, as a card or a social profile has.
+BIO_MAX_LENGTH = 600
+MAX_LINKS = 3
+LINK_MAX_LENGTH = 300
 
 
 class AccountError(ServiceError):
@@ -295,6 +301,66 @@ def accept_designer_terms(user: User) -> None:
     record_about(
         "account.designer_terms_accepted", user, actor=user, from_state=previous, to_state=version
     )
+
+
+def link_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a profile link, in the reader's language; None when it can.
+
+    Only absolute http(s) addresses of a named host: a ``javascript:`` or ``data:`` link would
+    run in the visitor's browser, and one with a user name ("https://shop.example@evil.example")
+    would hide where it leads. The form and the service both ask this one function."""
+    if len(url) > LINK_MAX_LENGTH:
+        return _("Use at most %(max)d characters.", max=LINK_MAX_LENGTH)
+    if not url.isprintable() or any(char.isspace() for char in url):
+        return _("A web address has no spaces.")
+    full_address = _("Enter a full web address starting with https:// (or http://).")
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").strip(".")
+        _port = parts.port  # one that is not a number raises ValueError
+        host.encode("idna")  # so does a host no browser could look up
+    except (ValueError, UnicodeError):
+        return full_address
+    if parts.scheme.lower() not in ("http", "https") or "." not in host:
+        return full_address
+    if parts.username is not None:
+        return _("A web address with a user name or password in it is not accepted.")
+    return None
+
+
+def tidy_bio(text: str) -> str:
+    """A bio as stored: its line breaks written ``\\n`` (browsers send a textarea's as
+    ``\\r\\n``, which would count twice against the length), without outer blank space."""
+    return (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def update_designer_profile(user: User, bio: str, links: list[str]) -> None:
+    """Set the bio and links of a designer's public page; blank links are dropped."""
+    if not user.is_designer:
+        raise AccountError(_("Accept the designer terms first."), 403)
+    bio = tidy_bio(bio)
+    if len(bio) > BIO_MAX_LENGTH:
+        raise AccountError(_("Use at most %(max)d characters.", max=BIO_MAX_LENGTH))
+    links = [link.strip() for link in links if link.strip()]
+    if len(links) > MAX_LINKS:
+        raise AccountError(_("Give at most %(max)d links.", max=MAX_LINKS))
+    for link in links:
+        if (problem := link_problem(link)) is not None:
+            raise AccountError(problem)
+    user.bio, user.links = bio, links
+
+
+def replace_avatar(user: User, key: str | None) -> str | None:
+    """Record ``key`` (stored by ``designs.images.store_avatar``; None removes the picture)
+    as the designer's avatar. Returns the key it replaces, whose files the caller deletes once
+    the change is committed, so that a rolled-back change never loses the picture in use."""
+    if not user.is_designer:
+        raise AccountError(_("Accept the designer terms first."), 403)
+    # Locked and read afresh: of two saves at once, the second replaces (and so deletes) the
+    # picture the first one stored, rather than leaving it on disk unused.
+    user = lock_row(User, user.id)
+    previous, user.avatar_key = user.avatar_key, key
+    return previous if previous != key else None
 
 
 def make_operator(email: str, display_name: str | None, password: str | None) -> tuple[User, bool]:

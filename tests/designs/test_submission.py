@@ -19,6 +19,7 @@ from tests.helpers import (
     files_under,
     jpeg_bytes,
     login_as,
+    multipart,
     png_bytes,
     post,
     with_frame_size,
@@ -38,28 +39,6 @@ def post_new(client, upload: tuple[bytes, str] | None, **fields):
     }
     body, content_type = multipart(data, upload)
     return client.post("/designs/new", data=body, content_type=content_type)
-
-
-def multipart(fields: dict, upload: tuple[bytes, str] | None) -> tuple[bytes, str]:
-    """Encode the form in memory: Werkzeug's test client spools bodies over 500 KB to a
-    temporary file that it never closes, which the suite's warnings-as-errors would catch."""
-    boundary = "----cocrea-test-boundary"
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-        for k, v in fields.items()
-    ]
-    if upload is not None:
-        content, filename = upload
-        parts.append(
-            (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="artwork"; '
-                f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-            ).encode()
-            + content
-            + b"\r\n"
-        )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx, stripe_server)
     assert "designs: already there" in second.output and "campaigns: already there" in second.output
     assert "production runs: 2 created" in first.output
     assert "production runs: already there" in second.output
+    assert "designer profiles: 2 created" in first.output
+    assert "designer profiles: already there" in second.output
     with ctx():
         design_states = set(db.session.scalars(sa.select(Design.state)))
         campaign_states = set(db.session.scalars(sa.select(Campaign.state)))
@@ -65,3 +67,23 @@ def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx, stripe_server)
             )
             == 1
         )
+
+
+def test_the_demo_designers_have_a_profile_with_a_picture(app, ctx, client, upload_dir):
+    from dev.demo.accounts import seed_accounts
+    from dev.demo.profiles import seed_designer_profiles
+    from marketplace.accounts.services import get_user_by_email
+
+    with ctx():
+        seed_accounts()
+        assert seed_designer_profiles() == 2
+        db.session.commit()
+        assert seed_designer_profiles() == 0
+        ada = get_user_by_email("ada@example.com")
+        ada_id, key, links = ada.id, ada.avatar_key, list(ada.links)
+        assert ada.bio.startswith("Illustrator in Lyon.")
+    assert links == ["https://ada.example.com/portfolio", "https://shop.example.com/ada"]
+    page = client.get(f"/designs/by/{ada_id}").get_data(as_text=True)
+    assert "Illustrator in Lyon." in page and 'href="https://shop.example.com/ada"' in page
+    with client.get(f"/designs/by/{ada_id}/avatar/{key}/large") as resp:
+        assert (resp.status_code, resp.mimetype) == (200, "image/webp")
