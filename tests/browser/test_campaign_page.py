@@ -1,7 +1,7 @@
 """In Chromium: an operator opens a campaign with everything backers decide on (story,
-risks, FAQ, a picture, delivery month, shipping per zone); a backer on a 375 px phone reads
-it, reaches the pledge form from the sticky bar, picks a shipping zone and sees it in the
-amount, on the card step and in My pledges."""
+risks, FAQ, a picture, delivery month, shipping per zone), shown beside the designer's bio;
+a backer on a 375 px phone reads it, reaches the pledge form from the sticky bar, picks a
+shipping zone and sees it in the amount, on the card step and in My pledges."""
 
 import pytest
 import sqlalchemy as sa
@@ -62,7 +62,10 @@ def test_operator_opens_a_full_campaign_page_and_a_phone_backer_pledges_with_shi
     page.get_by_role("button", name="Open the campaign").click()
     assert page.get_by_text("Campaign opened.").is_visible()
     with ctx():
-        campaign_id = db.session.scalar(sa.select(Campaign.id))
+        campaign = db.session.scalar(sa.select(Campaign))
+        campaign_id = campaign.id
+        campaign.design.designer.bio = "Screen-printer in Lyon, drawing lighthouses since 2009."
+        db.session.commit()
     logout(page)
 
     # Ben, on his phone.
@@ -81,6 +84,8 @@ def test_operator_opens_a_full_campaign_page_and_a_phone_backer_pledges_with_shi
     assert story.get_by_role("heading", name="Made in Roubaix").is_visible()
     assert story.locator("strong", has_text="lighthouse").is_visible()
     assert phone.locator("#risks").get_by_text("Blank stock may arrive").count() == 1
+    about = phone.locator("#designer")
+    assert "drawing lighthouses since 2009" in about.get_by_test_id("designer-bio").inner_text()
     phone.get_by_text("When am I charged?").click()
     assert phone.get_by_text("Only if the goal is reached.").is_visible()
 
