@@ -296,7 +296,8 @@ def shortlist() -> list[Design]:
 
 
 def open_for_scoring(limit: int = 100) -> list[Design]:
-    """Designs being scored, closing first, for the operators who may close one early."""
+    """Designs being scored, closing first: for the operators who may close one early, and
+    the home page."""
     return list(
         db.session.scalars(
             sa.select(Design)
