@@ -1,7 +1,7 @@
 """trigram index on design titles, for the gallery's search
 
 Revision ID: 9efd44634a09
-Revises: e4a1c7f09b21
+Revises: c5d2e8a4f613
 Create Date: 2026-12-02 10:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '9efd44634a09'
-down_revision = 'e4a1c7f09b21'
+down_revision = 'c5d2e8a4f613'
 branch_labels = None
 depends_on = None
 
