@@ -65,11 +65,13 @@ from .models import (
 bp = Blueprint("designs", __name__, url_prefix="/designs")
 scoring_bp = Blueprint("scoring", __name__)
 
+#: The gallery shows every public design unless asked for one stage: a search finds a design
+#: wherever it is in the pipeline.
 STATUS_FILTERS = {
+    "all": (_l("All"), PUBLIC_STATES),
     "voting": (_l("Open for scoring"), (DesignState.VOTING,)),
     "closed": (_l("Scoring closed"), CLOSED_STATES),
     "selected": (_l("Selected"), (DesignState.SELECTED, DesignState.CAMPAIGN)),
-    "all": (_l("All"), PUBLIC_STATES),
 }
 SORTS = {"newest": _l("Newest"), "closing": _l("Closing soon"), "top": _l("Top ranked")}
 
@@ -125,7 +127,7 @@ def _campaigns_of(designs) -> dict:
 @bp.get("/")
 @cached_for_anonymous
 def index():
-    status = arg_choice("status", STATUS_FILTERS, "voting")
+    status = arg_choice("status", STATUS_FILTERS, "all")
     sort = arg_choice("sort", SORTS, "newest")
     tag = (request.args.get("tag") or "").strip().lower()
     product_id = arg_id("product")
@@ -142,6 +144,7 @@ def index():
     return render_template(
         "designs/index.html",
         designs=designs,
+        wider=[] if designs else _wider_searches(status, sort, tag, product_id, q, products),
         campaigns=_campaigns_of(designs),
         has_next=has_next,
         page=page,
@@ -154,6 +157,35 @@ def index():
         status_filters=STATUS_FILTERS,
         sorts=SORTS,
     )
+
+
+def _wider_searches(status, sort, tag, product_id, q, products) -> list[tuple[str, str]]:
+    """(what, link) for each filter a search that found nothing can drop, each link keeping
+    the others: the visitor widens one step at a time rather than starting over."""
+    here = {
+        "status": None if status == "all" else status,
+        "sort": None if sort == "newest" else sort,
+        "tag": tag or None,
+        "product": product_id,
+        "q": q or None,
+    }
+
+    def without(name: str) -> str:
+        return url_for("designs.index", **{**here, name: None})
+
+    wider = []
+    if here["status"]:
+        stage = STATUS_FILTERS[status][0]
+        wider.append((_("Every stage, not only “%(stage)s”", stage=stage), without("status")))
+    if tag:
+        wider.append((_("Any tag, not only #%(tag)s", tag=tag), without("tag")))
+    if product_id:
+        name = next((p.name for p in products if p.id == product_id), None)
+        what = _("Every product, not only %(product)s", product=name) if name else _("All products")
+        wider.append((what, without("product")))
+    if q:
+        wider.append((_("Without the search “%(query)s”", query=q), without("q")))
+    return wider
 
 
 @bp.get("/<int:design_id>")

@@ -124,6 +124,10 @@ def _tune_sqlite(app: Flask) -> None:
     write lock at the start makes transactions queue on the busy timeout instead, which is
     what SELECT ... FOR UPDATE gives on PostgreSQL. WAL keeps readers outside transactions
     unblocked. The cost, one writer at a time, suits the embedded single-machine default.
+
+    SQLite's own lower() folds ASCII letters only, so ``ilike()`` (which SQLAlchemy writes as
+    ``lower(x) LIKE lower(y)`` there) would not match "Élodie" with "élodie" as PostgreSQL
+    does; Python's ``str.lower`` takes its place on each connection.
     """
     engine = db.engine
     if engine.dialect.name != "sqlite":
@@ -132,6 +136,7 @@ def _tune_sqlite(app: Flask) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
@@ -142,6 +147,10 @@ def _tune_sqlite(app: Flask) -> None:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _unicode_lower(value):
+    return value.lower() if isinstance(value, str) else value
 
 
 def _init_login(app: Flask) -> None:

@@ -14,7 +14,7 @@ from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.extensions import db
 
-from .models import ChargeAttempt, LedgerEntry, Refund
+from .models import ChargeAttempt, LedgerEntry, LedgerKind, Refund
 
 
 class Summary:
@@ -167,3 +167,17 @@ def royalty_balances() -> tuple[list[tuple[int, str, int, int]], dict[int, User]
         for u in db.session.scalars(sa.select(User).where(User.id.in_({r[0] for r in rows})))
     }
     return rows, designers
+
+
+def royalties_earned() -> dict[str, int]:
+    """{currency: minor units} the designers have earned in royalties, reversals taken off
+    (payouts are not subtracted: money paid out was earned all the same), for the home page."""
+    return dict(
+        db.session.execute(
+            sa.select(LedgerEntry.currency, sa.func.sum(LedgerEntry.amount_cents))
+            .where(LedgerEntry.kind.in_((LedgerKind.ROYALTY, LedgerKind.REVERSAL)))
+            .group_by(LedgerEntry.currency)
+            .having(sa.func.sum(LedgerEntry.amount_cents) > 0)
+            .order_by(LedgerEntry.currency)
+        ).all()
+    )

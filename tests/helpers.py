@@ -310,6 +310,57 @@ def add_pledges(ctx, campaign_id: int, specs) -> list[int]:
     return ids
 
 
+def made_campaign(ctx, campaign_id: int, backer_ids, operator_id: int, royalty_cents: int) -> int:
+    """Make a delivered (or shipped) campaign's products, as if its run had gone through: one
+    paid pledge and delivered order per backer, a run in the campaign's state and the
+    designer's royalty in the ledger. Returns the run's id."""
+    import datetime as dt
+
+    from marketplace.campaigns.models import Campaign, PledgeState
+    from marketplace.kernel.dbtypes import utcnow
+    from marketplace.kernel.extensions import db
+    from marketplace.production.models import Order, OrderState, ProductionRun, RunState
+    from payments.models import LedgerEntry, LedgerKind
+
+    with ctx():
+        campaign = db.session.get(Campaign, campaign_id)
+        run = ProductionRun(
+            campaign_id=campaign.id,
+            state=RunState(campaign.state.value),
+            manufacturer="Atelier Lyon",
+            reference=f"Q-{campaign.id}",
+            expected_ship_date=(utcnow() - dt.timedelta(days=10)).date(),
+            created_by_id=operator_id,
+        )
+        db.session.add(run)
+        db.session.flush()
+        for backer_id in backer_ids:
+            pledge = pledge_row(
+                campaign,
+                campaign.variants[0],
+                backer_id,
+                1,
+                state=PledgeState.COLLECTED,
+                idempotency_key=secrets.token_urlsafe(24),
+            )
+            db.session.add(pledge)
+            db.session.flush()
+            db.session.add(Order(run_id=run.id, pledge_id=pledge.id, state=OrderState.DELIVERED))
+        db.session.add(
+            LedgerEntry(
+                designer_id=campaign.design.designer_id,
+                kind=LedgerKind.ROYALTY,
+                amount_cents=royalty_cents,
+                currency=campaign.currency,
+                campaign_id=campaign.id,
+                run_id=run.id,
+                note="Royalty",
+            )
+        )
+        db.session.commit()
+        return run.id
+
+
 def close_and_settle(ctx, run_jobs, campaign_id: int) -> None:
     """The deadline passing: the campaign closes now, and the settlement jobs charge it."""
     from marketplace.campaigns import services as campaigns

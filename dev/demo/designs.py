@@ -1,64 +1,23 @@
 """Demo designs in every state, made through the same services as real ones (so the timeline,
-audit log and scores are real), with generated artwork. Idempotent: skipped when present."""
+audit log and scores are real), with generated artwork (``dev.demo.artwork``). Idempotent:
+skipped when present."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import math
 
 import sqlalchemy as sa
 from flask import current_app
-from PIL import Image, ImageDraw
 
 from designs import images, services
 from designs.models import Design, Product
 from dev.demo.accounts import demo_operator
+from dev.demo.artwork import artwork
 from marketplace.accounts.models import User
 from marketplace.accounts.services import get_user_by_email
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
-
-PALETTES = [
-    ((255, 94, 58), (255, 219, 88), (32, 32, 64)),
-    ((59, 45, 179), (255, 107, 74), (250, 248, 245)),
-    ((16, 120, 110), (240, 230, 200), (20, 40, 40)),
-    ((200, 30, 90), (250, 200, 220), (40, 10, 30)),
-    ((30, 30, 30), (230, 230, 230), (250, 180, 0)),
-    ((90, 160, 220), (250, 250, 250), (20, 50, 90)),
-]
-
-
-def artwork(seed: int, size: int = 800) -> bytes:
-    """A poster-like picture: a gradient sky, a sun and rolling stripes."""
-    top, bottom, ink = PALETTES[seed % len(PALETTES)]
-    img = Image.new("RGB", (size, size))
-    draw = ImageDraw.Draw(img)
-    for y in range(size):
-        t = y / size
-        draw.line(
-            [(0, y), (size, y)],
-            fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)),
-        )
-    r = size // 5 + (seed * 37) % (size // 8)
-    cx, cy = size // 2 + ((seed * 91) % 200) - 100, size // 3
-    draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=bottom)
-    for band in range(5):
-        points = [
-            (
-                x,
-                int(
-                    size * (0.55 + band * 0.09)
-                    + 25 * math.sin((x / size) * 6.28 * (1 + seed % 3) + band)
-                ),
-            )
-            for x in range(0, size + 1, 20)
-        ]
-        draw.polygon([*points, (size, size), (0, size)], fill=ink if band % 2 else top)
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
-
 
 COMMUNITY = [f"member{n:02d}@example.com" for n in range(1, 13)]
 
@@ -125,7 +84,7 @@ def seed_designs() -> int:
     created = 0
     for n, (title, designer_email, product, tags, variants, fate) in enumerate(DESIGNS):
         designer = get_user_by_email(designer_email)
-        stored = images.store_artwork(io.BytesIO(artwork(n)), upload_dir)
+        stored = images.store_artwork(io.BytesIO(artwork(n, title)), upload_dir)
         design = services.create_draft(
             designer,
             services.Artwork(stored.key, stored.width, stored.height, stored.format),

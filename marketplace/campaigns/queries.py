@@ -240,3 +240,12 @@ def timeline_events(subjects: Iterable[tuple[str, int]]) -> Sequence[AuditEvent]
         )
         .order_by(AuditEvent.id)
     ).all()
+
+
+def backer_total() -> int:
+    """People holding a pledge that counts or was paid, on any campaign: the home page's
+    headline figure. (A count over every pledge: no index narrows it, and the page that
+    shows it is cached for anonymous visitors.)"""
+    return db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(Pledge.backer_id))).where(Pledge.counts)
+    )

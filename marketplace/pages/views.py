@@ -22,22 +22,46 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from designs import queries as designs
 from marketplace.accounts import services as accounts
 from marketplace.accounts.views import safe_next
+from marketplace.campaigns import queries as campaigns
+from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import LANGUAGES
 from marketplace.kernel.models import OutboxMail
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.queues import redis_connection
+from marketplace.production import queries as production
+from payments import queries as payments
 
 main = Blueprint("main", __name__)
 dev = Blueprint("dev", __name__, url_prefix="/dev")
 
 
+#: How many of each the home page lists.
+HOME_LIST_LENGTH = 4
+
+
 @main.get("/")
 @cached_for_anonymous
 def home():
-    return render_template("marketplace/home.html")
+    """What is going on now: campaigns ending soon, designs open for scoring, the latest
+    products made, and the platform's figures. Anonymous visitors get a copy at most
+    ``PAGE_CACHE_SECONDS`` old (10 s by default: the copy expires, nothing needs to drop it);
+    members always get it fresh."""
+    return render_template(
+        "marketplace/home.html",
+        ending_soon=campaigns.live_campaigns("ending", limit=HOME_LIST_LENGTH),
+        open_for_scoring=designs.open_for_scoring(limit=HOME_LIST_LENGTH),
+        produced=production.produced_runs(limit=HOME_LIST_LENGTH),
+        figures={
+            "produced": production.produced_count(),
+            "backers": campaigns.backer_total(),
+            "royalties": payments.royalties_earned(),
+        },
+        now=utcnow(),
+    )
 
 
 @main.route("/language/<code>", methods=["GET", "POST"])

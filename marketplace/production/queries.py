@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from designs.models import Design
 from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.extensions import db
@@ -154,3 +155,32 @@ def orders_by_pledge(pledge_ids: Sequence[int]) -> dict[int, tuple[Order, Produc
             .where(Order.pledge_id.in_(pledge_ids))
         )
     }
+
+
+# --- the home page ----------------------------------------------------------------------------
+
+#: A run whose products have left the manufacturer: its design is produced.
+PRODUCED_STATES = (RunState.SHIPPED, RunState.DELIVERED)
+
+
+def produced_runs(limit: int = 4) -> Sequence[ProductionRun]:
+    """The latest runs whose products were made and shipped, with their campaigns, designs
+    and designers: the home page's "made by the community"."""
+    return db.session.scalars(
+        sa.select(ProductionRun)
+        .where(ProductionRun.state.in_(PRODUCED_STATES))
+        .options(
+            joinedload(ProductionRun.campaign)
+            .joinedload(Campaign.design)
+            .joinedload(Design.designer)
+        )
+        .order_by(ProductionRun.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def produced_count() -> int:
+    """Designs made into products (one run per campaign, one campaign per design)."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).where(ProductionRun.state.in_(PRODUCED_STATES))
+    )

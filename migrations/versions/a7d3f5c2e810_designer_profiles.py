@@ -1,7 +1,7 @@
 """designer profiles: bio, links and avatar
 
 Revision ID: a7d3f5c2e810
-Revises: c5d2e8a4f613
+Revises: 9efd44634a09
 Create Date: 2026-12-01 14:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a7d3f5c2e810'
-down_revision = 'c5d2e8a4f613'
+down_revision = '9efd44634a09'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,8 @@
 """The gallery, design pages, designer pages, comments and moderation."""
 
 import contextlib
+import re
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -62,13 +64,119 @@ def test_gallery_filters_by_tag_product_status_and_search(app, client, ctx, make
             ["Neon city", "Quiet forest", "Closed city"],
         )
 
-    assert shown("?tag=city") == ["Neon city"]
-    assert shown("?tag=city&status=all") == ["Closed city", "Neon city"]
+    # Every public design by default, whatever its stage; a status narrows it.
+    assert shown("?tag=city") == ["Closed city", "Neon city"]
+    assert shown("?tag=city&status=voting") == ["Neon city"]
     assert shown(f"?product={poster_id}") == ["Quiet forest"]
     assert shown("?q=forest") == ["Quiet forest"]
     assert shown("?q=NEON") == ["Neon city"]  # the tag matches too, case-insensitively
     assert shown("?status=closed") == ["Closed city"]
     assert shown("?q=%25") == []  # a percent sign is searched for, not a wildcard
+
+
+def test_search_finds_public_designs_by_title_tag_or_designer_in_any_case(
+    client, make_user, make_design
+):
+    elodie = make_user("elodie@example.com", designer=True, name="Élodie Marchand")
+    other = make_user("other@example.com", designer=True, name="Someone Else")
+    make_design(elodie, title="Harbour lights", state=DesignState.VOTING)
+    make_design(elodie, title="Old mill", state=DesignState.NOT_SELECTED, rank_score=0.2)
+    make_design(elodie, title="In a campaign", state=DesignState.CAMPAIGN)
+    make_design(elodie, title="Unfinished sketch", state=DesignState.DRAFT)
+    make_design(elodie, title="Awaiting the check", state=DesignState.SUBMITTED)
+    make_design(elodie, title="Turned down", state=DesignState.DECLINED)
+    make_design(other, title="Église at dusk", tags=("architecture",))
+    make_design(other, title="Lighthouse", tags=("coast", "élan"))
+    every = [
+        "Harbour lights",
+        "Old mill",
+        "In a campaign",
+        "Unfinished sketch",
+        "Awaiting the check",
+        "Turned down",
+        "Église at dusk",
+        "Lighthouse",
+    ]
+
+    def shown(query):
+        resp = client.get("/designs/", query_string={"q": query})
+        assert resp.status_code == 200
+        return titles(resp.get_data(as_text=True), every)
+
+    # The designer's name, in any case, accents included: their public designs at every
+    # stage, never a draft, a design under the check or a declined one.
+    public = ["In a campaign", "Old mill", "Harbour lights"]
+    assert shown("élodie") == public
+    assert shown("ÉLODIE") == public
+    assert shown("marchand") == public
+    assert shown("ÉGLISE") == ["Église at dusk"]  # the title
+    assert shown("Élan") == ["Lighthouse"]  # a tag, written with capitals
+    # Several words: each one narrows (a title word and a name, a tag and a name).
+    assert shown("Harbour Élodie") == ["Harbour lights"]
+    assert shown("coast someone") == ["Lighthouse"]
+    assert shown("coast élodie") == []
+    assert shown("mill _") == []  # an underscore is searched for, not a wildcard
+
+
+def test_search_pages_through_many_matches(client, make_user, make_design):
+    ada = make_user("ada@example.com", designer=True, name="Ada")
+    for n in range(30):
+        make_design(ada, title=f"Piece {n:02d}", tags=("series",) if n % 2 else ())
+    first = client.get("/designs/?q=ada").get_data(as_text=True)
+    second = client.get("/designs/?q=ada&page=2").get_data(as_text=True)
+    assert "Piece 29" in first and "Piece 06" in first and "Piece 05" not in first
+    assert all(f"Piece {n:02d}" in second for n in range(6)) and 'rel="next"' not in second
+    # Matching by a tag and by the name at once: each design once, newest first.
+    both = client.get("/designs/?q=series+ada").get_data(as_text=True)
+    assert titles(both, [f"Piece {n:02d}" for n in range(30)]) == [
+        f"Piece {n:02d}" for n in range(29, 0, -2)
+    ]
+
+
+def test_a_search_that_finds_nothing_offers_to_drop_each_filter_keeping_the_others(
+    client, ctx, make_user, make_design
+):
+    from designs.models import Product
+
+    ada = make_user("ada@example.com", designer=True, name="Ada")
+    make_design(ada, title="Closed piece", tags=("sea",), state=DesignState.SHORTLISTED)
+    with ctx():
+        mug = db.session.scalar(sa.select(Product.id).where(Product.name == "Mug"))
+    resp = client.get(f"/designs/?q=ada&tag=sea&status=voting&product={mug}&sort=closing")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Closed piece" not in html
+    assert "No design matches “ada”" in html
+    links = dict(re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', html.replace("&amp;", "&")))
+    by_text = {text: href for href, text in links.items()}
+    assert set(by_text) == {
+        "Every stage, not only “Open for scoring”",
+        "Any tag, not only #sea",
+        "Every product, not only Mug",
+        "Without the search “ada”",
+    }
+
+    def args(href):
+        return dict(parse_qsl(urlsplit(href).query))
+
+    kept = {"q": "ada", "tag": "sea", "status": "voting", "product": str(mug), "sort": "closing"}
+    assert args(by_text["Every stage, not only “Open for scoring”"]) == {
+        k: v for k, v in kept.items() if k != "status"
+    }
+    assert args(by_text["Any tag, not only #sea"]) == {k: v for k, v in kept.items() if k != "tag"}
+    assert args(by_text["Without the search “ada”"]) == {k: v for k, v in kept.items() if k != "q"}
+    # Dropping the stage and the product finds the design.
+    wider = client.get("/designs/?q=ada&tag=sea&sort=closing").get_data(as_text=True)
+    assert "Closed piece" in wider
+
+    # Without a search, the heading names the filters.
+    empty = client.get("/designs/?status=selected").get_data(as_text=True)
+    assert "No design matches these filters" in empty and "Every stage" in empty
+
+
+def test_an_empty_gallery_says_when_designs_appear(client):
+    html = client.get("/designs/").get_data(as_text=True)
+    assert "No designs here yet" in html and "once they pass the quality check" in html
+    assert "Widen the search" not in html
 
 
 def test_top_ranked_sort_applies_to_closed_designs_only(client, make_design):

@@ -47,7 +47,8 @@ def test_the_gallery_and_a_design_page_are_in_french(french, make_design):
     gallery = french.get("/designs/").get_data(as_text=True)
     assert '<html lang="fr"' in gallery
     assert "Comment fonctionne la notation" in gallery
-    assert '<option value="voting" selected>Ouverts à la notation</option>' in gallery
+    assert '<option value="all" selected>Tous</option>' in gallery
+    assert '<option value="voting" >Ouverts à la notation</option>' in gallery
     assert "ouvert à la notation</span>" in gallery  # the card's state badge
     assert "clôture le" in gallery and "(heure de Paris)" in gallery
     assert "Open for scoring" not in gallery and "Score the designs" not in gallery
