@@ -51,14 +51,20 @@ def pledge_states(ctx):
         return db.session.scalars(sa.select(Pledge.state).order_by(Pledge.id)).all()
 
 
-@pytest.mark.live_db
-def test_test_cards_listed_a_4_digit_year_taken_and_a_decline_in_words(
-    app, ctx, page, live_server, make_user, make_campaign, stripe_server
-):
+@pytest.fixture
+def ben_on_a_campaign(page, live_server, make_user, make_campaign, stripe_server):
+    """Ben, logged in, and a live campaign's id."""
     campaign_id = make_campaign(goal=4, price=3000)
     make_user("ben@example.com", name="Ben")
     login(page, live_server, "ben@example.com")
+    return campaign_id
 
+
+@pytest.mark.live_db
+def test_test_cards_listed_a_4_digit_year_taken_and_a_decline_in_words(
+    app, ctx, page, live_server, ben_on_a_campaign
+):
+    campaign_id = ben_on_a_campaign
     pledge(page, live_server, campaign_id, "S")
     listed = page.get_by_test_id("test-cards")
     assert listed.is_visible()
@@ -92,12 +98,9 @@ def test_test_cards_listed_a_4_digit_year_taken_and_a_decline_in_words(
 
 @pytest.mark.live_db
 def test_every_card_error_reads_as_a_sentence(
-    app, ctx, page, live_server, make_user, make_campaign, stripe_server
+    app, ctx, page, live_server, stripe_server, ben_on_a_campaign
 ):
-    campaign_id = make_campaign(goal=4, price=3000)
-    make_user("ben@example.com", name="Ben")
-    login(page, live_server, "ben@example.com")
-    pledge(page, live_server, campaign_id, "S")
+    pledge(page, live_server, ben_on_a_campaign, "S")
 
     type_card(page, "4242 4242", "12", "30")
     assert card_error(page) == CARD_ERRORS["incomplete_number"]
