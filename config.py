@@ -13,9 +13,10 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def env_bool(name: str, default: bool) -> bool:
+def env_bool(name: str, default: bool | None) -> bool | None:
     """Parse a boolean strictly: a typo such as ``SESSION_COOKIE_SECURE=ture`` must not
-    silently mean False."""
+    silently mean False. A default of None leaves an unset variable to be derived from
+    other settings."""
     raw = os.environ.get(name)
     if raw is None:
         return default
@@ -80,6 +81,10 @@ class Config:
     #: Empty means Stripe's own API; development and tests point it at localstripe.
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None
     STRIPE_JS_URL = os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/")
+    #: List the local stand-in's test cards on the card page. Unset: only when
+    #: STRIPE_API_BASE is a loopback address, where localstripe answers (they would mislead
+    #: with Stripe itself, whose test cards behave otherwise).
+    STRIPE_TEST_CARDS = env_bool("STRIPE_TEST_CARDS", None)
     #: Calls per second to Stripe from all workers together (shared in Redis): under the
     #: 25/s that Stripe allows a test-mode account; live accounts may raise it towards 100.
     STRIPE_RATE_LIMIT = env_int("STRIPE_RATE_LIMIT", 20)

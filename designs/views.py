@@ -533,9 +533,10 @@ def vote(design_id: int):
         variant_id=form.variant_id.data or None,
     )
     return committed(
-        url_for("designs.show", design_id=design_id) + "#scores",
+        url_for("designs.show", design_id=design_id),
         _("Your score is saved. You can change it until scoring closes."),
         "success",
+        at="scores",
     )
 
 
@@ -557,9 +558,11 @@ def report(comment_id: int):
     posted(ButtonForm)
     reported = services.report_comment(comment_id, current_user)
     return committed(
-        url_for("designs.show", design_id=reported.design_id) + "#comments",
+        url_for("designs.show", design_id=reported.design_id),
         _("Thank you: our team will look at this comment."),
         "info",
+        # Beside the comment, unless the reports hid it: then atop the comments.
+        at="comments" if reported.hidden else f"comment-{reported.id}",
     )
 
 

@@ -22,7 +22,7 @@ from marketplace.kernel.extensions import csrf, db, limiter, login_manager, migr
 from marketplace.kernel.i18n import N_, init_i18n, number
 from marketplace.kernel.signals import collect, page_banners
 from marketplace.kernel.text import counted, formatted
-from marketplace.kernel.web import describe_limit
+from marketplace.kernel.web import describe_limit, flashes_at, flashes_elsewhere
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -392,3 +392,5 @@ def _register_template_helpers(app: Flask) -> None:
 
     app.add_template_filter(counted)
     app.add_template_filter(formatted)
+    app.add_template_global(flashes_at)
+    app.add_template_global(flashes_elsewhere)

@@ -17,7 +17,7 @@ from marketplace.kernel.extensions import csrf, db, limiter
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.web import posted
 
-from . import charging, dunning, gateway, ledger, services, webhooks
+from . import cards, charging, dunning, gateway, ledger, services, webhooks
 from .models import AttemptStatus
 
 bp = Blueprint("payments", __name__)
@@ -60,7 +60,8 @@ def _stripe_or_502():
 
 def _card_page(template: str, pledge: Pledge, campaign: Campaign, **context):
     """A page where the backer gives a card: Stripe's card element needs a SetupIntent,
-    recorded before the page is shown, and the publishable key."""
+    recorded before the page is shown, and the publishable key; the form's script gets its
+    error sentences in the backer's language, and the local stand-in's test cards."""
     with _stripe_or_502():
         setup = services.open_card_setup(pledge, current_user)
     db.session.commit()
@@ -71,6 +72,8 @@ def _card_page(template: str, pledge: Pledge, campaign: Campaign, **context):
         setup=setup,
         form=ButtonForm(formdata=None),
         publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+        test_cards=cards.TEST_CARDS if cards.shows_test_cards(current_app.config) else (),
+        card_errors=cards.error_sentences(),
         **context,
     )
 

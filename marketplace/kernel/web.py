@@ -1,7 +1,8 @@
 """The two ends of every write view: the posted form, valid, and the commit that ends it.
 
 A write view reads: ``form = posted(SomeForm, "what is wrong")``, one service call, then
-``return committed(url, "what happened")``. A broken rule raised by the service is answered by
+``return committed(url, "what happened")`` (with ``at=`` an element's id, the message is shown
+beside that element: ``flashes_at``). A broken rule raised by the service is answered by
 the app's ``ServiceError`` handler (rolled back, with the rule's status and message). A page
 whose form is shown again with the input kept is a ``form_page``; a form posted from a page
 holding several (the operators' pages) is a ``form_on_page``, which renders that page again.
@@ -17,7 +18,7 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 from babel.dates import format_timedelta
-from flask import abort, flash, redirect, render_template, request
+from flask import abort, flash, g, get_flashed_messages, redirect, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -112,11 +113,44 @@ def form_on_page(
     return page(form), status
 
 
-def committed(location: str, message: str, category: str = "success") -> Response:
-    """Commit the unit of work, tell the person what happened, and send them on."""
+def committed(location: str, message: str, category: str = "success", *, at: str = "") -> Response:
+    """Commit the unit of work, tell the person what happened, and send them on. With
+    ``at``, the id of an element of the page (the scoring card, a comment), the page opens
+    there and the message is shown beside it (see ``flashes_at``), where the person is
+    looking, rather than at the top of the page, scrolled out of sight."""
     db.session.commit()
-    flash(message, category)
-    return redirect(location)
+    flash(message, f"{category}{_AT}{at}" if at else category)
+    return redirect(f"{location}#{at}" if at else location)
+
+
+#: Joins a flashed message's category and the element it is shown at.
+_AT = "@"
+
+
+def _flashes() -> list[tuple[int, str, str, str]]:
+    """This request's flashed messages: (index, category, element id or "", message)."""
+    found = []
+    for index, (category, message) in enumerate(get_flashed_messages(with_categories=True)):
+        kind, _at, at = category.partition(_AT)
+        found.append((index, kind, at, message))
+    return found
+
+
+def flashes_at(element_id: str) -> list[tuple[str, str]]:
+    """For a template: the messages to show beside the element ``element_id``, as
+    (category, message). Whatever no element on the page claims is shown at the top by
+    ``flashes_elsewhere``, so a message is never lost (a comment hidden since, say)."""
+    placed = g.setdefault("flashes_placed", set())
+    mine = [(index, kind, message) for index, kind, at, message in _flashes() if at == element_id]
+    placed.update(index for index, _kind, _message in mine)
+    return [(kind, message) for _index, kind, message in mine]
+
+
+def flashes_elsewhere() -> list[tuple[str, str]]:
+    """The messages no element claimed with ``flashes_at``: the page renders its content
+    before these, so that it knows."""
+    placed = g.get("flashes_placed", set())
+    return [(kind, message) for index, kind, _at, message in _flashes() if index not in placed]
 
 
 def retried_on_conflict(view: Callable) -> Callable:
