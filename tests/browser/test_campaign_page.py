@@ -5,6 +5,7 @@ shipping zone and sees it in the amount, on the card step and in My pledges."""
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from designs.models import DesignState
 from marketplace.campaigns.models import Campaign, Pledge
@@ -55,12 +56,12 @@ def test_operator_opens_a_full_campaign_page_and_a_phone_backer_pledges_with_shi
     # An invalid amount first: the form comes back with everything typed, picture aside.
     page.get_by_label("Shipping, rest of the world").fill("fifteen")
     page.get_by_role("button", name="Open the campaign").click()
-    assert page.get_by_text("“fifteen” is not an amount").is_visible()
+    expect(page.get_by_text("“fifteen” is not an amount")).to_be_visible()
     assert page.get_by_label("Story").input_value().startswith("## Made in Roubaix")
     page.get_by_label("Shipping, rest of the world").fill("15.00")
     page.get_by_label("Product images").set_input_files(str(picture))
     page.get_by_role("button", name="Open the campaign").click()
-    assert page.get_by_text("Campaign opened.").is_visible()
+    expect(page.get_by_text("Campaign opened.")).to_be_visible()
     with ctx():
         campaign = db.session.scalar(sa.select(Campaign))
         campaign_id = campaign.id
@@ -81,13 +82,13 @@ def test_operator_opens_a_full_campaign_page_and_a_phone_backer_pledges_with_shi
     assert "June 2027" in facts.inner_text()
     assert "European Union: €9.00" in facts.inner_text()
     story = phone.locator("#story")
-    assert story.get_by_role("heading", name="Made in Roubaix").is_visible()
-    assert story.locator("strong", has_text="lighthouse").is_visible()
+    expect(story.get_by_role("heading", name="Made in Roubaix")).to_be_visible()
+    expect(story.locator("strong", has_text="lighthouse")).to_be_visible()
     assert phone.locator("#risks").get_by_text("Blank stock may arrive").count() == 1
     about = phone.locator("#designer")
     assert "drawing lighthouses since 2009" in about.get_by_test_id("designer-bio").inner_text()
     phone.get_by_text("When am I charged?").click()
-    assert phone.get_by_text("Only if the goal is reached.").is_visible()
+    expect(phone.get_by_text("Only if the goal is reached.")).to_be_visible()
 
     # At the top of the page the form is far below; the bar is on screen, and takes him there.
     phone.evaluate("window.scrollTo(0, 0)")
@@ -110,7 +111,7 @@ def test_operator_opens_a_full_campaign_page_and_a_phone_backer_pledges_with_shi
     assert phone.get_by_text("€59.00").first.is_visible()
     save_card(phone)
     phone.wait_for_url(live_server + "/pledges/")
-    assert phone.get_by_text("€50.00 + €9.00 shipping (European Union) = €59.00").is_visible()
+    expect(phone.get_by_text("€50.00 + €9.00 shipping (European Union) = €59.00")).to_be_visible()
     with ctx():
         pledge = db.session.scalar(sa.select(Pledge))
         assert (pledge.amount_cents, pledge.shipping_cents, pledge.shipping_zone) == (

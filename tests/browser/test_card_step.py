@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from marketplace.campaigns.models import Pledge, PledgeState
 from marketplace.kernel.extensions import db
@@ -71,7 +72,7 @@ def test_test_cards_listed_a_4_digit_year_taken_and_a_decline_in_words(
     for card in TEST_CARDS:
         row = listed.locator("div", has_text=card.spaced)
         assert row.is_visible()
-        assert row.get_by_text(card.what_it_does).is_visible()
+        expect(row.get_by_text(card.what_it_does)).to_be_visible()
 
     # Declined when saved: a sentence, and the pledge still waits for a card.
     type_card(page, "4000000000000002", "12", "2030")
@@ -81,13 +82,13 @@ def test_test_cards_listed_a_4_digit_year_taken_and_a_decline_in_words(
     # The same form, a good card and a 4-digit year.
     type_card(page, "4242 4242 4242 4242", "12", "2030")
     page.wait_for_url(live_server + "/pledges/")
-    assert page.get_by_text("Your pledge is in.").is_visible()
+    expect(page.get_by_text("Your pledge is in.")).to_be_visible()
 
     # Declined only at charge: saved now, the pledge active; the expiry typed whole.
     pledge(page, live_server, campaign_id, "M")
     type_card(page, "4000000000000341", "1/2031")
     page.wait_for_url(live_server + "/pledges/")
-    assert page.get_by_text("Visa •••• 0341").is_visible()
+    expect(page.get_by_text("Visa •••• 0341")).to_be_visible()
     assert pledge_states(ctx) == [PledgeState.ACTIVE, PledgeState.ACTIVE]
     with ctx():
         assert db.session.scalars(sa.select(Pledge.card_summary).order_by(Pledge.id)).all() == [

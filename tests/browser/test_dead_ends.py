@@ -5,6 +5,7 @@ box before Select and before closing a campaign now (no JavaScript involved: the
 required, and the server checks it too)."""
 
 import pytest
+from playwright.sync_api import expect
 
 from designs.models import Design, DesignState
 from marketplace.campaigns.models import Campaign, CampaignState
@@ -25,7 +26,7 @@ def test_a_designer_revises_a_declined_design_and_submits_it_again(
 
     login(page, live_server, "ada@example.com")
     page.goto(f"{live_server}/designs/{design_id}")
-    assert page.get_by_text("Declined:").is_visible()
+    expect(page.get_by_text("Declined:")).to_be_visible()
     assert page.get_by_role("heading", name="Scores").count() == 0  # no empty card
     page.get_by_role("link", name="Revise this design").click()
     reason = page.locator("#decline-reason")
@@ -34,11 +35,11 @@ def test_a_designer_revises_a_declined_design_and_submits_it_again(
     )
     page.get_by_label("Title").fill("Clear harbour")
     page.get_by_role("button", name="Save draft").click()
-    assert page.get_by_text("Draft saved. Submit it again when ready.").is_visible()
+    expect(page.get_by_text("Draft saved. Submit it again when ready.")).to_be_visible()
     assert page.get_by_role("heading", name="Scores").count() == 0
     page.get_by_role("button", name="Submit for review").click()
-    assert page.get_by_text("Waiting for the quality check").is_visible()
-    assert page.get_by_text("Revised by the designer").is_visible()
+    expect(page.get_by_text("Waiting for the quality check")).to_be_visible()
+    expect(page.get_by_text("Revised by the designer")).to_be_visible()
     with ctx():
         design = db.session.get(Design, design_id)
         assert design.state == DesignState.SUBMITTED and design.title == "Clear harbour"
@@ -68,7 +69,7 @@ def test_an_operator_closes_scoring_early_shortlists_and_confirms_before_acting(
     page.get_by_text("Shortlist anyway…").click()
     page.locator(f"#anyway-reason-{design_id}").fill("One vote, but a strong one.")
     page.get_by_role("button", name="Shortlist “Paper moon”").click()
-    assert page.get_by_text("Shortlisted, on your judgement").is_visible()
+    expect(page.get_by_text("Shortlisted, on your judgement")).to_be_visible()
 
     select = page.get_by_role("button", name="Select “Paper moon”")
     select.click()  # the box is not ticked: the browser holds the form back
@@ -77,7 +78,7 @@ def test_an_operator_closes_scoring_early_shortlists_and_confirms_before_acting(
         assert db.session.get(Design, design_id).state == DesignState.SHORTLISTED
     page.get_by_label("Select it for a campaign (final)").check()
     select.click()
-    assert page.get_by_text("Selected: the design is ready for a campaign.").is_visible()
+    expect(page.get_by_text("Selected: the design is ready for a campaign.")).to_be_visible()
 
     page.goto(f"{live_server}/operator/settlements/{campaign_id}")
     close_now = page.get_by_role("button", name="Close the campaign now")
@@ -87,5 +88,5 @@ def test_an_operator_closes_scoring_early_shortlists_and_confirms_before_acting(
         assert db.session.get(Campaign, campaign_id).state == CampaignState.LIVE
     page.get_by_label("I understand: closing now fails the campaign").check()
     close_now.click()
-    assert page.get_by_text("Campaign closed: failed.").is_visible()
+    expect(page.get_by_text("Campaign closed: failed.")).to_be_visible()
     logout(page)

@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from designs.models import Design, DesignState
 from marketplace.kernel.dbtypes import utcnow
@@ -26,12 +27,12 @@ def test_submit_approve_score_close_and_shortlist(
     save_design_draft(
         page, live_server, artwork, "Lighthouse at dusk", "Hand-drawn.\nTwo colours.", "sea, night"
     )
-    assert page.get_by_text("This is a draft").is_visible()
-    assert page.get_by_role("img", name="Lighthouse at dusk").is_visible()
+    expect(page.get_by_text("This is a draft")).to_be_visible()
+    expect(page.get_by_role("img", name="Lighthouse at dusk")).to_be_visible()
     # Ada accepted the designer terms, licence included: it is not asked again.
-    assert page.get_by_text("Submitting grants the licence of the designer terms").is_visible()
+    expect(page.get_by_text("Submitting grants the licence of the designer terms")).to_be_visible()
     page.get_by_role("button", name="Submit for review").click()
-    assert page.get_by_text("Waiting for the quality check").is_visible()
+    expect(page.get_by_text("Waiting for the quality check")).to_be_visible()
     logout(page)
 
     # The operator approves it from the quality-check queue.
@@ -39,7 +40,7 @@ def test_submit_approve_score_close_and_shortlist(
     page.get_by_role("link", name="Operator console").click()
     page.get_by_role("link", name="Quality check").first.click()
     page.get_by_role("button", name="Approve “Lighthouse at dusk”").click()
-    assert page.get_by_text("Approved: scoring is open.").is_visible()
+    expect(page.get_by_text("Approved: scoring is open.")).to_be_visible()
     logout(page)
 
     # Two backers score it; each sees the average only after scoring.
@@ -49,14 +50,14 @@ def test_submit_approve_score_close_and_shortlist(
         login(page, live_server, email)
         page.goto(f"{live_server}/designs/")
         page.get_by_role("link", name="Lighthouse at dusk").first.click()
-        assert page.get_by_text("stays hidden until you have scored").is_visible()
+        expect(page.get_by_text("stays hidden until you have scored")).to_be_visible()
         page.locator("label.score-option", has_text=score).click()  # the visible button
         assert page.get_by_label(score, exact=True).is_checked()
         page.get_by_label("I'd buy it").check()
         page.get_by_label("Variant").select_option(label="M")
         page.get_by_role("button", name="Save my score").click()
-        assert page.get_by_text("Your score is saved.").is_visible()
-        assert page.get_by_text("would buy it").is_visible()
+        expect(page.get_by_text("Your score is saved.")).to_be_visible()
+        expect(page.get_by_text("would buy it")).to_be_visible()
         logout(page)
 
     # Seven days pass: the job scheduled at approval runs on a real RQ worker.
@@ -77,14 +78,14 @@ def test_submit_approve_score_close_and_shortlist(
 
     page.goto(live_server + "/designs/?status=closed&sort=top")
     card = page.locator(".design-card", has_text="Lighthouse at dusk")
-    assert card.get_by_text("shortlisted").is_visible()
-    assert card.get_by_text("2 votes").is_visible()
+    expect(card.get_by_text("shortlisted")).to_be_visible()
+    expect(card.get_by_text("2 votes")).to_be_visible()
     page.get_by_role("link", name="Lighthouse at dusk").first.click()
-    assert page.get_by_text("average of 2 votes").is_visible()
+    expect(page.get_by_text("average of 2 votes")).to_be_visible()
     assert page.get_by_text("Shortlisted").first.is_visible()
 
     login(page, live_server, "olivia@example.com")
     page.goto(live_server + "/operator/designs/shortlist")
     row = page.locator("tr", has_text="Lighthouse at dusk")
-    assert row.get_by_text("M: 2").is_visible()
-    assert row.get_by_role("button", name="Select “Lighthouse at dusk”").is_visible()
+    expect(row.get_by_text("M: 2")).to_be_visible()
+    expect(row.get_by_role("button", name="Select “Lighthouse at dusk”")).to_be_visible()

@@ -5,6 +5,7 @@ shelves named for where each is and the products made from them."""
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from designs.models import DesignState
 from marketplace.campaigns.models import CampaignState
@@ -48,7 +49,7 @@ def test_a_designer_fills_in_their_profile_and_a_visitor_meets_it(
     page.get_by_label("Link", exact=True).fill("https://dee.example.com/studio")
     page.get_by_role("button", name="Save profile").click()
     page.wait_for_url(f"{live_server}/designs/by/{dee}")
-    assert page.get_by_text("Your profile is saved.").is_visible()
+    expect(page.get_by_text("Your profile is saved.")).to_be_visible()
     assert page.get_by_role("link", name="My designs").first.is_visible()
 
     # A visitor, not logged in, reads the profile.
@@ -56,7 +57,7 @@ def test_a_designer_fills_in_their_profile_and_a_visitor_meets_it(
     try:
         public = visitor.new_page()
         public.goto(f"{live_server}/designs/by/{dee}")
-        assert public.get_by_role("heading", name="Dee Signer").is_visible()
+        expect(public.get_by_role("heading", name="Dee Signer")).to_be_visible()
         avatar = public.get_by_test_id("avatar")
         assert avatar.is_visible()
         assert avatar.evaluate("img => img.complete && img.naturalWidth") == 256

@@ -2,6 +2,7 @@
 designer terms, the confirmation mail, and the new design form, in Chromium."""
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.live_db]
 
@@ -19,17 +20,17 @@ def test_join_as_a_designer_leads_through_sign_up_and_the_terms_to_the_design_fo
 
     # Straight to the designer terms, not to the account page.
     page.wait_for_url(live_server + "/account/designer?next=/designs/new")
-    assert page.get_by_role("heading", name="Designer terms").is_visible()
+    expect(page.get_by_role("heading", name="Designer terms")).to_be_visible()
     page.get_by_label("I have read and accept the designer terms").check()
     page.get_by_role("button", name="Become a designer").click()
 
     page.wait_for_url(live_server + "/account/")
-    assert page.get_by_text("the form for your first design opens").is_visible()
+    expect(page.get_by_text("the form for your first design opens")).to_be_visible()
     assert page.get_by_role("link", name="My earnings").first.is_visible()
 
     assert run_jobs()["mail"] == 1
     page.goto(mailbox.link(mailbox.wait_for("grace@example.com", "Confirm your email")))
     page.wait_for_url(live_server + "/designs/new")
-    assert page.get_by_text("Your email address is confirmed.").is_visible()
-    assert page.get_by_role("heading", name="Submit a design").is_visible()
-    assert page.get_by_label("Title").is_visible()
+    expect(page.get_by_text("Your email address is confirmed.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Submit a design")).to_be_visible()
+    expect(page.get_by_label("Title")).to_be_visible()

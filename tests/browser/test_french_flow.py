@@ -8,6 +8,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign
@@ -38,7 +39,7 @@ def test_a_newcomer_does_everything_in_french_then_switches_to_english(
     page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
     page.get_by_label("Confirmez le mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Créer mon compte").click()
-    assert page.get_by_text("Bienvenue, Léa").is_visible()
+    expect(page.get_by_text("Bienvenue, Léa")).to_be_visible()
     with ctx():
         lea = db.session.scalar(sa.select(User).where(User.email == "lea@example.com"))
         # The language it was made in, and the browser's own time zone.
@@ -50,7 +51,7 @@ def test_a_newcomer_does_everything_in_french_then_switches_to_english(
     body = mailbox.body(mail)
     assert "Bonjour Léa" in body
     page.goto(mailbox.link(mail))
-    assert page.get_by_text("Votre adresse e-mail est confirmée.").is_visible()
+    expect(page.get_by_text("Votre adresse e-mail est confirmée.")).to_be_visible()
 
     # Becomes a designer, submits a design.
     page.goto(base + "/account/designer")
@@ -65,18 +66,18 @@ def test_a_newcomer_does_everything_in_french_then_switches_to_english(
     page.get_by_label("Variantes que vous proposez").fill("S, M, L")
     page.get_by_label("Visuel").set_input_files(str(artwork))
     page.get_by_role("button", name="Enregistrer le brouillon").click()
-    assert page.get_by_text("Brouillon enregistré.").is_visible()
+    expect(page.get_by_text("Brouillon enregistré.")).to_be_visible()
     # The licence came with the designer terms just accepted: not asked again.
-    assert page.get_by_text("Soumettre accorde la licence des").is_visible()
+    expect(page.get_by_text("Soumettre accorde la licence des")).to_be_visible()
     page.get_by_role("button", name="Soumettre à l’examen").click()
-    assert page.get_by_text("Soumis\u202f! Notre équipe contrôle chaque design").is_visible()
+    expect(page.get_by_text("Soumis\u202f! Notre équipe contrôle chaque design")).to_be_visible()
 
     # Scores another design.
     page.goto(f"{base}/designs/{voting}")
     page.locator("label.score-option", has_text="4").click()
     page.get_by_label("Je l’achèterais").check()
     page.get_by_role("button", name="Enregistrer ma note").click()
-    assert page.get_by_text("Votre note est enregistrée.").is_visible()
+    expect(page.get_by_text("Votre note est enregistrée.")).to_be_visible()
 
     # Pledges, with a card typed in; nothing charged now, said in French.
     page.goto(f"{base}/campaigns/{campaign_id}")
@@ -84,13 +85,13 @@ def test_a_newcomer_does_everything_in_french_then_switches_to_english(
     page.get_by_label("Variante").select_option(label="M")
     page.get_by_role("button", name="Contribuer et enregistrer ma carte").click()
     page.wait_for_url(f"{base}/pledges/*/card")
-    assert page.get_by_text("Rien n’est débité maintenant.").is_visible()
+    expect(page.get_by_text("Rien n’est débité maintenant.")).to_be_visible()
     save_card(page, button="Enregistrer la carte")
     page.wait_for_url(base + "/pledges/")
-    assert page.get_by_text("Votre contribution est enregistrée.").is_visible()
+    expect(page.get_by_text("Votre contribution est enregistrée.")).to_be_visible()
 
     # "Mes contributions": French money, the deadline in Paris time, saying so.
-    assert page.get_by_role("heading", name="Mes contributions").is_visible()
+    expect(page.get_by_role("heading", name="Mes contributions")).to_be_visible()
     pledges = page.locator("main").inner_text()
     assert "1\u202f234,50\xa0€" in pledges
     assert re.search(r"14 juil\. 2031.{0,3}22:30 \(heure de Paris\)", pledges), pledges
@@ -99,11 +100,11 @@ def test_a_newcomer_does_everything_in_french_then_switches_to_english(
     page.get_by_role("button", name="English").click()
     page.wait_for_url(base + "/pledges/")
     assert page.locator("html").get_attribute("lang") == "en"
-    assert page.get_by_role("heading", name="My pledges").is_visible()
+    expect(page.get_by_role("heading", name="My pledges")).to_be_visible()
     pledges = page.locator("main").inner_text()
     assert "€1,234.50" in pledges
     assert re.search(r"Jul 14, 2031.{0,3}10:30\s?PM \(Paris\)", pledges), pledges
     page.goto(f"{base}/designs/{voting}")
-    assert page.get_by_role("button", name="Save my score").is_visible()
+    expect(page.get_by_role("button", name="Save my score")).to_be_visible()
     with ctx():
         assert db.session.get(User, lea.id).locale == "en"

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from designs.models import Design, DesignState
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
@@ -63,7 +64,7 @@ def test_from_a_drawing_to_a_delivered_product(
     # Submission, quality check, scoring, close, shortlist.
     login(page, live_server, "ada@example.com")
     save_design_draft(page, live_server, artwork, "Red kite", "A kite over the Rhône.", "sky")
-    assert page.get_by_text("Submitting grants the licence of the designer terms").is_visible()
+    expect(page.get_by_text("Submitting grants the licence of the designer terms")).to_be_visible()
     page.get_by_role("button", name="Submit for review").click()
     logout(page)
 
@@ -81,7 +82,7 @@ def test_from_a_drawing_to_a_delivered_product(
         page.get_by_label("I'd buy it").check()
         page.get_by_label("Variant").select_option(label="L")
         page.get_by_role("button", name="Save my score").click()
-        assert page.get_by_text("Your score is saved.").is_visible()
+        expect(page.get_by_text("Your score is saved.")).to_be_visible()
         logout(page)
 
     with ctx():
@@ -111,7 +112,7 @@ def test_from_a_drawing_to_a_delivered_product(
     page.get_by_label("Story").fill("A red kite over the hills, screen-printed by hand in Lyon.")
     page.get_by_label("Risks and challenges").fill("Ink deliveries can slip by a week or two.")
     page.get_by_role("button", name="Open the campaign").click()
-    assert page.get_by_text("Campaign opened.").is_visible()
+    expect(page.get_by_text("Campaign opened.")).to_be_visible()
     with ctx():
         campaign_id = db.session.scalar(sa.select(Campaign.id))
     logout(page)
@@ -129,16 +130,16 @@ def test_from_a_drawing_to_a_delivered_product(
         page.wait_for_url(f"{live_server}/pledges/*/card")
         save_card(page)
         page.wait_for_url(live_server + "/pledges/")
-        assert page.get_by_text("Your pledge is in.").is_visible()
+        expect(page.get_by_text("Your pledge is in.")).to_be_visible()
         logout(page)
 
     # The operator closes it now; a real worker process settles it against localstripe.
     login(page, live_server, "olivia@example.com")
     page.goto(f"{live_server}/operator/settlements/{campaign_id}")
-    assert page.get_by_text("would be charged €75.00").is_visible()
+    expect(page.get_by_text("would be charged €75.00")).to_be_visible()
     page.get_by_label("I understand: closing now charges every card at once").check()
     page.get_by_role("button", name="Close the campaign now").click()
-    assert page.get_by_text("Campaign closed: funded.").is_visible()
+    expect(page.get_by_text("Campaign closed: funded.")).to_be_visible()
     logout(page)
     settle_with_a_real_worker(app, database_url, redis_url, stripe_server)
     with ctx():
@@ -158,7 +159,7 @@ def test_from_a_drawing_to_a_delivered_product(
         page.get_by_label("Country code").fill("FR")
         page.get_by_label("This is the variant and quantity I want").check()
         page.get_by_role("button", name="Save my shipping details").click()
-        assert page.get_by_text("your shipping details are saved").is_visible()
+        expect(page.get_by_text("your shipping details are saved")).to_be_visible()
         logout(page)
 
     # The run: launched with the paid quantities, ordered, made, shipped, delivered.
@@ -166,25 +167,25 @@ def test_from_a_drawing_to_a_delivered_product(
     page.goto(live_server + "/operator/production/")
     page.get_by_role("link", name="Launch a run for Red kite tee").click()
     quantities = page.locator("table").first
-    assert quantities.locator("tr", has_text="M").get_by_text("1").is_visible()
-    assert quantities.locator("tr", has_text="L").get_by_text("2").is_visible()
+    expect(quantities.locator("tr", has_text="M").get_by_text("1")).to_be_visible()
+    expect(quantities.locator("tr", has_text="L").get_by_text("2")).to_be_visible()
     page.get_by_label("Manufacturer", exact=True).fill("Atelier des Pentes")
     page.get_by_label("Manufacturer's reference").fill("AP-77")
     page.get_by_label("Expected ship date").fill(
         (utcnow() + dt.timedelta(days=21)).date().isoformat()
     )
     page.get_by_role("button", name="Launch the production run").click()
-    assert page.get_by_text("Production run launched").is_visible()
+    expect(page.get_by_text("Production run launched")).to_be_visible()
     page.get_by_role("button", name="Mark ordered from the manufacturer").click()
     page.get_by_role("button", name="Mark in production").click()
     for row in page.locator("tr[id^=order-]").all():
         order = row.get_attribute("id").removeprefix("order-")
         page.get_by_label(f"Tracking for order {order}").fill(f"COLIS-{order}")
         page.locator(f"#order-{order}").get_by_role("button", name="Shipped").click()
-        assert page.get_by_text(f"Order {order} marked shipped.").is_visible()
+        expect(page.get_by_text(f"Order {order} marked shipped.")).to_be_visible()
     page.get_by_role("button", name="Mark the run shipped").click()
     page.get_by_role("button", name="Mark delivered").click()
-    assert page.get_by_text("Run delivered").is_visible()
+    expect(page.get_by_text("Run delivered")).to_be_visible()
     logout(page)
 
     login(page, live_server, "ben@example.com")

@@ -4,6 +4,7 @@ confirms the payment in localstripe's authentication dialog."""
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.extensions import db
@@ -27,26 +28,26 @@ def test_backers_fix_a_declined_card_and_pass_3d_secure(
 
     login(page, live_server, "ada@example.com")
     page.goto(live_server + "/pledges/")
-    assert page.get_by_text("Your card was declined.").is_visible()
+    expect(page.get_by_text("Your card was declined.")).to_be_visible()
     page.get_by_role("link", name="Fix the payment").click()
     page.wait_for_url(f"{live_server}/pledges/{declined}/fix")
-    assert page.get_by_text("did not go through").is_visible()
+    expect(page.get_by_text("did not go through")).to_be_visible()
     save_card(page, button="Save and pay with this card")
     page.wait_for_url(live_server + "/pledges/")
-    assert page.get_by_text("New card saved: we are charging it now.").is_visible()
+    expect(page.get_by_text("New card saved: we are charging it now.")).to_be_visible()
     run_jobs(("settlement",))
     page.reload()
-    assert page.get_by_text("Paid.").is_visible()
+    expect(page.get_by_text("Paid.")).to_be_visible()
 
     page.context.clear_cookies()
     login(page, live_server, "ben@example.com")
     page.goto(live_server + "/pledges/")
-    assert page.get_by_text("Your bank asks you to confirm the payment").is_visible()
+    expect(page.get_by_text("Your bank asks you to confirm the payment")).to_be_visible()
     page.get_by_role("link", name="Fix the payment").click()
     page.get_by_role("button", name="Confirm the payment").click()
     page.get_by_role("button", name="Complete authentication").click()
     page.wait_for_url(live_server + "/pledges/")
-    assert page.get_by_text("Payment confirmed: thank you!").is_visible()
+    expect(page.get_by_text("Payment confirmed: thank you!")).to_be_visible()
 
     with ctx():
         assert db.session.scalars(sa.select(Pledge.state).order_by(Pledge.id)).all() == [

@@ -3,6 +3,7 @@ localstripe serves, sees the progress bar move, changes the variant, cancels ano
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from marketplace.campaigns.models import Pledge, PledgeState
 from marketplace.kernel.extensions import db
@@ -34,15 +35,15 @@ def test_pledge_with_a_typed_card_change_it_and_cancel_another(
     assert page.get_by_test_id("pledged-units").inner_text() == "0"
 
     pledge(page, live_server, campaign_id, "M")
-    assert page.get_by_text("Nothing is charged now.").is_visible()
+    expect(page.get_by_text("Nothing is charged now.")).to_be_visible()
     save_card(page)
     page.wait_for_url(live_server + "/pledges/")
-    assert page.get_by_text("Your pledge is in.").is_visible()
-    assert page.get_by_text("Visa •••• 4242").is_visible()
+    expect(page.get_by_text("Your pledge is in.")).to_be_visible()
+    expect(page.get_by_text("Visa •••• 4242")).to_be_visible()
 
     page.goto(f"{live_server}/campaigns/{campaign_id}")
     assert page.get_by_test_id("pledged-units").inner_text() == "1"
-    assert page.get_by_text("of 4 units (25%)").is_visible()
+    expect(page.get_by_text("of 4 units (25%)")).to_be_visible()
     assert page.locator("progress.progress-meter").first.get_attribute("value") == "1"
 
     # Change the variant from M to L.
@@ -51,8 +52,8 @@ def test_pledge_with_a_typed_card_change_it_and_cancel_another(
     card.get_by_text("Change or cancel").click()
     card.get_by_label("Variant").select_option(label="L (5 left)")
     card.get_by_role("button", name="Save changes").click()
-    assert page.get_by_text("Pledge changed.").is_visible()
-    assert page.get_by_text("1 × L").is_visible()
+    expect(page.get_by_text("Pledge changed.")).to_be_visible()
+    expect(page.get_by_text("1 × L")).to_be_visible()
 
     # A second pledge, then cancelled.
     pledge(page, live_server, campaign_id, "S")
@@ -63,7 +64,7 @@ def test_pledge_with_a_typed_card_change_it_and_cancel_another(
     second_card = page.locator(f"#pledge-{second}")
     second_card.get_by_text("Change or cancel").click()
     second_card.get_by_role("button", name=f"Cancel pledge {second}").click()
-    assert page.get_by_text("Pledge cancelled.").is_visible()
+    expect(page.get_by_text("Pledge cancelled.")).to_be_visible()
 
     page.goto(f"{live_server}/campaigns/{campaign_id}")
     assert page.get_by_test_id("pledged-units").inner_text() == "1"

@@ -6,6 +6,7 @@ import datetime as dt
 import secrets
 
 import pytest
+from playwright.sync_api import expect
 
 from marketplace.campaigns.models import Campaign, CampaignState, PledgeState
 from marketplace.kernel.dbtypes import utcnow
@@ -93,7 +94,7 @@ def test_a_designer_and_a_backer_meet_the_true_state_of_things(
         "The goal was not reached: nobody was charged."
     )
     assert not page.get_by_text("change or cancel", exact=False).count()
-    assert page.get_by_role("link", name="Follow them in My pledges").is_visible()
+    expect(page.get_by_role("link", name="Follow them in My pledges")).to_be_visible()
 
     # The delivered campaign's badge and page follow the run to its end.
     page.goto(f"{live_server}/campaigns/{delivered_id}")
