@@ -101,6 +101,14 @@ class Config:
     #: A charge left in "charging" this long (longer than a Stripe call can take) is settled
     #: by the reconciler asking Stripe what happened.
     SETTLEMENT_RECONCILE_SECONDS = env_int("SETTLEMENT_RECONCILE_SECONDS", 120)
+    #: Charges each settlement job keeps in flight at Stripe at once (threads of the worker
+    #: process, each with its own database session): a charge spends nearly all its time
+    #: waiting for Stripe, so one process can wait on several. The rate limit above still
+    #: caps every worker together. SQLite has one writer, so there it is always 1.
+    SETTLEMENT_CONCURRENCY = env_int("SETTLEMENT_CONCURRENCY", 8)
+    #: Pledges per settlement job: the fan-out enqueues a campaign's pledges in jobs of this
+    #: many, so that each job has enough charges to keep SETTLEMENT_CONCURRENCY in flight.
+    SETTLEMENT_BATCH = env_int("SETTLEMENT_BATCH", 40)
     #: How far back the sweep of orphaned PaymentIntents looks (by the intent's creation),
     #: each time it runs (every 15 minutes); longer than a settlement's charges are delayed
     #: by a worker outage, shorter than a listing of every intent ever made.

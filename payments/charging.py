@@ -61,6 +61,7 @@ _MAY_START = {
     PledgeState.ACTION_REQUIRED: {"new_card"},
 }
 CHARGE_JOB = "payments.jobs.charge_pledge"
+BATCH_JOB = "payments.jobs.charge_batch"
 
 
 class SettlementError(ServiceError):
@@ -118,27 +119,39 @@ def active_pledge_ids(campaign_id: int, batch: int = 500) -> Iterator[list[int]]
 
 
 def fan_out(campaign_id: int) -> int:
-    """One charge job per pledge not charged yet; enqueued in pipelined batches."""
+    """The charges of every pledge not charged yet, in jobs of SETTLEMENT_BATCH pledges
+    (``charge_batch``), enqueued in pipelined groups."""
     from rq import Queue, Retry
 
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.state != CampaignState.SETTLING:
         return 0
     queue = get_queue("settlement")
+    size = max(1, current_app.config["SETTLEMENT_BATCH"])
     count = 0
     for ids in active_pledge_ids(campaign_id):
         queue.enqueue_many(
             [
                 Queue.prepare_data(
-                    CHARGE_JOB,
-                    (pledge_id, "settlement"),
+                    BATCH_JOB,
+                    (ids[start : start + size], "settlement"),
                     retry=Retry(max=3, interval=[5, 30, 120]),
                 )
-                for pledge_id in ids
+                for start in range(0, len(ids), size)
             ]
         )
         count += len(ids)
     return count
+
+
+def charge_concurrency() -> int:
+    """How many charges a job keeps in flight: SQLite takes one writer at a time, and a
+    charge holds its pledge's row (the write lock there) across its Stripe call, so more
+    threads would only queue on that lock. A session bound to one connection (the caller's
+    own transaction, as the tests' isolation binds it) has only that one for every thread."""
+    if db.engine.dialect.name == "sqlite" or isinstance(db.session.get_bind(), sa.Connection):
+        return 1
+    return max(1, current_app.config["SETTLEMENT_CONCURRENCY"])
 
 
 # --- one charge -------------------------------------------------------------------------------

@@ -5,6 +5,10 @@ twice, concurrently, or after a copy that died at any instruction."""
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+
+import sqlalchemy as sa
+from flask import current_app
 
 from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign, Pledge
@@ -19,8 +23,58 @@ def fan_out(campaign_id: int) -> int:
     return charging.fan_out(campaign_id)
 
 
-def charge_pledge(pledge_id: int, trigger: str = "settlement") -> str | None:
-    """Charge one pledge (or resume its unfinished attempt); returns the pledge's state."""
+class ChargesUnfinished(Exception):
+    """Some pledges of a batch could not be charged this time (Stripe kept failing, the
+    database went away): the job fails, and its retry, or the sweep, resumes them."""
+
+
+def charge_batch(pledge_ids: list[int], trigger: str = "settlement") -> dict[str, int]:
+    """Charge several pledges, ``charge_concurrency()`` at a time in flight at Stripe.
+
+    Each pledge is charged in a thread of its own, inside an app context of its own, so with
+    its own database session and transactions: the same steps, locks and commits as
+    ``charge_pledge``, which is what makes a charge happen once. One pledge failing does
+    not stop the others; the job then raises, so that its retry runs the batch again (the
+    pledges already charged find nothing to do). Whether the campaign is settled is asked
+    once, after the batch, rather than after every charge. Returns how many pledges ended
+    in each state."""
+    app = current_app._get_current_object()
+
+    def charge(pledge_id: int) -> str | None:
+        with app.app_context():
+            return charge_pledge(pledge_id, trigger, finish=False)
+
+    with ThreadPoolExecutor(
+        max_workers=min(charging.charge_concurrency(), len(pledge_ids)) or 1,
+        thread_name_prefix="charge",
+    ) as pool:
+        futures = [(pledge_id, pool.submit(charge, pledge_id)) for pledge_id in pledge_ids]
+    states: dict[str, int] = {}
+    unfinished = []
+    for pledge_id, future in futures:
+        try:
+            state = future.result()
+        except Exception:
+            current_app.logger.exception("charging pledge %s failed", pledge_id)
+            unfinished.append(pledge_id)
+            continue
+        states[state or "nothing to do"] = states.get(state or "nothing to do", 0) + 1
+    campaign_ids = db.session.scalars(
+        sa.select(Pledge.campaign_id).where(Pledge.id.in_(pledge_ids)).distinct()
+    ).all()
+    db.session.commit()
+    for campaign_id in campaign_ids:
+        charging.finish_if_done(campaign_id)
+        db.session.commit()
+    if unfinished:
+        raise ChargesUnfinished(f"pledges {unfinished} are not charged yet")
+    return states
+
+
+def charge_pledge(pledge_id: int, trigger: str = "settlement", finish: bool = True) -> str | None:
+    """Charge one pledge (or resume its unfinished attempt); returns the pledge's state.
+    ``finish``: then mark the campaign settled if nothing is owed any more (a batch asks
+    once for all its pledges instead)."""
     attempt_id = charging.begin_attempt(pledge_id, trigger)
     db.session.commit()
     if attempt_id is None:
@@ -34,8 +88,9 @@ def charge_pledge(pledge_id: int, trigger: str = "settlement") -> str | None:
     # Read before the commit expires it.
     campaign_id, state = pledge.campaign_id, pledge.state
     db.session.commit()
-    charging.finish_if_done(campaign_id)
-    db.session.commit()
+    if finish:
+        charging.finish_if_done(campaign_id)
+        db.session.commit()
     return state.value
 
 

@@ -158,6 +158,11 @@ class FaultProxy:
         self.forwarded: Counter[str] = Counter()
         #: Requests answered from a saved idempotent result instead of reaching localstripe.
         self.replayed: Counter[str] = Counter()
+        #: When each request arrived (monotonic seconds), and the most ever being served at
+        #: once: what the clients together asked of "Stripe", and how many they kept in flight.
+        self.arrivals: list[float] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._scripted: list[_Scripted] = []
         self._random: list[_Random] = []
@@ -196,6 +201,24 @@ class FaultProxy:
                 for (name, kind), n in self.injected.items()
                 if (route is None or name == route.name) and (fault is None or kind == fault)
             )
+
+    def busiest_second(self, window: float = 1.0) -> int:
+        """The most requests that arrived within any ``window`` seconds."""
+        with self._lock:
+            times = sorted(self.arrivals)
+        most, start = 0, 0
+        for end, at in enumerate(times):
+            while at - times[start] >= window:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
+
+    def _arrived(self, change: int) -> None:
+        with self._lock:
+            if change > 0:
+                self.arrivals.append(time.monotonic())
+            self.in_flight += change
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
     def _choose(self, method: str, path: str) -> Fault | None:
         with self._lock:
@@ -332,6 +355,13 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             pass  # the test output is no place for an access log
 
         def _relay(self) -> None:
+            proxy._arrived(+1)
+            try:
+                self._relay_one()
+            finally:
+                proxy._arrived(-1)
+
+        def _relay_one(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             path = urlsplit(self.path).path
