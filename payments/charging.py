@@ -1,5 +1,5 @@
 """Charging a funded campaign's pledges at Stripe, exactly once: starting the settlement,
-fanning out one charge job per pledge, the attempt recorded before Stripe hears of it, the
+fanning out batch jobs of pledges, the attempt recorded before Stripe hears of it, the
 charge, the outcome applied to the pledge, and the campaign marked settled when nothing is
 owed. What follows a failed card (reminders, the retry, the drop) is ``dunning``'s, which
 calls down into this module; the fix window's end (``fix_deadline``) lives here because a new
@@ -7,13 +7,18 @@ attempt and the backers' mails depend on it.
 
 How "exactly once" holds, whatever dies when:
 
-1. ``begin_attempt`` moves the pledge to ``charging`` and writes a :class:`ChargeAttempt`,
-   committed before Stripe hears of it.
-2. ``ensure_payment_intent`` creates an *unconfirmed* PaymentIntent (it charges nobody) and
-   commits its id on the attempt. Losing the answer only leaves an unused intent behind.
-3. ``confirm_attempt`` confirms that very intent and records the outcome. A PaymentIntent
-   succeeds at most once, and confirming one that already went through is refused by Stripe
-   and read back instead.
+1. ``begin_attempt`` moves the pledge to ``charging`` and writes a :class:`ChargeAttempt`
+   with its idempotency key, committed before Stripe hears of it.
+2. ``charge_attempt`` charges the card in one request (the PaymentIntent created and
+   confirmed at once) under the attempt's key: the same request sent again, by a retry or a
+   resumed job, gives back the same intent, never a second charge. When the outcome is not
+   known (a timeout, a lost answer, a 5xx), or the attempt was begun by a job that died, the
+   attempt's intent is first looked for at Stripe, by the attempt named in its metadata; the
+   key is replaced only once Stripe answered an error and holds no intent for it.
+
+An attempt that already has an intent (one made unconfirmed by the two-step protocol of
+earlier releases, or one found) goes on with it: ``confirm_attempt`` confirms that very
+intent, which succeeds at most once.
 
 Each step locks the pledge's row first and re-reads where the attempt stands, so two copies
 of a job (or a job and the reconciler, or a webhook) take turns and the second finds the
@@ -182,6 +187,15 @@ def latest_attempt(pledge_id: int) -> ChargeAttempt | None:
 def begin_attempt(pledge_id: int, trigger: str, now: dt.datetime | None = None) -> int | None:
     """The attempt to work on: the pledge's unfinished one, or a new one if ``trigger`` may
     start one from the pledge's state. None when there is nothing to charge."""
+    started = open_attempt(pledge_id, trigger, now)
+    return started[0] if started else None
+
+
+def open_attempt(
+    pledge_id: int, trigger: str, now: dt.datetime | None = None
+) -> tuple[int, bool] | None:
+    """``begin_attempt``, saying also whether the attempt is new: (attempt id, fresh). Only
+    an attempt begun before this one (by a job that died, say) may have reached Stripe."""
     now = now or utcnow()
     pledge = _lock(pledge_id)
     if pledge is None:
@@ -189,7 +203,7 @@ def begin_attempt(pledge_id: int, trigger: str, now: dt.datetime | None = None) 
     if pledge.state == PledgeState.CHARGING:
         attempt = _open_attempt(pledge.id)
         if attempt is not None:
-            return attempt.id
+            return attempt.id, False
     elif trigger not in _MAY_START.get(pledge.state, ()):
         return None
     campaign = db.session.get(Campaign, pledge.campaign_id)
@@ -214,7 +228,7 @@ def begin_attempt(pledge_id: int, trigger: str, now: dt.datetime | None = None) 
         pledge_id=pledge.id,
         number=number,
         trigger=trigger,
-        idempotency_key=f"pledge-{pledge.id}-attempt-{number}-{secrets.token_hex(6)}",
+        idempotency_key=_attempt_key(pledge.id, number),
         amount_cents=pledge.amount_cents,
         currency=pledge.currency,
         payment_method_id=pledge.payment_method_id,
@@ -222,7 +236,7 @@ def begin_attempt(pledge_id: int, trigger: str, now: dt.datetime | None = None) 
     db.session.add(attempt)
     campaigns.pledge_transition(pledge, "charge", None, attempt=number, trigger=trigger)
     db.session.flush()
-    return attempt.id
+    return attempt.id, True
 
 
 def _auto_retried(pledge_id: int) -> bool:
@@ -257,6 +271,95 @@ def _locked_attempt(
     return pledge, attempt
 
 
+def charge_attempt(attempt_id: int, pledge_id: int, fresh: bool) -> Pledge | None:
+    """Charge the card for the attempt in one Stripe request, and record what Stripe says.
+
+    The request's idempotency key is the attempt's own (committed before the call), so the
+    same request sent again gives back the same PaymentIntent, never a second charge. An
+    attempt that is not ``fresh`` may have reached Stripe already (its job died, or lost
+    the answer): its intent is looked for first, among the customer's, by the attempt named
+    in its metadata. So is the intent of a request whose outcome is unknown. Only when
+    Stripe answered an error and has no intent for the attempt is the key replaced (Stripe
+    would answer that error again to the same key): nothing was charged under it, and
+    nothing still running there could be.
+
+    An attempt that already has an intent (made by the earlier two-step protocol, or found)
+    goes on with it. Returns the pledge, or None when there was nothing to charge."""
+    pledge, attempt = _locked_attempt(attempt_id, pledge_id)
+    if attempt.status != AttemptStatus.STARTED:
+        return None
+    if attempt.payment_intent_id:
+        return confirm_attempt(attempt_id, pledge_id)
+    customer_id = _customer_id(pledge)
+    if not fresh and _found(pledge, attempt, customer_id):
+        return pledge
+    try:
+        info = gateway.charge_off_session(
+            customer_id=customer_id,
+            payment_method_id=attempt.payment_method_id,
+            amount_cents=attempt.amount_cents,
+            currency=attempt.currency,
+            metadata={
+                "pledge_id": str(pledge.id),
+                "campaign_id": str(pledge.campaign_id),
+                "attempt": attempt.idempotency_key,
+            },
+            idempotency_key=attempt.idempotency_key,
+        )
+    except gateway.Refused as exc:
+        # The declined intent is kept on the attempt, for the record and for the fix page;
+        # Stripe names it in the error, localstripe does not.
+        intent_id = exc.payment_intent_id
+        if intent_id is None:
+            found = gateway.find_attempt_intent(
+                customer_id, attempt.idempotency_key, _since(attempt)
+            )
+            intent_id = found.id if found else None
+        attempt.payment_intent_id = intent_id
+        _decline(pledge, attempt, exc)
+        return pledge
+    except gateway.OutcomeUnknown as exc:
+        if _found(pledge, attempt, customer_id):
+            return pledge
+        if exc.answered:
+            attempt.idempotency_key = _attempt_key(pledge.id, attempt.number)
+        raise
+    attempt.payment_intent_id = info.id
+    apply_outcome(pledge, attempt, info)
+    return pledge
+
+
+def _found(pledge: Pledge, attempt: ChargeAttempt, customer_id: str) -> bool:
+    """Look for the attempt's intent at Stripe; when there is one, record it and what it
+    says (confirming it if it never was, as an intent of the two-step protocol may be)."""
+    info = gateway.find_attempt_intent(customer_id, attempt.idempotency_key, _since(attempt))
+    if info is None:
+        return False
+    attempt.payment_intent_id = info.id
+    if info.status == "requires_confirmation":
+        info = gateway.confirm_payment_intent(info.id)
+    apply_outcome(pledge, attempt, info)
+    return True
+
+
+def _since(attempt: ChargeAttempt) -> dt.datetime:
+    """Where to start looking for an attempt's intent: a little before the attempt began,
+    for the difference between our clock and Stripe's."""
+    return attempt.created_at - dt.timedelta(minutes=5)
+
+
+def _customer_id(pledge: Pledge) -> str:
+    # Every pledge with a card has a Customer from its SetupIntent; demo pledges made
+    # without one get theirs here.
+    return db.session.scalar(
+        sa.select(StripeCustomer.customer_id).where(StripeCustomer.user_id == pledge.backer_id)
+    ) or customer_for(db.session.get(User, pledge.backer_id))
+
+
+def _attempt_key(pledge_id: int, number: int) -> str:
+    return f"pledge-{pledge_id}-attempt-{number}-{secrets.token_hex(6)}"
+
+
 def ensure_payment_intent(attempt_id: int, pledge_id: int | None = None) -> bool:
     """Give the attempt its (unconfirmed) PaymentIntent. True when there is one to confirm."""
     pledge, attempt = _locked_attempt(attempt_id, pledge_id)
@@ -264,11 +367,7 @@ def ensure_payment_intent(attempt_id: int, pledge_id: int | None = None) -> bool
         return False
     if attempt.payment_intent_id:
         return True
-    # Every pledge with a card has a Customer from its SetupIntent; demo pledges made
-    # without one get theirs here.
-    customer_id = db.session.scalar(
-        sa.select(StripeCustomer.customer_id).where(StripeCustomer.user_id == pledge.backer_id)
-    ) or customer_for(db.session.get(User, pledge.backer_id))
+    customer_id = _customer_id(pledge)
     try:
         info = gateway.create_payment_intent(
             customer_id=customer_id,

@@ -37,12 +37,21 @@ class GatewayError(Exception):
 
 class OutcomeUnknown(GatewayError):
     """The call may or may not have acted at Stripe (timeout, dropped connection, 5xx):
-    the caller must find out from Stripe before doing anything that could act twice."""
+    the caller must find out from Stripe before doing anything that could act twice.
+
+    ``answered``: Stripe did answer (a 5xx, or a 429 after the last try), so the request is
+    over there: if nothing it made can be found, it made nothing. Without an answer (a
+    timeout, a dropped connection) it may still be running at Stripe."""
+
+    answered = False
 
 
 class Refused(GatewayError):
     """Stripe refused this request for good (invalid or missing card, declined): repeating
     it would get the same answer. ``code`` is Stripe's, ``message`` safe to show."""
+
+    #: The intent a declined charge left, when Stripe names it.
+    payment_intent_id: str | None = None
 
     def __init__(self, message: str, code: str | None):
         super().__init__(message)
@@ -139,12 +148,15 @@ def _call(what: str, fn, *args, retry_unknown: bool = True, **kwargs):
     except stripe.StripeError as exc:
         current_app.logger.warning("stripe %s failed: %s", what, exc)
         error = OutcomeUnknown if _transient(exc) else GatewayError
-        raise error(
+        raised = error(
             _(
                 "Our payment provider did not answer as expected. Nothing was charged; "
                 "please try again."
             )
-        ) from exc
+        )
+        if error is OutcomeUnknown:
+            raised.answered = not isinstance(exc, stripe.APIConnectionError)
+        raise raised from exc
 
 
 def create_customer(email: str, user_id: int) -> str:
@@ -273,6 +285,76 @@ def create_payment_intent(
         options={"idempotency_key": idempotency_key},
     )
     return _pi_info(pi)
+
+
+def charge_off_session(
+    *,
+    customer_id: str,
+    payment_method_id: str,
+    amount_cents: int,
+    currency: str,
+    metadata: dict[str, str],
+    idempotency_key: str,
+) -> PaymentIntentInfo:
+    """Charge a saved card with nobody present, in one request: the PaymentIntent is created
+    and confirmed at once (``off_session``: Stripe then declines, or applies an exemption,
+    rather than waiting for the backer; a card that insists on authenticating comes back as
+    ``requires_action``). The key is the attempt's, so repeating the request after a lost
+    answer gives back the same intent rather than a second charge.
+
+    A decline raises :class:`Refused` with Stripe's code (and the intent's id in
+    ``payment_intent_id`` when Stripe gives it); an unknown outcome raises
+    :class:`OutcomeUnknown`, to be settled with ``find_attempt_intent``."""
+    try:
+        pi = _call(
+            "payment intent charge",
+            client().v1.payment_intents.create,
+            params={
+                "amount": amount_cents,
+                "currency": currency.lower(),
+                "customer": customer_id,
+                "payment_method": payment_method_id,
+                "payment_method_types": ["card"],
+                "metadata": metadata,
+                "confirm": True,
+                "off_session": True,
+            },
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.CardError as exc:
+        error = exc.error
+        # The decline code ("insufficient_funds") says more than the code ("card_declined").
+        code = (getattr(error, "decline_code", None) if error else None) or exc.code
+        refused = Refused(exc.user_message or N_("Your card was declined."), code)
+        intent = getattr(error, "payment_intent", None) if error else None
+        refused.payment_intent_id = getattr(intent, "id", None)
+        raise refused from exc
+    except GatewayError as exc:
+        cause = exc.__cause__
+        if not isinstance(exc, OutcomeUnknown) and isinstance(cause, stripe.InvalidRequestError):
+            raise Refused(
+                cause.user_message or N_("Your saved card can no longer be charged."), cause.code
+            ) from cause
+        raise
+    return _pi_info(pi)
+
+
+def find_attempt_intent(
+    customer_id: str, attempt_key: str, since: dt.datetime
+) -> PaymentIntentInfo | None:
+    """The PaymentIntent made for a charge attempt (its metadata names the attempt), among
+    the customer's intents created since ``since``; None when Stripe has none. What settles
+    an unknown outcome before anything that could charge again."""
+    params = {"customer": customer_id, "created": {"gte": int(since.timestamp())}, "limit": 100}
+    while True:
+        page = _call("payment intent search", client().v1.payment_intents.list, params=params)
+        for pi in page.data:
+            info = _pi_info(pi)
+            if info.metadata.get("attempt") == attempt_key:
+                return info
+        if not page.has_more or not page.data:
+            return None
+        params = {**params, "starting_after": page.data[-1].id}
 
 
 def _refusals_raised(what: str, fn, *args, **kwargs):

@@ -16,7 +16,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.jobs import committed
 
-from . import charging, dunning, refunds, webhooks
+from . import charging, dunning, gateway, refunds, webhooks
 
 
 def fan_out(campaign_id: int) -> int:
@@ -75,14 +75,18 @@ def charge_pledge(pledge_id: int, trigger: str = "settlement", finish: bool = Tr
     """Charge one pledge (or resume its unfinished attempt); returns the pledge's state.
     ``finish``: then mark the campaign settled if nothing is owed any more (a batch asks
     once for all its pledges instead)."""
-    attempt_id = charging.begin_attempt(pledge_id, trigger)
+    started = charging.open_attempt(pledge_id, trigger)
     db.session.commit()
-    if attempt_id is None:
+    if started is None:
         return None
-    pledge = None
-    if charging.ensure_payment_intent(attempt_id, pledge_id):
+    attempt_id, fresh = started
+    try:
+        pledge = charging.charge_attempt(attempt_id, pledge_id, fresh)
+    except gateway.OutcomeUnknown:
+        # Stripe said it failed and has nothing for the attempt: its key was replaced, and
+        # that is kept for the next try (the job's retry, or the sweep's).
         db.session.commit()
-        pledge = charging.confirm_attempt(attempt_id, pledge_id)
+        raise
     if pledge is None:
         pledge = db.session.get(Pledge, pledge_id)
     # Read before the commit expires it.

@@ -14,4 +14,7 @@ app = create_app(
     MAIL_PORT=int(os.environ["MAIL_PORT"]),
     # The test's localstripe, or a fault proxy in front of it, for workers that charge.
     STRIPE_API_BASE=os.environ.get("STRIPE_API_BASE") or None,
+    # TestConfig's limit leaves the tests unthrottled; a test that wants the limit felt
+    # sets its own.
+    STRIPE_RATE_LIMIT=int(os.environ.get("STRIPE_RATE_LIMIT", TestConfig.STRIPE_RATE_LIMIT)),
 )

@@ -71,11 +71,14 @@ class Route:
         return method == self.method and self.path.fullmatch(path) is not None
 
 
-#: The three Stripe calls settlement makes for a charge.
+#: The Stripe calls settlement makes: a charge is one create (confirmed at once); the list
+#: finds an attempt's intent after an unknown outcome; confirm and retrieve serve intents
+#: made unconfirmed (the two-step protocol), 3-D Secure and refusals.
 CREATE = Route("create", "POST", re.compile(r"/v1/payment_intents"))
 CONFIRM = Route("confirm", "POST", re.compile(r"/v1/payment_intents/[^/]+/confirm"))
 RETRIEVE = Route("retrieve", "GET", re.compile(r"/v1/payment_intents/[^/]+"))
-ROUTES = (CREATE, CONFIRM, RETRIEVE)
+LIST = Route("list", "GET", re.compile(r"/v1/payment_intents"))
+ROUTES = (CREATE, CONFIRM, RETRIEVE, LIST)
 
 
 @dataclass

@@ -7,7 +7,7 @@ kills stop, the workers and the sweep bring every pledge to collected, each thro
 one succeeded PaymentIntent.
 
 Stripe is reached through :mod:`tests.payments.faultproxy`, which injects no faults here: it
-adds latency, so that random kills land inside calls, and it tells the test when a confirm
+adds latency, so that random kills land inside calls, and it tells the test when a charge
 has gone through at Stripe, so that the worker that sent it can be killed before the answer
 is passed back.
 """
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.live_db
 PLEDGES = 60
 WORKERS = 3
 KILLS = 24
-#: Of which, kills of a worker whose confirm Stripe has carried out but not yet answered.
+#: Of which, kills of a worker whose charge Stripe has carried out but not yet answered.
 AFTER_CHARGE_KILLS = 6
 #: The sweep resumes attempts left in "started" this long (production waits minutes), and
 #: runs this often (production's cron: every minute or so).
@@ -102,7 +102,7 @@ class Workers:
         self.kills = 0
         #: Kills that hit a work horse running a job (rather than an idle or starting worker).
         self.mid_job = 0
-        #: Kills of the worker whose confirm had just gone through at Stripe.
+        #: Kills of the worker whose charge had just gone through at Stripe.
         self.after_charge = 0
 
     def start(self) -> None:
@@ -159,7 +159,7 @@ class Workers:
 
 
 class KillAfterCharge:
-    """Armed, it kills (and replaces) the worker whose next confirm goes through at Stripe,
+    """Armed, it kills (and replaces) the worker whose next charge goes through at Stripe,
     from the proxy's thread, while the proxy holds the answer back."""
 
     def __init__(self, workers: Workers, proxy_port: int) -> None:
@@ -168,7 +168,7 @@ class KillAfterCharge:
         self.done = threading.Event()
 
     def __call__(self, route: str, client_port: int) -> None:
-        if route != "confirm" or not self.armed.is_set():
+        if route != "create" or not self.armed.is_set():
             return
         inode = _socket_inode(client_port, self.proxy_port)
         victim = self.workers.owner(inode) if inode else None
@@ -235,6 +235,9 @@ def test_workers_killed_at_random_moments_charge_each_pledge_once(
             # Several charges in flight in each worker: a kill takes several down at once.
             "SETTLEMENT_BATCH": "6",
             "SETTLEMENT_CONCURRENCY": "4",
+            # A charge is one call: at this rate the settlement lasts long enough (15 s and
+            # more) for the kills to land while charges are in flight.
+            "STRIPE_RATE_LIMIT": "4",
         }
         workers = Workers(env, tmp_path / "workers.log")
         after_charge = KillAfterCharge(workers, int(proxy.url.rsplit(":", 1)[1]))
