@@ -1095,6 +1095,13 @@ def print_pace_report(rows: list[dict], settings: dict) -> None:
             f"{ceiling:>9} {_pct(r['ceiling_pct']):>10}  {r['ceiling_result']:<6} "
             f"{busiest:>10}  {'yes' if r['charged_exactly_once'] else 'NO':<4} {r['errors']:>6}"
         )
+    for r in rows:
+        if r["rate_limit_result"] == "OVER":
+            print(
+                f"  {r['latency_s']:g} s k={r['workers']} n={r['pledges']:,}: "
+                f"{r['rate_limit'] + 1} requests reached the proxy within "
+                f"{r['tightest_span_over_limit_s']:.3f} s"
+            )
 
     print("\nStripe calls, counted at the proxy (confirming = a confirm, or a create with confirm)")
     header = (

@@ -69,6 +69,27 @@ def max_in_window(times: list[float], window: float = 1.0) -> int:
     return best
 
 
+def tightest_span(times: list[float], count: int) -> float | None:
+    """The shortest time in which ``count`` of ``times`` arrived (None if fewer did). With
+    ``count`` = limit + 1, below a second means the limit was exceeded, and by how much: a
+    few milliseconds is jitter between the limiter's clock and the arrival, half a second a
+    burst."""
+    ordered = sorted(times)
+    if count < 1 or len(ordered) < count:
+        return None
+    return min(ordered[i + count - 1] - ordered[i] for i in range(len(ordered) - count + 1))
+
+
+def per_second(times: list[float]) -> list[int]:
+    """How many of ``times`` fell in each whole second since the start."""
+    if not times:
+        return []
+    counts = [0] * (int(max(times)) + 1)
+    for t in times:
+        counts[int(t)] += 1
+    return counts
+
+
 @dataclass(frozen=True)
 class Requests:
     """What the workers sent Stripe during one phase, as the proxy saw it."""
@@ -173,6 +194,7 @@ def pace_figures(
     share = 100 * rate / ceiling if ceiling else None
     cpu_ms = 1000 * worker_cpu_s / charges if charges else None
     busiest = max_in_window(requests.arrivals)
+    span = tightest_span(requests.arrivals, rate_limit + 1)
     return {
         "charges": charges,
         "seconds": round(seconds, 2),
@@ -192,6 +214,8 @@ def pace_figures(
         "worker_cpu_result": verdict(cpu_ms, TARGET_CPU_MS, False),
         "max_calls_in_1s": busiest,
         "rate_limit_result": "OK" if busiest <= rate_limit else "OVER",
+        "tightest_span_over_limit_s": round(span, 3) if span is not None else None,
+        "calls_per_second": per_second(requests.arrivals),
     }
 
 
