@@ -295,8 +295,9 @@ class Pace:
 
     @property
     def label(self) -> str:
-        confirm = f"/{self.confirm_latency:g}" if self.confirm_latency is not None else ""
-        return f"{self.latency:g}{confirm}s"
+        # A file name (the workers' logs): no "/".
+        confirm = f"-confirm{self.confirm_latency:g}s" if self.confirm_latency is not None else ""
+        return f"{self.latency:g}s{confirm}"
 
 
 @dataclass
@@ -1063,6 +1064,11 @@ def pace_rows(phases: list[Phase]) -> list[dict]:
     ]
 
 
+def print_header(header: str) -> None:
+    print(header)
+    print("-" * len(header))
+
+
 def _pct(value: float | None) -> str:
     return f"{value:.1f}%" if value is not None else "-"
 
@@ -1076,12 +1082,11 @@ def print_pace_report(rows: list[dict], settings: dict) -> None:
         f"<= {stripe_pace.TARGET_CALLS_PER_CHARGE} calls per charge)"
     )
     header = (
-        f"{'latency':>8} {'workers':>7} {'pledges':>7} {'seconds':>8} {'charges/s':>9} "
+        f"{'latency':>9} {'workers':>7} {'pledges':>7} {'seconds':>8} {'charges/s':>9} "
         f"{'calls/charge':>12} {'ceiling/s':>9} {'of ceiling':>10}  {'result':<6} "
         f"{'max in 1 s':>10}  {'once':<4} {'errors':>6}"
     )
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for r in rows:
         latency = f"{r['latency_s']:g}" + (
             f"/{r['confirm_latency_s']:g}" if r["confirm_latency_s"] is not None else ""
@@ -1090,7 +1095,7 @@ def print_pace_report(rows: list[dict], settings: dict) -> None:
         ceiling = f"{r['ceiling_charges_per_s']:.1f}" if r["ceiling_charges_per_s"] else "-"
         busiest = f"{r['max_calls_in_1s']} {r['rate_limit_result']}"
         print(
-            f"{latency + ' s':>8} {r['workers']:>7} {r['pledges']:>7,} {r['seconds']:>8.1f} "
+            f"{latency + ' s':>9} {r['workers']:>7} {r['pledges']:>7,} {r['seconds']:>8.1f} "
             f"{r['charges_per_s']:>9.2f} {per + ' ' + r['calls_per_charge_result']:>12} "
             f"{ceiling:>9} {_pct(r['ceiling_pct']):>10}  {r['ceiling_result']:<6} "
             f"{busiest:>10}  {'yes' if r['charged_exactly_once'] else 'NO':<4} {r['errors']:>6}"
@@ -1109,8 +1114,7 @@ def print_pace_report(rows: list[dict], settings: dict) -> None:
         + " ".join(f"{kind:>8}" for kind in stripe_pace.KINDS)
         + f" {'total':>7} {'confirming':>10}  non-2xx"
     )
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for r in rows:
         name = f"{r['latency_s']:g} s k={r['workers']} n={r['pledges']:,}"
         refused = ", ".join(f"{n}x{code}" for code, n in sorted(r["refused_answers"].items()))
@@ -1129,8 +1133,7 @@ def print_pace_report(rows: list[dict], settings: dict) -> None:
         f"{'phase':<22} {'workers':>7}  {'result':<6} {'localstripe':>11} {'postgres':>8} "
         f"{'bench':>6} {'busy':>5}  peak RSS per worker (MB)"
     )
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for r in rows:
         name = f"{r['latency_s']:g} s k={r['workers']} n={r['pledges']:,}"
         cpu = r["worker_cpu_ms_per_charge"]
@@ -1150,8 +1153,7 @@ def print_report(phases: list[Phase], rows: list[dict]) -> None:
         f"{'target':>7}  {'result':<6} {'1st fifth':>9} {'errors':>7}"
     )
     print("\nSettlement throughput (charges/s) vs localstripe's own PaymentIntents/s")
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for r in rows:
         ratio = f"{r['ratio_pct']:.1f}%" if r["ratio_pct"] is not None else "-"
         first = f"{r['first_fifth_ratio_pct']:.1f}%" if r["first_fifth_ratio_pct"] else "-"
@@ -1166,8 +1168,7 @@ def print_report(phases: list[Phase], rows: list[dict]) -> None:
         f"{'phase':<26} {'seconds':>8} {'per s':>7} {'clients':>8} {'localstripe':>12} "
         f"{'postgres':>9} {'busy':>6}  {'rate by fifth (/s)'}"
     )
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for p in phases:
         name = f"{p.kind} k={p.workers} n={p.pledges:,}"
         fifths = " ".join(f"{r:.0f}" for r in p.quintile_rates)
