@@ -46,12 +46,11 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # Seed 100,000 designs and 1,000,000 votes into PostgreSQL, then measure the pages under gunicorn;
-# then settle 5,000 pledges with 1, 2 and 4 workers against localstripe, and measure the best
-# one worker could do (bench/README.md).
+# then settle 1,000 pledges with 4 workers with every Stripe request slowed to Stripe's pace,
+# under its test-mode rate limit, next to the ceiling that limit leaves (bench/README.md).
 bench: install
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.settle
-	$(BIN)/python -m bench.settle_floor
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

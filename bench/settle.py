@@ -1,10 +1,12 @@
-"""``python -m bench.settle``: how fast RQ workers settle a funded campaign's pledges, next to
-how fast localstripe itself creates and confirms PaymentIntents at the same concurrency, and
-how much memory a worker needs for 1,000 and for 5,000 pledges.
+"""``python -m bench.settle``: how fast RQ workers settle a funded campaign's pledges when
+every Stripe request takes as long as it does at Stripe, next to the ceiling Stripe's rate
+limit leaves (issue 16); and how much memory a worker needs for 1,000 and for 5,000 pledges.
 
-Each measured phase starts from a flushed localstripe, because its requests get slower as its
-in-memory store grows; the settlement and its baseline are measured one after the other, so
-they see the same machine at (nearly) the same moment, and only their ratio is compared.
+The workers reach localstripe through a proxy (``bench.stripe_pace``) that delays each
+request and counts them by kind, so the calls per charge, and the ceiling (rate limit ÷ calls
+per charge), are what the workers really sent. ``--localstripe-ratio`` runs the earlier
+measurement instead: settlement next to localstripe's own rate on loopback, with no latency
+(the target issue 16 replaced).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +37,7 @@ import redis
 from psycopg import sql
 
 from bench import seed as seeding
+from bench import stripe_pace
 from bench.cli import BenchError, guarded
 from tests.helpers import (
     CHARGE_CARDS,
@@ -46,8 +50,9 @@ from tests.helpers import (
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/cocrea_bench_settle"
-#: Db 13: the page bench flushes 14, the test suite uses 15 and the fault tests 11-12.
-REDIS_URL = "redis://127.0.0.1:6379/13"
+#: Db 13 unless BENCH_REDIS_URL says otherwise: the page bench flushes 14, the test suite uses
+#: 15 and the fault tests 11-12. Flushed before every phase.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/13"
 STRIPE_KEY = "sk_test_bench_settle"
 CARD = CHARGE_CARDS["visa"]
 PRICE_CENTS = 2500
@@ -106,6 +111,14 @@ def child_pids(pid: int) -> list[int]:
         return []
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and all its descendants: the live ones, and (through each
+    one's reaped-children times) those that ended. A worker's RQ scheduler and work-horses
+    are its children; a descendant counted live at one mark and reaped by the next is counted
+    once at each, so the difference between two marks is right either way."""
+    return cpu_seconds(pid, children=True) + sum(tree_cpu_seconds(c) for c in child_pids(pid))
+
+
 def status_kb(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM (the process's peak RSS so far), in kB."""
     found = {}
@@ -144,29 +157,35 @@ class CpuMark:
     localstripe: float
     postgres: float
     processes: dict[int, float] = field(default_factory=dict)
+    #: This process: the Stripe proxy's threads, the memory sampler, the polling.
+    bench: float = 0.0
 
 
 def cpu_mark(localstripe_pid: int, postmaster: int | None, pids: list[int]) -> CpuMark:
     busy, total = machine_cpu()
+    own = resource.getrusage(resource.RUSAGE_SELF)
     return CpuMark(
         machine_busy=busy,
         machine_total=total,
         localstripe=cpu_seconds(localstripe_pid),
         postgres=postgres_cpu(postmaster),
-        processes={pid: cpu_seconds(pid, children=True) for pid in pids},
+        processes={pid: tree_cpu_seconds(pid) for pid in pids},
+        bench=own.ru_utime + own.ru_stime,
     )
 
 
 def cpu_report(before: CpuMark, after: CpuMark, charges: int, clients_cpu: float) -> dict:
-    """CPU per charge, in ms, of the clients (workers or baseline processes), localstripe
-    and PostgreSQL, and how busy the machine's cores were."""
+    """CPU per charge, in ms, of the clients (workers or baseline processes), localstripe,
+    PostgreSQL and the bench's own process, and how busy the machine's cores were."""
     total = after.machine_total - before.machine_total
+    charges = max(1, charges)
     return {
         "client_ms_per_charge": round(1000 * clients_cpu / charges, 2),
         "localstripe_ms_per_charge": round(
             1000 * (after.localstripe - before.localstripe) / charges, 2
         ),
         "postgres_ms_per_charge": round(1000 * (after.postgres - before.postgres) / charges, 2),
+        "bench_ms_per_charge": round(1000 * (after.bench - before.bench) / charges, 2),
         "machine_busy_pct": round(100 * (after.machine_busy - before.machine_busy) / total, 1)
         if total
         else None,
@@ -262,6 +281,25 @@ def localstripe_pid(port: str) -> int:
     raise BenchError("cannot find the localstripe process this bench started")
 
 
+@dataclass(frozen=True)
+class Pace:
+    """How a phase reaches Stripe: through the proxy with this latency, under this limit."""
+
+    latency: float
+    rate_limit: int
+    #: For the requests that charge the card; None: ``latency`` like every other.
+    confirm_latency: float | None = None
+    #: SETTLEMENT_CONCURRENCY / SETTLEMENT_BATCH for the workers; None: their default.
+    concurrency: int | None = None
+    batch: int | None = None
+
+    @property
+    def label(self) -> str:
+        # A file name (the workers' logs): no "/".
+        confirm = f"-confirm{self.confirm_latency:g}s" if self.confirm_latency is not None else ""
+        return f"{self.latency:g}s{confirm}"
+
+
 @dataclass
 class Setup:
     db_url: str
@@ -271,32 +309,45 @@ class Setup:
     localstripe_pid: int
     postmaster: int | None
     logdir: Path
+    redis_url: str = REDIS_URL
+    #: Between the workers and localstripe for the phases run at Stripe's pace.
+    proxy: object | None = None
 
-    def worker_env(self) -> dict[str, str]:
-        return {
+    def worker_env(self, pace: Pace | None = None) -> dict[str, str]:
+        env = {
             **os.environ,
             "FLASK_APP": "wsgi",
             "MARKETPLACE_ENV": "development",
             "DATABASE_URL": self.db_url,
-            "REDIS_URL": REDIS_URL,
-            "RATELIMIT_STORAGE_URI": REDIS_URL,
+            "REDIS_URL": self.redis_url,
+            "RATELIMIT_STORAGE_URI": self.redis_url,
             "STRIPE_API_BASE": self.stripe_url,
             "STRIPE_SECRET_KEY": STRIPE_KEY,
             "STRIPE_RATE_LIMIT": str(self.rate_limit),
             "MAIL_BACKEND": "console",
             "PYTHONUNBUFFERED": "1",
         }
+        for name in ("SETTLEMENT_CONCURRENCY", "SETTLEMENT_BATCH"):
+            env.pop(name, None)  # the caller's shell is not the phase's setting
+        if pace is not None:
+            env["STRIPE_API_BASE"] = self.proxy.url
+            env["STRIPE_RATE_LIMIT"] = str(pace.rate_limit)
+            if pace.concurrency is not None:
+                env["SETTLEMENT_CONCURRENCY"] = str(pace.concurrency)
+            if pace.batch is not None:
+                env["SETTLEMENT_BATCH"] = str(pace.batch)
+        return env
 
 
-def make_app(db_url: str, stripe_url: str, rate_limit: int):
+def make_app(db_url: str, stripe_url: str, rate_limit: int, redis_url: str = REDIS_URL):
     from config import DevelopmentConfig, normalise_database_url
     from marketplace import create_app
 
     return create_app(
         DevelopmentConfig,
         SQLALCHEMY_DATABASE_URI=normalise_database_url(db_url),
-        REDIS_URL=REDIS_URL,
-        RATELIMIT_STORAGE_URI=REDIS_URL,
+        REDIS_URL=redis_url,
+        RATELIMIT_STORAGE_URI=redis_url,
         STRIPE_API_BASE=stripe_url,
         STRIPE_SECRET_KEY=STRIPE_KEY,
         STRIPE_RATE_LIMIT=rate_limit,
@@ -336,7 +387,7 @@ def flush_everything(setup: Setup) -> None:
     from dev.services import flush_localstripe
 
     flush_localstripe(setup.stripe_url)
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(setup.redis_url).flushdb()
 
 
 # --- seeding a campaign -----------------------------------------------------------------------
@@ -469,11 +520,14 @@ class Workers:
     through ``stop``; their exit status is collected with ``wait4``, whose resource usage
     includes every horse they reaped, so its peak RSS covers the horses too."""
 
-    def __init__(self, setup: Setup, count: int, worker_class: str, label: str):
+    def __init__(
+        self, setup: Setup, count: int, worker_class: str, label: str, pace: Pace | None = None
+    ):
         self.setup = setup
         self.count = count
         self.worker_class = worker_class
         self.label = label
+        self.pace = pace
         self.procs: list[subprocess.Popen] = []
         self.rusage: dict[int, resource.struct_rusage] = {}
 
@@ -489,7 +543,7 @@ class Workers:
                     subprocess.Popen(
                         self.command(),
                         cwd=ROOT,
-                        env=self.setup.worker_env(),
+                        env=self.setup.worker_env(self.pace),
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
@@ -505,7 +559,7 @@ class Workers:
         listened to): their start-up is not part of the measurement."""
         from rq import Worker
 
-        conn = redis.Redis.from_url(REDIS_URL)
+        conn = redis.Redis.from_url(self.setup.redis_url)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
@@ -624,12 +678,60 @@ class Phase:
     cpu: dict
     errors: int
     details: dict = field(default_factory=dict)
+    #: For a settlement at Stripe's pace: its settings and ``stripe_pace.pace_figures``.
+    pace: dict | None = None
+
+
+def charged_once(setup: Setup, campaign_id: int) -> dict:
+    """Whether every pledge of the campaign is collected through exactly one succeeded
+    PaymentIntent for its amount, by localstripe's own list (asked directly, not through the
+    proxy, so the check is not counted as the workers' calls)."""
+    with psycopg.connect(seeding.conninfo(setup.db_url)) as conn:
+        pledges = {
+            str(pid): (amount, state)
+            for pid, amount, state in conn.execute(
+                "SELECT id, amount_cents, state FROM pledges WHERE campaign_id = %s",
+                (campaign_id,),
+            )
+        }
+    succeeded: Counter[str] = Counter()
+    wrong_amount = strangers = 0
+    listing = stripe_client(setup.stripe_url).v1.payment_intents.list(params={"limit": 100})
+    for pi in listing.auto_paging_iter():
+        if pi.status != "succeeded":
+            continue
+        pledge = (pi.to_dict().get("metadata") or {}).get("pledge_id")
+        if pledge not in pledges:
+            strangers += 1
+            continue
+        succeeded[pledge] += 1
+        wrong_amount += pi.amount != pledges[pledge][0]
+    collected = sum(1 for _, state in pledges.values() if state == "collected")
+    once = sum(1 for pledge in pledges if succeeded[pledge] == 1)
+    twice = sum(1 for pledge in pledges if succeeded[pledge] > 1)
+    return {
+        "pledges": len(pledges),
+        "collected": collected,
+        "with_one_succeeded_intent": once,
+        "charged_more_than_once": twice,
+        "without_succeeded_intent": len(pledges) - once - twice,
+        "wrong_amount": wrong_amount,
+        "intents_of_no_pledge": strangers,
+        "exactly_once": collected == once == len(pledges) and not (wrong_amount or strangers),
+    }
 
 
 def settle_phase(
-    setup: Setup, workers_count: int, pledges: int, backers: int, worker_class: str
+    setup: Setup,
+    workers_count: int,
+    pledges: int,
+    backers: int,
+    worker_class: str,
+    pace: Pace | None = None,
 ) -> Phase:
-    label = f"settle-k{workers_count}-n{pledges}"
+    """Settle a campaign of ``pledges`` with ``workers_count`` workers; with ``pace``, the
+    workers reach localstripe through ``setup.proxy`` at that latency and rate limit."""
+    label = f"settle-k{workers_count}-n{pledges}" + (f"-{pace.label}" if pace else "")
     print(f"settle: {label}: seeding {pledges:,} pledges of {backers:,} backers", flush=True)
     flush_everything(setup)
     seeded = time.monotonic()
@@ -642,13 +744,18 @@ def settle_phase(
     from marketplace.campaigns.models import CampaignState
     from marketplace.kernel.extensions import db
 
-    workers = Workers(setup, workers_count, worker_class, label)
+    proxy = setup.proxy if pace is not None else None
+    if proxy is not None:
+        proxy.latency, proxy.confirm_latency = pace.latency, pace.confirm_latency
+    workers = Workers(setup, workers_count, worker_class, label, pace)
     try:
         workers.start()
         workers.wait_ready()
         time.sleep(1)  # let the scheduler start and the workers go idle on the queue
         with MemorySampler(workers.pids) as sampler:
             before = cpu_mark(setup.localstripe_pid, setup.postmaster, workers.pids)
+            if proxy is not None:
+                proxy.reset()
             started_wall = time.time()
             with setup.app.app_context():
                 state = campaigns.close_now(campaign_id, None)
@@ -660,10 +767,11 @@ def settle_phase(
             wait_settled(setup, workers, campaign_id, pledges, label)
             seconds = time.time() - started_wall
             after = cpu_mark(setup.localstripe_pid, setup.postmaster, workers.pids)
+            requests = proxy.requests() if proxy is not None else None
     finally:
         workers.stop()
 
-    conn_redis = redis.Redis.from_url(REDIS_URL)
+    conn_redis = redis.Redis.from_url(setup.redis_url)
     failed_jobs = FailedJobRegistry("settlement", connection=conn_redis).count
     states = pledge_states(setup.db_url, campaign_id)
     with psycopg.connect(seeding.conninfo(setup.db_url)) as conn:
@@ -681,8 +789,12 @@ def settle_phase(
             "WHERE p.campaign_id = %s",
             (campaign_id,),
         ).fetchone()[0]
+    once = charged_once(setup, campaign_id)
     collected = states.get("collected", 0)
-    errors = (pledges - collected) + (attempts - pledges) + failed_jobs
+    errors = (pledges - collected) + failed_jobs + (0 if once["exactly_once"] else 1)
+    if pace is None:
+        # The localstripe-ratio target asked for exactly one attempt per pledge too.
+        errors += attempts - pledges
     clients_cpu = sum(after.processes[p] - before.processes[p] for p in workers.pids)
     peaks = workers.peak_rss_kb()
     phase = Phase(
@@ -701,6 +813,7 @@ def settle_phase(
             "pledge_states": states,
             "charge_attempts": attempts,
             "failed_jobs": failed_jobs,
+            "charged_once": once,
             # ru_maxrss: the largest of the worker and every horse it reaped (kernel figure).
             "peak_rss_mb": mb(max(peaks.values(), default=0)),
             "peak_rss_mb_per_worker": [mb(peaks.get(p, 0)) for p in workers.pids],
@@ -711,10 +824,24 @@ def settle_phase(
             "worker_exit_codes": [p.returncode for p in workers.procs],
         },
     )
+    if pace is not None:
+        phase.pace = {
+            "latency_s": pace.latency,
+            "confirm_latency_s": pace.confirm_latency,
+            "concurrency": pace.concurrency,
+            "batch": pace.batch,
+            **stripe_pace.pace_figures(requests, collected, seconds, pace.rate_limit, clients_cpu),
+        }
+    stripe = ""
+    if phase.pace is not None:
+        stripe = (
+            f", {phase.pace['calls_per_charge']} Stripe calls/charge, "
+            f"{phase.pace['ceiling_pct']}% of the ceiling"
+        )
     print(
         f"settle:   {label}: {collected:,} charges in {seconds:.1f} s = {phase.rate:.1f}/s "
-        f"(close {close_seconds:.1f} s), peak RSS {phase.details['peak_rss_mb']} MB, "
-        f"errors {errors}",
+        f"(close {close_seconds:.1f} s){stripe}, peak RSS {phase.details['peak_rss_mb']} MB, "
+        f"charged exactly once: {'yes' if once['exactly_once'] else 'NO'}, errors {errors}",
         flush=True,
     )
     return phase
@@ -836,13 +963,6 @@ def baseline_phase(setup: Setup, concurrency: int, charges: int, backers: int) -
 # --- report -----------------------------------------------------------------------------------
 
 
-def verdict(value: float | None, target: float, higher_is_better: bool = True) -> str:
-    if value is None:
-        return "-"
-    ok = value >= target if higher_is_better else value <= target
-    return "PASS" if ok else "BELOW" if higher_is_better else "ABOVE"
-
-
 def throughput_rows(phases: list[Phase]) -> list[dict]:
     rows = []
     for settle in phases:
@@ -874,7 +994,7 @@ def throughput_rows(phases: list[Phase]) -> list[dict]:
                 "localstripe_pi_per_s": base.rate,
                 "ratio_pct": ratio,
                 "target_pct": TARGET_PCT,
-                "result": verdict(ratio, TARGET_PCT),
+                "result": stripe_pace.verdict(ratio, TARGET_PCT),
                 "first_fifth_ratio_pct": first,
                 "settle_seconds": settle.seconds,
                 "baseline_seconds": base.seconds,
@@ -884,35 +1004,156 @@ def throughput_rows(phases: list[Phase]) -> list[dict]:
     return rows
 
 
-def memory_row(phases: list[Phase], sizes: list[int]) -> dict | None:
-    by_size = {
-        p.pledges: p.details["peak_rss_mb"]
-        for p in phases
-        if p.kind == "settlement" and p.workers == 1 and p.pledges in sizes
-    }
-    small, large = min(sizes), max(sizes)
-    if small == large or small not in by_size or large not in by_size:
+def memory_row(by_size: dict[int, Phase]) -> dict | None:
+    """Peak RSS of the smallest and the largest settlement in ``by_size`` (pledges: phase),
+    and whether it stays flat."""
+    if len(by_size) < 2:
         return None
-    growth = round(100 * (by_size[large] / by_size[small] - 1), 1) if by_size[small] else None
+    small, large = min(by_size), max(by_size)
+    low, high = by_size[small].details["peak_rss_mb"], by_size[large].details["peak_rss_mb"]
+    growth = round(100 * (high / low - 1), 1) if low else None
     return {
+        "workers": by_size[large].workers,
         "small_pledges": small,
         "large_pledges": large,
-        "small_peak_rss_mb": by_size[small],
-        "large_peak_rss_mb": by_size[large],
+        "small_peak_rss_mb": low,
+        "large_peak_rss_mb": high,
         "growth_pct": growth,
         "tolerance_pct": FLAT_TOLERANCE_PCT,
         "result": "FLAT" if growth is not None and growth <= FLAT_TOLERANCE_PCT else "GROWS",
     }
 
 
-def print_report(phases: list[Phase], rows: list[dict], memory: dict | None) -> None:
+def print_memory(memory_phases: list[Phase], memory: dict | None) -> None:
+    if not memory_phases:
+        return
+    print("\nWorker memory (peak RSS of a worker process and what it forked)")
+    for p in memory_phases:
+        d = p.details
+        print(
+            f"  {p.pledges:>6,} pledges, {p.workers} worker(s): peak {d['peak_rss_mb']:.1f} MB "
+            f"(worker process {d['worker_parent_hwm_mb']:.1f} MB, largest child seen "
+            f"{d['child_hwm_mb_sampled']:.1f} MB, worker+children at once "
+            f"{d['tree_rss_mb_sampled']:.1f} MB)"
+        )
+    if memory:
+        print(
+            f"  {memory['large_pledges']:,} vs {memory['small_pledges']:,} pledges: "
+            f"{memory['growth_pct']:+.1f}% (flat = within {memory['tolerance_pct']:.0f}%): "
+            f"{memory['result']}"
+        )
+
+
+def pace_rows(phases: list[Phase]) -> list[dict]:
+    """One row per settlement at Stripe's pace: what the issue judges, and what it cost."""
+    return [
+        {
+            "workers": p.workers,
+            "pledges": p.pledges,
+            **p.pace,
+            "localstripe_ms_per_charge": p.cpu["localstripe_ms_per_charge"],
+            "postgres_ms_per_charge": p.cpu["postgres_ms_per_charge"],
+            "bench_ms_per_charge": p.cpu["bench_ms_per_charge"],
+            "machine_busy_pct": p.cpu["machine_busy_pct"],
+            "peak_rss_mb_per_worker": p.details["peak_rss_mb_per_worker"],
+            "charged_exactly_once": p.details["charged_once"]["exactly_once"],
+            "errors": p.errors,
+        }
+        for p in phases
+        if p.pace is not None
+    ]
+
+
+def print_header(header: str) -> None:
+    print(header)
+    print("-" * len(header))
+
+
+def _pct(value: float | None) -> str:
+    return f"{value:.1f}%" if value is not None else "-"
+
+
+def print_pace_report(rows: list[dict], settings: dict) -> None:
+    concurrency = settings["concurrency"] or "the workers' default"
+    print(
+        f"\nSettlement at Stripe's pace (STRIPE_RATE_LIMIT={settings['rate_limit']}, "
+        f"SETTLEMENT_CONCURRENCY={concurrency}; ceiling = limit / calls per charge; "
+        f"targets: {stripe_pace.TARGET_CEILING_PCT:.0f}% of the ceiling, "
+        f"<= {stripe_pace.TARGET_CALLS_PER_CHARGE} calls per charge)"
+    )
+    header = (
+        f"{'latency':>9} {'workers':>7} {'pledges':>7} {'seconds':>8} {'charges/s':>9} "
+        f"{'calls/charge':>12} {'ceiling/s':>9} {'of ceiling':>10}  {'result':<6} "
+        f"{'max in 1 s':>10}  {'once':<4} {'errors':>6}"
+    )
+    print_header(header)
+    for r in rows:
+        latency = f"{r['latency_s']:g}" + (
+            f"/{r['confirm_latency_s']:g}" if r["confirm_latency_s"] is not None else ""
+        )
+        per = f"{r['calls_per_charge']:.2f}" if r["calls_per_charge"] is not None else "-"
+        ceiling = f"{r['ceiling_charges_per_s']:.1f}" if r["ceiling_charges_per_s"] else "-"
+        busiest = f"{r['max_calls_in_1s']} {r['rate_limit_result']}"
+        print(
+            f"{latency + ' s':>9} {r['workers']:>7} {r['pledges']:>7,} {r['seconds']:>8.1f} "
+            f"{r['charges_per_s']:>9.2f} {per + ' ' + r['calls_per_charge_result']:>12} "
+            f"{ceiling:>9} {_pct(r['ceiling_pct']):>10}  {r['ceiling_result']:<6} "
+            f"{busiest:>10}  {'yes' if r['charged_exactly_once'] else 'NO':<4} {r['errors']:>6}"
+        )
+    for r in rows:
+        if r["rate_limit_result"] == "OVER":
+            print(
+                f"  {r['latency_s']:g} s k={r['workers']} n={r['pledges']:,}: "
+                f"{r['rate_limit'] + 1} requests reached the proxy within "
+                f"{r['tightest_span_over_limit_s']:.3f} s"
+            )
+
+    print("\nStripe calls, counted at the proxy (confirming = a confirm, or a create with confirm)")
+    header = (
+        f"{'phase':<22} "
+        + " ".join(f"{kind:>8}" for kind in stripe_pace.KINDS)
+        + f" {'total':>7} {'confirming':>10}  non-2xx"
+    )
+    print_header(header)
+    for r in rows:
+        name = f"{r['latency_s']:g} s k={r['workers']} n={r['pledges']:,}"
+        refused = ", ".join(f"{n}x{code}" for code, n in sorted(r["refused_answers"].items()))
+        print(
+            f"{name:<22} "
+            + " ".join(f"{r['calls_by_kind'][kind]:>8,}" for kind in stripe_pace.KINDS)
+            + f" {r['stripe_calls']:>7,} {r['confirming_calls']:>10,}  {refused or '-'}"
+        )
+
+    print(
+        f"\nCPU per charge (ms; {os.cpu_count()} cores; workers = the worker processes and "
+        f"their children, target <= {stripe_pace.TARGET_CPU_MS:g}; bench = the proxy and "
+        "the bench's polling) and memory"
+    )
+    header = (
+        f"{'phase':<22} {'workers':>7}  {'result':<6} {'localstripe':>11} {'postgres':>8} "
+        f"{'bench':>6} {'busy':>5}  peak RSS per worker (MB)"
+    )
+    print_header(header)
+    for r in rows:
+        name = f"{r['latency_s']:g} s k={r['workers']} n={r['pledges']:,}"
+        cpu = r["worker_cpu_ms_per_charge"]
+        busy = r["machine_busy_pct"]
+        print(
+            f"{name:<22} {cpu if cpu is not None else '-':>7}  {r['worker_cpu_result']:<6} "
+            f"{r['localstripe_ms_per_charge']:>11.1f} {r['postgres_ms_per_charge']:>8.1f} "
+            f"{r['bench_ms_per_charge']:>6.1f} {busy if busy is not None else '-':>4}%  "
+            + " ".join(f"{m:.0f}" for m in r["peak_rss_mb_per_worker"])
+        )
+
+
+def print_report(phases: list[Phase], rows: list[dict]) -> None:
+    """The ``--localstripe-ratio`` tables."""
     header = (
         f"{'workers':>7} {'pledges':>8} {'settle/s':>9} {'localstripe/s':>14} {'ratio':>7} "
         f"{'target':>7}  {'result':<6} {'1st fifth':>9} {'errors':>7}"
     )
     print("\nSettlement throughput (charges/s) vs localstripe's own PaymentIntents/s")
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for r in rows:
         ratio = f"{r['ratio_pct']:.1f}%" if r["ratio_pct"] is not None else "-"
         first = f"{r['first_fifth_ratio_pct']:.1f}%" if r["first_fifth_ratio_pct"] else "-"
@@ -927,8 +1168,7 @@ def print_report(phases: list[Phase], rows: list[dict], memory: dict | None) -> 
         f"{'phase':<26} {'seconds':>8} {'per s':>7} {'clients':>8} {'localstripe':>12} "
         f"{'postgres':>9} {'busy':>6}  {'rate by fifth (/s)'}"
     )
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     for p in phases:
         name = f"{p.kind} k={p.workers} n={p.pledges:,}"
         fifths = " ".join(f"{r:.0f}" for r in p.quintile_rates)
@@ -937,23 +1177,6 @@ def print_report(phases: list[Phase], rows: list[dict], memory: dict | None) -> 
             f"{name:<26} {p.seconds:>8.1f} {p.rate:>7.1f} {p.cpu['client_ms_per_charge']:>8.1f} "
             f"{p.cpu['localstripe_ms_per_charge']:>12.1f} {p.cpu['postgres_ms_per_charge']:>9.1f} "
             f"{busy:>5.0f}%  {fifths}"
-        )
-
-    print("\nWorker memory (peak RSS of a worker and its work-horses, K=1)")
-    for p in phases:
-        if p.kind == "settlement" and p.workers == 1:
-            d = p.details
-            print(
-                f"  {p.pledges:>6,} pledges: peak {d['peak_rss_mb']:.1f} MB "
-                f"(worker process {d['worker_parent_hwm_mb']:.1f} MB, largest horse seen "
-                f"{d['child_hwm_mb_sampled']:.1f} MB, worker+children at once "
-                f"{d['tree_rss_mb_sampled']:.1f} MB)"
-            )
-    if memory:
-        print(
-            f"  {memory['large_pledges']:,} vs {memory['small_pledges']:,} pledges: "
-            f"{memory['growth_pct']:+.1f}% (flat = within {memory['tolerance_pct']:.0f}%): "
-            f"{memory['result']}"
         )
 
 
@@ -970,66 +1193,168 @@ def source_version() -> dict:
     }
 
 
-def write_json(report: dict) -> Path:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    gitignore = RESULTS_DIR / ".gitignore"
-    if not gitignore.exists():
+def write_json(report: dict, out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    gitignore = out.parent / ".gitignore"
+    if out.parent == RESULTS_DIR and not gitignore.exists():
         gitignore.write_text("*\n!.gitignore\n")
-    out = RESULTS_DIR / "settlement.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     return out
 
 
 # --- the run ----------------------------------------------------------------------------------
 
+#: Issue 16's figures: 4 workers settle 1,000 pledges under Stripe's test-mode limit with every
+#: request slowed by 0.5 s, then 0.3 s; one worker's memory at 1,000 and at 5,000 pledges.
+ISSUE16 = {
+    "workers": [4],
+    "pledges": 1000,
+    "rate_limit": 25,
+    "stripe_latency": [0.5, 0.3],
+    "memory_pledges": [1000, 5000],
+    "memory_workers": 1,
+}
+#: The earlier measurement's defaults (``--localstripe-ratio``).
+RATIO_DEFAULTS = {"workers": [1, 2, 4], "pledges": 5000, "rate_limit": 100_000}
+#: Where each option's default comes from when it is not given: a variable, then the mode's
+#: default (``ISSUE16`` for the run at Stripe's pace).
+ENVIRONMENT = {
+    "pledges": ("BENCH_SETTLE_PLEDGES", int),
+    "workers": ("BENCH_SETTLE_WORKERS", int_list),
+    "rate_limit": ("BENCH_STRIPE_RATE_LIMIT", int),
+    "stripe_latency": ("BENCH_STRIPE_LATENCY", lambda raw: float_list(raw)),
+    "confirm_latency": ("BENCH_STRIPE_CONFIRM_LATENCY", float),
+    "concurrency": ("BENCH_SETTLEMENT_CONCURRENCY", int),
+    "batch": ("BENCH_SETTLEMENT_BATCH", int),
+    "memory_pledges": ("BENCH_SETTLE_MEMORY_PLEDGES", int_list),
+    "memory_latency": ("BENCH_SETTLE_MEMORY_LATENCY", float),
+    "pledges_per_backer": ("BENCH_SETTLE_PLEDGES_PER_BACKER", int),
+    "worker_class": ("BENCH_SETTLE_WORKER_CLASS", str),
+    "database_url": ("BENCH_SETTLE_DATABASE_URL", str),
+    "redis_url": ("BENCH_REDIS_URL", str),
+}
+
+
+def float_list(raw: str) -> list[float]:
+    try:
+        values = [float(part) for part in raw.replace(" ", "").split(",") if part]
+    except ValueError:
+        values = []
+    if not values or any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{raw!r}: give seconds (>= 0), comma-separated")
+    return values
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        epilog="Quick run while developing: --pledges 500 (memory then compares 100 and 500).",
+        description=__doc__.split("\n\n")[0],
+        epilog="Quick run: --workers 1 --pledges 200 --stripe-latency 0.3 --no-memory. "
+        "Each option's variable (bench/README.md) sets its default, except under --issue16.",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--issue16",
+        action="store_true",
+        help="issue 16's figures, whatever the BENCH_* variables say: 4 workers, 1,000 "
+        "pledges, limit 25, latency 0.5 s then 0.3 s, memory at 1,000 and 5,000 pledges "
+        "(options given beside it still apply)",
+    )
+    mode.add_argument(
+        "--localstripe-ratio",
+        action="store_true",
+        help="the earlier measurement instead: settlement next to localstripe's own rate, "
+        "no proxy, no latency (defaults: --workers 1,2,4 --pledges 5000, no rate limit)",
+    )
+    parser.add_argument("--pledges", type=int, help="pledges per throughput phase (1000)")
+    parser.add_argument("--workers", type=int_list, help="worker counts, comma-separated (4)")
+    parser.add_argument(
+        "--rate-limit", type=int, help="the workers' STRIPE_RATE_LIMIT, calls per second (25)"
     )
     parser.add_argument(
-        "--pledges",
+        "--stripe-latency",
+        type=float_list,
+        help="seconds the proxy delays every Stripe request; comma-separated for one set of "
+        "phases each (0.5,0.3)",
+    )
+    parser.add_argument(
+        "--confirm-latency",
+        type=float,
+        help="seconds for the requests that charge a card (a confirm, a create with "
+        "confirm=true) instead of --stripe-latency; Stripe takes 0.6-1 s for those",
+    )
+    parser.add_argument(
+        "--concurrency",
         type=int,
-        default=env_int("BENCH_SETTLE_PLEDGES", 5000),
-        help="pledges per throughput phase (BENCH_SETTLE_PLEDGES, default 5000)",
+        help="SETTLEMENT_CONCURRENCY for the workers (default: theirs; code without the "
+        "setting ignores it)",
     )
-    parser.add_argument(
-        "--workers",
-        type=int_list,
-        default=int_list(os.environ.get("BENCH_SETTLE_WORKERS", "1,2,4")),
-        help="worker counts, comma-separated (BENCH_SETTLE_WORKERS, default 1,2,4)",
-    )
+    parser.add_argument("--batch", type=int, help="SETTLEMENT_BATCH for the workers")
     parser.add_argument(
         "--memory-pledges",
         type=int_list,
-        default=None,
-        help="pledge counts whose K=1 worker memory is compared (BENCH_SETTLE_MEMORY_PLEDGES; "
-        "default: a fifth of --pledges, and --pledges)",
+        help="pledge counts at which one worker's peak memory is compared (1000,5000; "
+        "with --localstripe-ratio: a fifth of --pledges, and --pledges)",
     )
+    parser.add_argument(
+        "--memory-latency",
+        type=float,
+        help="latency of the memory phases (default: the smallest --stripe-latency)",
+    )
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory phases")
     parser.add_argument(
         "--pledges-per-backer",
         type=int,
-        default=env_int("BENCH_SETTLE_PLEDGES_PER_BACKER", 10),
-        help="backers (each a Customer with a saved card) = pledges / this (default 10)",
+        help="backers (each a Customer with a saved card) = pledges / this (10)",
     )
     parser.add_argument(
         "--worker-class",
         choices=("no-fork", "fork"),
-        default=os.environ.get("BENCH_SETTLE_WORKER_CLASS", "no-fork"),
-        help="no-fork: `flask worker settlement --no-fork`, as the README advises for "
-        "settlement workers; fork: `flask worker settlement`, a work-horse forked per job",
+        help="no-fork (default): `flask worker settlement --no-fork`, as the README advises "
+        "for settlement workers; fork: `flask worker settlement`, a work-horse per job",
     )
+    parser.add_argument("--database-url", help=f"the bench's database ({DEFAULT_URL})")
+    parser.add_argument("--redis-url", help=f"the bench's Redis db, flushed ({REDIS_URL})")
     parser.add_argument(
-        "--rate-limit",
-        type=int,
-        default=env_int("BENCH_STRIPE_RATE_LIMIT", 100_000),
-        help="STRIPE_RATE_LIMIT for the workers: high, so localstripe is the only limit",
+        "--output", type=Path, help="JSON results (bench/results/settlement[-ratio].json)"
     )
     args = parser.parse_args(argv)
-    if args.memory_pledges is None:
-        raw = os.environ.get("BENCH_SETTLE_MEMORY_PLEDGES")
-        args.memory_pledges = int_list(raw) if raw else [max(1, args.pledges // 5), args.pledges]
+
+    defaults = {
+        "pledges_per_backer": 10,
+        "worker_class": "no-fork",
+        "database_url": DEFAULT_URL,
+        "redis_url": REDIS_URL,
+        "confirm_latency": None,
+        "concurrency": None,
+        "batch": None,
+        "memory_latency": None,
+        **(RATIO_DEFAULTS if args.localstripe_ratio else ISSUE16),
+    }
+    for name, (variable, convert) in ENVIRONMENT.items():
+        if getattr(args, name, None) is not None:
+            continue
+        raw = "" if args.issue16 and name in ISSUE16 else os.environ.get(variable, "").strip()
+        try:
+            value = convert(raw) if raw else defaults.get(name)
+        except (ValueError, argparse.ArgumentTypeError) as exc:
+            parser.error(f"{variable}={raw!r}: {exc}")
+        setattr(args, name, value)
+    if args.worker_class not in ("no-fork", "fork"):
+        parser.error(f"BENCH_SETTLE_WORKER_CLASS={args.worker_class!r}: no-fork or fork")
+    if args.localstripe_ratio:
+        args.stripe_latency = []
+        if args.memory_pledges is None:
+            args.memory_pledges = [max(1, args.pledges // 5), args.pledges]
+        args.memory_workers = 1
+    else:
+        args.memory_workers = ISSUE16["memory_workers"]
+        if args.memory_latency is None:
+            args.memory_latency = min(args.stripe_latency)
+    if args.no_memory:
+        args.memory_pledges = []
+    if args.output is None:
+        name = "settlement-ratio.json" if args.localstripe_ratio else "settlement.json"
+        args.output = RESULTS_DIR / name
     return args
 
 
@@ -1037,38 +1362,82 @@ def backers_for(pledges: int, per_backer: int) -> int:
     return max(1, -(-pledges // max(1, per_backer)))
 
 
-def make_report(args: argparse.Namespace, url: str, phases: list[Phase], seconds: float) -> dict:
-    planned = 2 * len(args.workers) + len(
-        {n for n in args.memory_pledges if not (1 in args.workers and n == args.pledges)}
-    )
+def memory_phases(args: argparse.Namespace, phases: list[Phase]) -> dict[int, Phase]:
+    """The settlements whose memory is compared, by pledge count: those of
+    ``args.memory_workers`` workers at the memory phases' pace."""
+    found = {}
+    for p in phases:
+        if p.kind != "settlement" or p.workers != args.memory_workers:
+            continue
+        if p.pledges not in args.memory_pledges:
+            continue
+        latency = p.pace["latency_s"] if p.pace else None
+        if args.localstripe_ratio or latency == args.memory_latency:
+            found.setdefault(p.pledges, p)
+    return found
+
+
+def make_report(args: argparse.Namespace, phases: list[Phase], seconds: float) -> dict:
+    memory = memory_phases(args, phases)
+    if args.localstripe_ratio:
+        planned = 2 * len(args.workers) + len(
+            {n for n in args.memory_pledges if not (1 in args.workers and n == args.pledges)}
+        )
+        results = {"throughput": throughput_rows(phases)}
+    else:
+        planned = len(args.workers) * len(args.stripe_latency) + len(
+            {
+                n
+                for n in args.memory_pledges
+                if not (
+                    args.memory_workers in args.workers
+                    and n == args.pledges
+                    and args.memory_latency in args.stripe_latency
+                )
+            }
+        )
+        results = {"stripe_pace": pace_rows(phases)}
     return {
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "complete": len(phases) >= planned,
+        "mode": "localstripe-ratio" if args.localstripe_ratio else "stripe-pace",
         "source": source_version(),
-        "database": url,
-        "redis": REDIS_URL,
+        "database": args.database_url,
+        "redis": args.redis_url,
         "cpu_count": os.cpu_count(),
+        "settings": settings(args),
+        "total_seconds": round(seconds, 1),
+        **results,
+        "memory": memory_row(memory),
+        "phases": [asdict(p) for p in phases],
+    }
+
+
+def settings(args: argparse.Namespace) -> dict:
+    return {
         "worker_class": args.worker_class,
-        "stripe_rate_limit": args.rate_limit,
+        "rate_limit": args.rate_limit,
         "pledges": args.pledges,
         "workers": args.workers,
+        "stripe_latency": args.stripe_latency,
+        "confirm_latency": args.confirm_latency,
+        "concurrency": args.concurrency,
+        "batch": args.batch,
         "memory_pledges": args.memory_pledges,
+        "memory_workers": args.memory_workers,
+        "memory_latency": args.memory_latency,
         "pledges_per_backer": args.pledges_per_backer,
-        "total_seconds": round(seconds, 1),
-        "throughput": throughput_rows(phases),
-        "memory": memory_row(phases, args.memory_pledges),
-        "phases": [asdict(p) for p in phases],
     }
 
 
 def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    url = database_url()
-    print(f"settle: database {url}, Redis {REDIS_URL}")
+    url = args.database_url
+    print(f"settle: database {url}, Redis {args.redis_url}")
     prepare_database(url)
     # Two runs on one database and Redis db would empty each other's tables mid-phase: the
     # second refuses to start. The lock lives as long as this connection (the run).
-    guard = psycopg.connect(url, autocommit=True)
+    guard = psycopg.connect(seeding.conninfo(url), autocommit=True)
     if not guard.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()[0]:
         raise BenchError("another bench.settle is running on this database: wait for it")
     from dev.services import localstripe
@@ -1079,51 +1448,94 @@ def run(args: argparse.Namespace) -> int:
     def measured(phase: Phase) -> None:
         phases.append(phase)
         # Written after every phase: a run of an hour that breaks late keeps what it measured.
-        write_json(make_report(args, url, phases, time.monotonic() - started))
+        write_json(make_report(args, phases, time.monotonic() - started), args.output)
 
     try:
-        with localstripe() as stripe_url:
+        with localstripe() as stripe_url, stripe_pace.PaceProxy(stripe_url) as proxy:
             setup = Setup(
                 db_url=url,
                 stripe_url=stripe_url,
                 rate_limit=args.rate_limit,
-                app=make_app(url, stripe_url, args.rate_limit),
+                app=make_app(url, stripe_url, args.rate_limit, args.redis_url),
                 localstripe_pid=localstripe_pid(stripe_url.rsplit(":", 1)[1]),
                 postmaster=postmaster_pid(url),
                 logdir=logdir,
+                redis_url=args.redis_url,
+                proxy=proxy,
             )
             print(
-                f"settle: localstripe {stripe_url}; worker: {args.worker_class}; "
-                f"STRIPE_RATE_LIMIT={args.rate_limit}; logs in {logdir}",
+                f"settle: localstripe {stripe_url}, proxy {proxy.url}; worker: "
+                f"{args.worker_class}; STRIPE_RATE_LIMIT={args.rate_limit}; logs in {logdir}",
                 flush=True,
             )
-            backers = backers_for(args.pledges, args.pledges_per_backer)
-            for k in args.workers:
-                measured(baseline_phase(setup, k, args.pledges, backers))
-                measured(settle_phase(setup, k, args.pledges, backers, args.worker_class))
-            for n in sorted(set(args.memory_pledges)):
-                if any(
-                    p.kind == "settlement" and p.workers == 1 and p.pledges == n for p in phases
-                ):
-                    continue
-                per = backers_for(n, args.pledges_per_backer)
-                measured(settle_phase(setup, 1, n, per, args.worker_class))
+            if args.localstripe_ratio:
+                ratio_phases(args, setup, measured)
+            else:
+                pace_phases(args, setup, phases, measured)
     finally:
+        guard.close()
         with contextlib.suppress(Exception):
-            redis.Redis.from_url(REDIS_URL).flushdb()
+            redis.Redis.from_url(args.redis_url).flushdb()
 
-    report = make_report(args, url, phases, time.monotonic() - started)
-    print_report(phases, report["throughput"], report["memory"])
+    report = make_report(args, phases, time.monotonic() - started)
+    if args.localstripe_ratio:
+        print_report(phases, report["throughput"])
+    else:
+        print_pace_report(report["stripe_pace"], report["settings"])
+    print_memory(
+        sorted(memory_phases(args, phases).values(), key=lambda p: p.pledges), report["memory"]
+    )
     print(f"\nsettle: total {report['total_seconds'] / 60:.1f} min")
-    out = write_json(report)
-    print(f"settle: results written to {out.relative_to(ROOT)}")
+    out = write_json(report, args.output)
+    print(f"settle: results written to {out}")
     shutil.rmtree(logdir, ignore_errors=True)
     return 1 if any(p.errors for p in phases) else 0
 
 
+def pace_phases(args: argparse.Namespace, setup: Setup, phases: list[Phase], measured) -> None:
+    def pace(latency: float) -> Pace:
+        return Pace(
+            latency=latency,
+            rate_limit=args.rate_limit,
+            confirm_latency=args.confirm_latency,
+            concurrency=args.concurrency,
+            batch=args.batch,
+        )
+
+    backers = backers_for(args.pledges, args.pledges_per_backer)
+    for latency in args.stripe_latency:
+        for k in args.workers:
+            measured(
+                settle_phase(setup, k, args.pledges, backers, args.worker_class, pace(latency))
+            )
+    for n in sorted(set(args.memory_pledges)):
+        if n in memory_phases(args, phases):
+            continue
+        per = backers_for(n, args.pledges_per_backer)
+        measured(
+            settle_phase(
+                setup, args.memory_workers, n, per, args.worker_class, pace(args.memory_latency)
+            )
+        )
+
+
+def ratio_phases(args: argparse.Namespace, setup: Setup, measured) -> None:
+    backers = backers_for(args.pledges, args.pledges_per_backer)
+    done = set()
+    for k in args.workers:
+        measured(baseline_phase(setup, k, args.pledges, backers))
+        measured(settle_phase(setup, k, args.pledges, backers, args.worker_class))
+        done.add((k, args.pledges))
+    for n in sorted(set(args.memory_pledges)):
+        if (1, n) in done:
+            continue
+        per = backers_for(n, args.pledges_per_backer)
+        measured(settle_phase(setup, 1, n, per, args.worker_class))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    return guarded("settle", lambda: run(args), "workers and localstripe")
+    return guarded("settle", lambda: run(args), "workers, proxy and localstripe")
 
 
 if __name__ == "__main__":
