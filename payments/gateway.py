@@ -39,9 +39,10 @@ class OutcomeUnknown(GatewayError):
     """The call may or may not have acted at Stripe (timeout, dropped connection, 5xx):
     the caller must find out from Stripe before doing anything that could act twice.
 
-    ``answered``: Stripe did answer (a 5xx, or a 429 after the last try), so the request is
-    over there: if nothing it made can be found, it made nothing. Without an answer (a
-    timeout, a dropped connection) it may still be running at Stripe."""
+    ``answered``: Stripe itself answered (its 500, or a 429 after the last try), so the
+    request is over there: if nothing it made can be found, it made nothing. Without such an
+    answer (a timeout, a dropped connection, a gateway's 502-504) it may still be running at
+    Stripe."""
 
     answered = False
 
@@ -118,6 +119,15 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, stripe.APIError) and (status is None or status >= 500)
 
 
+def _answered_by_stripe(exc: BaseException) -> bool:
+    """Stripe itself answered, so the request is over there: a 429 (it did nothing) or its
+    own 500. A 502-504 may come from a proxy in front of Stripe while the request still runs
+    behind it, and a timeout or a dropped connection says nothing: not answered."""
+    if isinstance(exc, stripe.RateLimitError):
+        return True
+    return isinstance(exc, stripe.APIError) and getattr(exc, "http_status", None) == 500
+
+
 def _call(what: str, fn, *args, retry_unknown: bool = True, **kwargs):
     """Call Stripe under the rate limit, retrying transient failures.
 
@@ -155,7 +165,7 @@ def _call(what: str, fn, *args, retry_unknown: bool = True, **kwargs):
             )
         )
         if error is OutcomeUnknown:
-            raised.answered = not isinstance(exc, stripe.APIConnectionError)
+            raised.answered = _answered_by_stripe(exc)
         raise raised from exc
 
 

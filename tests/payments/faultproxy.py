@@ -164,6 +164,8 @@ class FaultProxy:
         #: When each request arrived (monotonic seconds), and the most ever being served at
         #: once: what the clients together asked of "Stripe", and how many they kept in flight.
         self.arrivals: list[float] = []
+        #: The Idempotency-Key of each POST, in the order they arrived.
+        self.keys: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -365,6 +367,9 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 proxy._arrived(-1)
 
         def _relay_one(self) -> None:
+            if self.command == "POST" and self.headers.get("Idempotency-Key"):
+                with proxy._lock:
+                    proxy.keys.append(self.headers["Idempotency-Key"])
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             path = urlsplit(self.path).path

@@ -177,3 +177,39 @@ def test_a_card_gone_at_stripe_is_declined_rather_than_retried_for_ever(
         ]
         assert db.session.get(Campaign, campaign_id).state == CampaignState.SETTLED
         assert {k: len(v) for k, v in succeeded_intents().items()} == {str(kept): 1}
+
+
+@pytest.mark.parametrize(
+    ("fault", "replaced"),
+    [(Fault.ERROR, True), (Fault.RATE_LIMITED, True), (Fault.HANG, False)],
+    ids=["stripe-500", "429", "timeout"],
+)
+def test_the_key_is_replaced_only_when_stripe_answered_and_holds_nothing(
+    app, ctx, make_user, make_campaign, fault_proxy, run_jobs, monkeypatch, fault, replaced
+):
+    """Stripe answers the same error again to the same key, so after its own 500 (or a 429)
+    with no intent found for the attempt, the next try needs a new key. After a timeout the
+    request may still be running there: the same key goes again, so that it cannot charge
+    twice. Either way the attempt stays the same one, and the pledge is charged once."""
+    monkeypatch.setitem(app.config, "STRIPE_MAX_ATTEMPTS", 1)
+    campaign_id = make_campaign(goal=1)
+    (pledge_id,) = add_pledges(ctx, campaign_id, [(make_user("ada@example.com"), "M", 1, "visa")])
+    fault_proxy.script(CREATE, fault, 1)
+    close(ctx, campaign_id)
+    run_jobs(("settlement",))
+    run_jobs(("settlement",))
+    with ctx():
+        attempt = db.session.scalar(sa.select(ChargeAttempt))
+        assert (attempt.status, db.session.get(Pledge, pledge_id).state) == (
+            AttemptStatus.STARTED,
+            PledgeState.CHARGING,
+        )
+
+    settle(app, ctx, run_jobs, [pledge_id])
+
+    # The charging requests: the failed one, then the one that went through.
+    charging_keys = [k for k in fault_proxy.keys if k.startswith(f"pledge-{pledge_id}-")]
+    assert len(charging_keys) == 2
+    assert (charging_keys[0] != charging_keys[1]) is replaced
+    assert fault_proxy.forwarded["list"] >= 1  # looked for before anything was sent again
+    assert_charged_once(ctx, campaign_id, [pledge_id])
