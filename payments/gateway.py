@@ -18,9 +18,6 @@ from dataclasses import dataclass
 import stripe
 from flask import current_app
 from flask_babel import gettext as _
-from limits import RateLimitItemPerSecond
-from limits.storage import RedisStorage
-from limits.strategies import MovingWindowRateLimiter
 from tenacity import (
     Retrying,
     retry_if_exception,
@@ -29,6 +26,7 @@ from tenacity import (
 )
 
 from marketplace.kernel.i18n import N_
+from marketplace.kernel.queues import redis_connection
 
 
 class GatewayError(Exception):
@@ -89,25 +87,63 @@ def preload(_app=None) -> None:
     _ = (stripe.PaymentIntent, stripe.Refund, stripe.SetupIntent, stripe.Charge)
 
 
-def _limiter() -> tuple[MovingWindowRateLimiter, RateLimitItemPerSecond]:
+#: Every call to Stripe, from any thread of any process, takes the next free slot, one
+#: ``1 / STRIPE_RATE_LIMIT`` second after the one before, on Redis' clock and in one script
+#: (so atomically). A window that counts calls (the ``limits`` library's strategies) lets a
+#: second's worth go at once whenever the window frees up; with many threads waiting, the
+#: requests of such a burst leave unevenly, and some seconds see more than the limit arrive
+#: at Stripe. Slots spread evenly keep every second at the limit; no maintained library
+#: spaces calls this way, hence the script. A 429 (Stripe asking everyone to slow down)
+#: pushes the next free slot out for every process at once (``_pause_everyone``).
+_NEXT_SLOT = """
+local now = redis.call('TIME')
+local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local free = tonumber(redis.call('GET', KEYS[1]) or '0')
+local slot = math.max(now_us, free)
+redis.call('SET', KEYS[1], string.format('%d', slot + tonumber(ARGV[1])), 'PX', 60000)
+return slot - now_us
+"""
+_PAUSE = """
+local now = redis.call('TIME')
+local until_us = tonumber(now[1]) * 1000000 + tonumber(now[2]) + tonumber(ARGV[1])
+local free = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_us > free then
+  redis.call('SET', KEYS[1], string.format('%d', until_us), 'PX', 60000)
+end
+return 0
+"""
+_SLOT_KEY = "cocrea-stripe:next-slot"
+#: Slots come this much further apart than the limit alone would put them: a request leaves
+#: a little after its slot (a few milliseconds, more on a busy machine), and limit + 1
+#: requests exactly a limit's interval apart would otherwise span one second to the
+#: microsecond, so that the least delay puts them in the same second at Stripe.
+_SPACING_MARGIN = 1.03
+
+
+def _scripts():
     app = current_app._get_current_object()
     cached = app.extensions.get("stripe_limiter")
     if cached is None:
-        storage = RedisStorage(app.config["REDIS_URL"], key_prefix="cocrea-stripe")
-        cached = (
-            MovingWindowRateLimiter(storage),
-            RateLimitItemPerSecond(app.config["STRIPE_RATE_LIMIT"]),
-        )
+        conn = redis_connection(app)
+        cached = (conn.register_script(_NEXT_SLOT), conn.register_script(_PAUSE))
         app.extensions["stripe_limiter"] = cached
     return cached
 
 
 def _wait_for_turn() -> None:
-    """Block until this process may make one more call under the shared per-second limit."""
-    limiter, item = _limiter()
-    while not limiter.hit(item, "calls"):
-        reset = limiter.get_window_stats(item, "calls").reset_time
-        time.sleep(min(1.0, max(0.005, reset - time.time())))
+    """Block until this call's slot under the shared per-second limit comes."""
+    next_slot, _pause = _scripts()
+    limit = max(1, current_app.config["STRIPE_RATE_LIMIT"])
+    interval_us = round(1_000_000 * _SPACING_MARGIN / limit)
+    wait_us = int(next_slot(keys=[_SLOT_KEY], args=[interval_us]))
+    if wait_us > 0:
+        time.sleep(wait_us / 1_000_000)
+
+
+def _pause_everyone(seconds: float) -> None:
+    """Stripe answered 429: no process sends anything for ``seconds``."""
+    _next_slot, pause = _scripts()
+    pause(keys=[_SLOT_KEY], args=[round(seconds * 1_000_000)])
 
 
 def _transient(exc: BaseException) -> bool:
@@ -143,7 +179,11 @@ def _call(what: str, fn, *args, retry_unknown: bool = True, **kwargs):
 
     def attempt():
         _wait_for_turn()
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except stripe.RateLimitError:
+            _pause_everyone(cfg["STRIPE_BACKOFF_SECONDS"])
+            raise
 
     retrying = Retrying(
         retry=retry_if_exception(retryable),

@@ -77,9 +77,7 @@ def test_the_shared_rate_limit_holds_with_charges_in_flight_and_429s_are_absorbe
     settle(app, ctx, run_jobs, pledge_ids)
 
     assert fault_proxy.count(CREATE, Fault.RATE_LIMITED) == 6
-    # A request may reach the proxy a little after its turn was counted in Redis: the check
-    # leaves that jitter (a few milliseconds here) out of the second it looks at.
-    assert fault_proxy.busiest_second(window=0.95) <= 8, fault_proxy.busiest_second(0.95)
+    assert fault_proxy.busiest_second() <= 8, fault_proxy.busiest_second()
     assert_charged_once(ctx, campaign_id, pledge_ids)
 
 
