@@ -14,7 +14,7 @@ from marketplace.campaigns.models import CampaignState, Pledge, PledgeState
 from marketplace.kernel.extensions import db
 from payments import charging
 from tests.helpers import add_pledges, needs_postgresql
-from tests.payments.faultproxy import CREATE, Fault
+from tests.payments.faultproxy import CREATE, LIST, Fault
 from tests.payments.test_faults import assert_charged_once, settle
 
 pytestmark = [pytest.mark.live_db, needs_postgresql("threads with a session each need")]
@@ -100,4 +100,28 @@ def test_a_pledge_that_fails_does_not_hold_back_the_rest_of_its_batch(
     assert states.count(PledgeState.CHARGING) == 1
 
     settle(app, ctx, run_jobs, pledge_ids)
+    assert_charged_once(ctx, campaign_id, pledge_ids)
+
+
+def test_every_kind_of_fault_with_charges_in_flight_charges_each_pledge_once(
+    app, ctx, fault_proxy, run_jobs, funded, monkeypatch
+):
+    """The fault tests' random mix (429, Stripe's 500 before and after it acted, timeouts
+    before and after, answers dropped, the 500 replayed under its key) while a worker keeps
+    six charges in flight, with a second job enqueued for every pledge besides its batch."""
+    monkeypatch.setitem(app.config, "STRIPE_MAX_ATTEMPTS", 2)
+    campaign_id, pledge_ids, close = funded
+    close()
+    with ctx():
+        for pledge_id in pledge_ids:
+            charging.enqueue_charge(pledge_id, "settlement")
+        db.session.commit()
+    fault_proxy.randomly((CREATE, LIST), {fault: 0.08 for fault in Fault}, seed=11)
+
+    settle(app, ctx, run_jobs, pledge_ids, rounds=15)
+
+    fault_proxy.clear()
+    assert fault_proxy.count() >= 10, fault_proxy.injected
+    assert sum(fault_proxy.count(CREATE, f) for f in Fault if f.forwards) >= 1
+    assert fault_proxy.max_in_flight >= 3, fault_proxy.max_in_flight
     assert_charged_once(ctx, campaign_id, pledge_ids)
