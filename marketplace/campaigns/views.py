@@ -111,7 +111,12 @@ def image(campaign_id: int, image_id: int, size: str):
     if size not in ("gallery", "detail", "original"):
         abort(404)
     picture = or_404(queries.campaign_image(campaign_id, image_id))
-    return send_file(images.image_path(picture.image_key, size), max_age=86400, conditional=True)
+    try:
+        return send_file(
+            images.image_path(picture.image_key, size), max_age=86400, conditional=True
+        )
+    except FileNotFoundError:  # an upload folder restored without it: gone, not an error
+        abort(404)
 
 
 @bp.post("/<int:campaign_id>/updates")
