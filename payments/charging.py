@@ -295,15 +295,7 @@ def charge_attempt(attempt_id: int, pledge_id: int, fresh: bool) -> Pledge | Non
         return pledge
     try:
         info = gateway.charge_off_session(
-            customer_id=customer_id,
-            payment_method_id=attempt.payment_method_id,
-            amount_cents=attempt.amount_cents,
-            currency=attempt.currency,
-            metadata={
-                "pledge_id": str(pledge.id),
-                "campaign_id": str(pledge.campaign_id),
-                "attempt": attempt.idempotency_key,
-            },
+            **_charge_terms(pledge, attempt, customer_id),
             idempotency_key=attempt.idempotency_key,
         )
     except gateway.Refused as exc:
@@ -342,6 +334,23 @@ def _found(pledge: Pledge, attempt: ChargeAttempt, customer_id: str) -> bool:
     return True
 
 
+def _charge_terms(pledge: Pledge, attempt: ChargeAttempt, customer_id: str) -> dict:
+    """What Stripe is asked to charge for an attempt: its card, amount and currency, and the
+    metadata tying the intent to the attempt (what ``find_attempt_intent`` and the orphan
+    sweep match on)."""
+    return {
+        "customer_id": customer_id,
+        "payment_method_id": attempt.payment_method_id,
+        "amount_cents": attempt.amount_cents,
+        "currency": attempt.currency,
+        "metadata": {
+            "pledge_id": str(pledge.id),
+            "campaign_id": str(pledge.campaign_id),
+            "attempt": attempt.idempotency_key,
+        },
+    }
+
+
 def _since(attempt: ChargeAttempt) -> dt.datetime:
     """Where to start looking for an attempt's intent: a little before the attempt began,
     for the difference between our clock and Stripe's."""
@@ -370,15 +379,7 @@ def ensure_payment_intent(attempt_id: int, pledge_id: int | None = None) -> bool
     customer_id = _customer_id(pledge)
     try:
         info = gateway.create_payment_intent(
-            customer_id=customer_id,
-            payment_method_id=attempt.payment_method_id,
-            amount_cents=attempt.amount_cents,
-            currency=attempt.currency,
-            metadata={
-                "pledge_id": str(pledge.id),
-                "campaign_id": str(pledge.campaign_id),
-                "attempt": attempt.idempotency_key,
-            },
+            **_charge_terms(pledge, attempt, customer_id),
             # Fresh for each run of this step, shared by the gateway's retries within it:
             # Stripe keeps a key's first answer for a day, a 500 included, and replaying
             # that would keep this attempt from ever getting its intent. A second unconfirmed

@@ -324,17 +324,28 @@ def create_payment_intent(
     pi = _refusals_raised(
         "payment intent create",
         client().v1.payment_intents.create,
-        params={
-            "amount": amount_cents,
-            "currency": currency.lower(),
-            "customer": customer_id,
-            "payment_method": payment_method_id,
-            "payment_method_types": ["card"],
-            "metadata": metadata,
-        },
+        params=_intent_params(customer_id, payment_method_id, amount_cents, currency, metadata),
         options={"idempotency_key": idempotency_key},
     )
     return _pi_info(pi)
+
+
+def _intent_params(
+    customer_id: str,
+    payment_method_id: str,
+    amount_cents: int,
+    currency: str,
+    metadata: dict[str, str],
+) -> dict:
+    """A PaymentIntent for the customer's saved card, whichever way it is then confirmed."""
+    return {
+        "amount": amount_cents,
+        "currency": currency.lower(),
+        "customer": customer_id,
+        "payment_method": payment_method_id,
+        "payment_method_types": ["card"],
+        "metadata": metadata,
+    }
 
 
 def charge_off_session(
@@ -360,12 +371,7 @@ def charge_off_session(
             "payment intent charge",
             client().v1.payment_intents.create,
             params={
-                "amount": amount_cents,
-                "currency": currency.lower(),
-                "customer": customer_id,
-                "payment_method": payment_method_id,
-                "payment_method_types": ["card"],
-                "metadata": metadata,
+                **_intent_params(customer_id, payment_method_id, amount_cents, currency, metadata),
                 "confirm": True,
                 "off_session": True,
             },
