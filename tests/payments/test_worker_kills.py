@@ -322,7 +322,6 @@ def test_workers_killed_at_random_moments_charge_each_pledge_once(
     assert workers.after_charge >= AFTER_CHARGE_KILLS
     assert workers.mid_job >= KILLS // 2, (workers.mid_job, log)
     assert resumed >= 1  # attempts left behind by killed jobs, resumed by the sweep
-    if not on_sqlite:
-        # More requests were at Stripe at once than there were workers (on SQLite, its
-        # single writer makes each worker charge one pledge at a time).
-        assert proxy.max_in_flight > WORKERS, proxy.max_in_flight
+    # That each worker keeps several charges at Stripe at once is shown where it can be
+    # counted without kills interfering (tests/payments/test_concurrent_settlement.py): here
+    # the kills and restarts decide how many are in flight at any moment.
