@@ -32,7 +32,13 @@ from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.i18n import DEFAULT_LANGUAGE
 from marketplace.kernel.pagecache import cached_for_anonymous
-from marketplace.kernel.signals import collect, design_campaigns
+from marketplace.kernel.signals import (
+    collect,
+    design_campaigns,
+    design_sections,
+    designer_sections,
+    sections,
+)
 from marketplace.kernel.web import (
     arg_choice,
     arg_id,
@@ -228,6 +234,7 @@ def show(design_id: int):
         is_owner=is_owner,
         is_operator=is_operator,
         voting_open=design.state == DesignState.VOTING,
+        sections=sections(design_sections, design),
     )
 
 
@@ -257,6 +264,7 @@ def designer(user_id: int):
         campaigns=campaigns,
         work=profiles.designer_work(designs, campaigns),
         is_self=current_user.is_authenticated and current_user.id == person.id,
+        sections=sections(designer_sections, person),
     )
 
 

@@ -22,6 +22,11 @@ LAYERS = (
     ("campaigns", ("marketplace.campaigns",)),
     ("payments", ("payments",)),
     ("production", ("marketplace.production",)),
+    # The listening loop, after delivery: ratings and reviews, the redesigns they call for,
+    # and the recognition of everyone who took part (which reads both).
+    ("reviews", ("marketplace.reviews",)),
+    ("redesigns", ("marketplace.redesigns",)),
+    ("recognition", ("marketplace.recognition",)),
     ("console", ("marketplace.operator", "marketplace.pages")),
     # The app factory and the CLI assemble everything; nothing of the product imports them.
     ("app", ("marketplace", "marketplace.cli", "wsgi")),

@@ -16,7 +16,13 @@ from marketplace.kernel.extensions import limiter
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.i18n import money
 from marketplace.kernel.pagecache import cached_for_anonymous
-from marketplace.kernel.signals import campaign_timeline, collect, pledge_details
+from marketplace.kernel.signals import (
+    campaign_sections,
+    campaign_timeline,
+    collect,
+    pledge_details,
+    sections,
+)
 from marketplace.kernel.web import arg_choice, committed, or_404, posted, retried_on_conflict
 
 from . import images, queries, services
@@ -102,6 +108,7 @@ def show(campaign_id: int):
         update_form=UpdateForm(formdata=None) if can_post else None,
         timeline=queries.timeline_events(subjects),
         now=utcnow(),
+        sections=sections(campaign_sections, campaign),
     )
 
 

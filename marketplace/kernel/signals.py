@@ -136,6 +136,47 @@ design_campaigns = _signals.signal(
 )
 
 
+design_sections = _signals.signal(
+    "design-sections",
+    doc="""Sections a package built on designs adds to a design's public page (its ratings and
+    reviews, a redesign challenge), below the timeline.
+
+    sender: the Design. Each receiver returns a list of HTML fragments (``Markup``), each a
+    whole ``<section>``, rendered by the receiver with its own template.
+    sent by: ``designs.views.show``.
+    received by: none yet.
+    """,
+)
+
+campaign_sections = _signals.signal(
+    "campaign-sections",
+    doc="""Sections a package built on campaigns adds to a campaign's page, after the FAQ.
+
+    sender: the Campaign. Each receiver returns a list of HTML fragments (``Markup``), each a
+    whole ``<section>``.
+    sent by: ``marketplace.campaigns.views.show``.
+    received by: none yet.
+    """,
+)
+
+designer_sections = _signals.signal(
+    "designer-sections",
+    doc="""Sections added to a designer's public profile (ratings of their products...), after
+    their produced designs.
+
+    sender: the designer's account. Each receiver returns a list of HTML fragments
+    (``Markup``), each a whole ``<section>``.
+    sent by: ``designs.views.designer``.
+    received by: none yet.
+    """,
+)
+
+
 def collect(signal: Signal, sender: Any, **kwargs: Any) -> list[Any]:
     """Every receiver's answer, in the order they were connected."""
     return [value for _receiver, value in signal.send(sender, **kwargs)]
+
+
+def sections(signal: Signal, sender: Any, **kwargs: Any) -> list[Any]:
+    """The HTML sections every receiver of a ``*_sections`` signal adds, in order."""
+    return [fragment for found in collect(signal, sender, **kwargs) for fragment in found]

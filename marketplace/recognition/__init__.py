@@ -1,0 +1,1 @@
+"""Recognition: contributor profiles, badges, and thanks to those who made a product happen."""

@@ -1,0 +1,1 @@
+"""Ratings and reviews of delivered products: one per order, moderated, asked for by mail."""
