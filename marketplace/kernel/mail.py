@@ -299,6 +299,11 @@ def build_message(mail: OutboxMail) -> EmailMessage:
         msg["List-Unsubscribe"] = f"<{mail.unsubscribe_url}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(mail.body_text)
+    if mail.unsubscribe_url:
+        # The body is encoded by now. A header longer than 78 characters with no space to
+        # fold at would be sent as an RFC 2047 encoded word, which no mail client reads as
+        # a URL: headers may run to RFC 5322's 998.
+        msg.policy = msg.policy.clone(max_line_length=998)
     return msg
 
 
