@@ -210,3 +210,25 @@ def test_mail_choices_need_a_login_and_the_csrf_token(ctx, client, auth, make_us
     auth.login("careful@example.com")
     assert client.post("/account/mail", data={}).status_code == 400
     assert opted_out(ctx, user_id) == set()
+
+
+def test_the_link_and_the_footer_speak_the_recipients_language(ctx, client, make_user):
+    """Needs the French of translations/parts/prefs.po merged into the catalogue."""
+    user_id = make_user("amelie@example.com", name="Amélie")
+    with ctx():
+        user = db.session.get(User, user_id)
+        user.locale = "fr"
+        sent = queue_mail(user, "campaign_update", **CAMPAIGN_UPDATE)
+        db.session.commit()
+        path = urlsplit(sent.unsubscribe_url).path
+    assert (
+        "Vous recevez ce mail car «\u00a0Nouvelles des campagnes et de la production\u00a0» est"
+        " activé dans votre compte." in sent.body_text
+    )
+    assert "Gérez tous vos mails dans votre compte\u00a0: http://localhost/account/#mail" in (
+        sent.body_text
+    )
+    html = client.get(path, headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    topic = "Nouvelles des campagnes et de la production"
+    assert f"Ne plus recevoir «\u00a0{topic}\u00a0»\u202f?" in html
+    assert "Se désabonner" in html
