@@ -394,14 +394,14 @@ def _is_one_click() -> bool:
     return request.form.to_dict(flat=False) == {"List-Unsubscribe": ["One-Click"]}
 
 
-def _unsubscribe_page(token: str, user, topic, status: int = 200):
+def _unsubscribe_page(token: str, user, topic) -> str:
     return render_template(
         "accounts/unsubscribe.html",
         token=token,
         topic=topic,
         is_on=not mail.is_turned_off(user.id, topic.key),
         button=ButtonForm(),
-    ), status
+    )
 
 
 def _link(token: str):

@@ -52,6 +52,16 @@ def test_one_click_post_from_a_mail_client_needs_no_login_nor_csrf(ctx, client, 
         assert queue_mail(user, "password_changed") is not None
 
 
+def test_one_click_also_comes_as_multipart_form_data(ctx, client, make_user):
+    user_id = make_user()
+    path = link_path(ctx, user_id, "redesigns")
+    resp = client.post(
+        path, data={"List-Unsubscribe": "One-Click"}, content_type="multipart/form-data"
+    )
+    assert resp.status_code == 200
+    assert opted_out(ctx, user_id) == {"redesigns"}
+
+
 def test_any_other_post_without_the_pages_csrf_token_changes_nothing(ctx, client, make_user):
     user_id = make_user()
     path = link_path(ctx, user_id, "campaigns")
