@@ -17,6 +17,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
 from marketplace.kernel.i18n import LANGUAGES, time_zone_choices
+from marketplace.kernel.mail import TOPICS
 
 from .services import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
@@ -103,3 +104,22 @@ class DesignerTermsForm(FlaskForm):
         validators=[DataRequired(_l("You need to accept the terms to become a designer."))],
     )
     submit = SubmitField(_l("Become a designer"))
+
+
+class MailForm(FlaskForm):
+    """One checkbox per topic of optional mail (``topic_<key>``), ticked while it is on."""
+
+    submit = SubmitField(_l("Save my mail choices"))
+
+    @staticmethod
+    def field_name(topic) -> str:
+        return f"topic_{topic.key}"
+
+
+for _topic in TOPICS:
+    setattr(
+        MailForm,
+        MailForm.field_name(_topic),
+        BooleanField(_l(_topic.label), description=_l(_topic.explanation)),
+    )
+del _topic

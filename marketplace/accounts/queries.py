@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from marketplace.kernel import mail
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent
@@ -117,3 +118,8 @@ def audit_subject_types() -> list[str]:
 
 def _midnight(day: dt.date, days: int = 0) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=days), dt.time(), tzinfo=dt.UTC)
+
+
+def mail_topics_on(user: User) -> set[str]:
+    """The keys of the topics of optional mail this account gets."""
+    return {topic.key for topic in mail.TOPICS} - mail.turned_off(user.id)

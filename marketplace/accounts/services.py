@@ -19,13 +19,14 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from marketplace.kernel import mail
 from marketplace.kernel.audit import record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import DEFAULT_LANGUAGE, LANGUAGES, is_time_zone
 from marketplace.kernel.locks import lock_row
-from marketplace.kernel.mail import queue_mail
+from marketplace.kernel.mail import MailGroup, queue_mail
 from marketplace.kernel.urls import external_url
 
 from .models import LoginSession, User
@@ -283,6 +284,45 @@ def update_profile(user: User, display_name: str, locale: str, time_zone: str) -
         raise AccountError(_("Choose a time zone from the list."))
     user.display_name = display_name.strip()
     user.locale, user.time_zone = locale, time_zone
+
+
+# --- mail preferences -------------------------------------------------------------------------
+
+
+def unsubscribe_link(token: str) -> tuple[User, MailGroup]:
+    """The account and the topic an unsubscribe link names. A forged or altered link is a
+    400; a genuine one for an account that is gone, a 404."""
+    named = mail.read_unsubscribe_token(token)
+    if named is None:
+        raise InvalidToken(
+            _("This unsubscribe link is not valid: it may have been cut or changed."), 400
+        )
+    user_id, topic = named
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise InvalidToken(_("This unsubscribe link is for an account that no longer exists."), 404)
+    return user, topic
+
+
+def set_mail_topic(user: User, topic: MailGroup, wanted: bool, *, via: str) -> bool:
+    """Turn one topic of mail on or off for ``user``; ``via`` says how ("link", "one-click",
+    "account") for the audit log. Returns whether anything changed."""
+    changed = (mail.turn_on if wanted else mail.turn_off)(user.id, topic.key)
+    if changed:
+        action = "account.mail_on" if wanted else "account.mail_off"
+        # A link needs no login: whoever holds the mail acts, and it is the account's mail.
+        record_about(action, user, actor=user, topic=topic.key, via=via)
+    return changed
+
+
+def save_mail_choices(user: User, wanted: set[str]) -> list[MailGroup]:
+    """The account page's checkboxes: each topic on if in ``wanted``, else off. Returns the
+    topics that changed."""
+    return [
+        topic
+        for topic in mail.TOPICS
+        if set_mail_topic(user, topic, topic.key in wanted, via="account")
+    ]
 
 
 def set_language(user: User, locale: str) -> None:

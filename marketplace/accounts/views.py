@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     g,
@@ -24,7 +25,8 @@ from flask_limiter import RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
-from marketplace.kernel.extensions import db, limiter
+from marketplace.kernel import mail
+from marketplace.kernel.extensions import csrf, db, limiter
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.i18n import N_, current_language
 from marketplace.kernel.web import committed, form_status, posted, refused
@@ -34,6 +36,7 @@ from .forms import (
     DesignerTermsForm,
     EmailForm,
     LoginForm,
+    MailForm,
     ProfileForm,
     RegisterForm,
     ResetPasswordForm,
@@ -353,9 +356,90 @@ def profile():
         form=form,
         button=ButtonForm(),
         terms_form=DesignerTermsForm(),
+        mail_form=_mail_form(current_user),
+        essentials=mail.ESSENTIALS,
         sessions=queries.live_sessions(current_user),
         this_session=LoginSession.hash_secret(current_user.session_token),
     ), form_status(form)
+
+
+def _mail_form(user) -> MailForm:
+    # Not from the request: a profile form posted to this page has no mail fields, and
+    # reading them from it would show every topic unticked.
+    on = queries.mail_topics_on(user)
+    return MailForm(
+        formdata=None,
+        data={MailForm.field_name(topic): topic.key in on for topic in mail.TOPICS},
+    )
+
+
+@accounts.post("/mail")
+@login_required
+def mail_choices():
+    form = posted(MailForm)
+    wanted = {topic.key for topic in mail.TOPICS if form[MailForm.field_name(topic)].data}
+    services.save_mail_choices(current_user, wanted)
+    return committed(url_for("accounts.profile"), _("Your mail choices are saved."), at="mail")
+
+
+# --- unsubscribe links ------------------------------------------------------------------------
+# Each optional mail links here with a signed token naming the account and the topic. The
+# page works without logging in (the mail may be read anywhere); it asks before it changes
+# anything, since link checkers and previews open links, and a mail client's one-click POST
+# (RFC 8058) is the only request that changes it without the page's CSRF token.
+
+
+def _is_one_click() -> bool:
+    """Exactly the body RFC 8058 has a mail client send: one field, one value."""
+    return request.form.to_dict(flat=False) == {"List-Unsubscribe": ["One-Click"]}
+
+
+def _unsubscribe_page(token: str, user, topic) -> str:
+    return render_template(
+        "accounts/unsubscribe.html",
+        token=token,
+        topic=topic,
+        is_on=not mail.is_turned_off(user.id, topic.key),
+        button=ButtonForm(),
+    )
+
+
+def _link(token: str):
+    """The account and topic of a link, or its error page (400 forged, 404 account gone)."""
+    try:
+        return services.unsubscribe_link(token)
+    except services.InvalidToken as exc:
+        page = render_template("accounts/unsubscribe_invalid.html", message=exc.message)
+        abort(make_response(page, exc.status))
+
+
+@accounts.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # only for the one-click POST: any other POST checks its token below
+def unsubscribe(token: str):
+    user, topic = _link(token)
+    if request.method == "GET":
+        return _unsubscribe_page(token, user, topic)
+    if _is_one_click():
+        services.set_mail_topic(user, topic, False, via="one-click")
+        db.session.commit()
+        return _unsubscribe_page(token, user, topic)
+    posted(ButtonForm)
+    services.set_mail_topic(user, topic, False, via="link")
+    return committed(
+        url_for("accounts.unsubscribe", token=token),
+        _("You will no longer get “%(topic)s”.", topic=_(topic.label)),
+    )
+
+
+@accounts.post("/unsubscribe/<token>/undo")
+def resubscribe(token: str):
+    user, topic = _link(token)
+    posted(ButtonForm)
+    services.set_mail_topic(user, topic, True, via="link")
+    return committed(
+        url_for("accounts.unsubscribe", token=token),
+        _("You will get “%(topic)s” again.", topic=_(topic.label)),
+    )
 
 
 @accounts.route("/designer", methods=["GET", "POST"])

@@ -1,6 +1,6 @@
-"""The kernel's tables: the audit log and the mail outbox.
+"""The kernel's tables: the audit log, the mail outbox and the mail people turned off.
 
-Both name accounts by id only (a foreign key to ``users``), so every package can log and
+Each names accounts by id only (a foreign key to ``users``), so every package can log and
 mail here without the kernel importing the accounts package.
 """
 
@@ -89,3 +89,19 @@ class OutboxMail(db.Model):
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    #: The signed link that turns this mail's topic off (the List-Unsubscribe header); None
+    #: for essential mail and mail to a bare address, which nobody can turn off.
+    unsubscribe_url: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class MailOptOut(db.Model):
+    """A topic of optional mail (``mail.TOPICS``) that an account turned off: no row, the
+    mail is sent. Essential mail has no topic, so it cannot be turned off here."""
+
+    __tablename__ = "mail_opt_outs"
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

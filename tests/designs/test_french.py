@@ -124,7 +124,10 @@ def test_the_designer_gets_their_design_mail_in_french_whoever_decides(
     assert "Votre design a passé le contrôle qualité." in approved.body_text
     assert "jusqu’au" in approved.body_text and "(heure de Paris)" in approved.body_text
     assert f"Voir votre design{NBSP}: http" in approved.body_text
-    assert approved.body_text.rstrip().endswith("L’équipe Cocréa")
+    # Signed before the unsubscribe footer, which follows the "-- " separator.
+    letter, _, footer = approved.body_text.partition("\n-- \n")
+    assert letter.rstrip().endswith("L’équipe Cocréa")
+    assert f"Gérez tous vos mails dans votre compte{NBSP}: http" in footer
 
     post(
         client,
