@@ -235,6 +235,7 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.operator.views import operator
     from marketplace.pages.views import dev, main
     from marketplace.production.views import bp as production_bp
+    from marketplace.reviews.views import bp as reviews_bp
     from payments.views import bp as payments_bp
 
     for blueprint in (
@@ -247,6 +248,7 @@ def _register_blueprints(app: Flask) -> None:
         pledges_bp,
         payments_bp,
         production_bp,
+        reviews_bp,
         designs_console.operator_bp,
         campaigns_console.operator_bp,
         settlements_console.operator_bp,
