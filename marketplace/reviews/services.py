@@ -243,11 +243,19 @@ def moderate(rating_id: int, operator: User, hide: bool, reason: str = "") -> Ra
 # --- asking for ratings -----------------------------------------------------------------------
 
 
-def _insert_ignoring_duplicates(table, **values):
-    """INSERT ... ON CONFLICT DO NOTHING on either database: of two sweeps at once, one
-    inserts and the other finds the row there (rowcount 0) and sends nothing."""
+def _claim_ask(order_id: int, now: dt.datetime) -> bool:
+    """Write the order's request row, unless it is there: INSERT ... ON CONFLICT DO NOTHING
+    RETURNING, on either database. Of two sweeps at once, one inserts; the other waits for
+    its commit, finds the row and sends nothing. (``rowcount`` cannot tell: some drivers
+    answer -1 for it.)"""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    return db.session.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
+    stmt = (
+        dialect.insert(RatingRequest.__table__)
+        .values(order_id=order_id, asked_at=now)
+        .on_conflict_do_nothing()
+        .returning(RatingRequest.__table__.c.order_id)
+    )
+    return db.session.execute(stmt).first() is not None
 
 
 def _not_rated():
@@ -274,9 +282,7 @@ def ask_for_ratings(now: dt.datetime | None = None, limit: int = 500) -> tuple[i
         .limit(limit)
     ).all()
     for order_id in to_ask:
-        if _insert_ignoring_duplicates(
-            RatingRequest.__table__, order_id=order_id, asked_at=now
-        ).rowcount:
+        if _claim_ask(order_id, now):
             _mail(order_id, "rating_request")
             asked += 1
 
@@ -299,8 +305,9 @@ def ask_for_ratings(now: dt.datetime | None = None, limit: int = 500) -> tuple[i
             sa.update(RatingRequest)
             .where(RatingRequest.order_id == order_id, RatingRequest.reminded_at.is_(None))
             .values(reminded_at=now)
-        )
-        if claimed.rowcount:
+            .returning(RatingRequest.order_id)
+        ).first()
+        if claimed is not None:
             _mail(order_id, "rating_reminder")
             reminded += 1
     return asked, reminded
