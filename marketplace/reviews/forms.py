@@ -42,7 +42,6 @@ class RatingForm(FlaskForm):
     photos = MultipleFileField(
         _l("Photos (optional)"),
         render_kw={"accept": "image/png,image/jpeg,image/webp"},
-        description=_l("Up to 3 in all; PNG, JPEG or WebP, at most 10 MB each."),
     )
     remove_photos = SelectMultipleField(
         _l("Remove these photos"),

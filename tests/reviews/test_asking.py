@@ -120,3 +120,18 @@ def test_two_sweeps_at_the_same_moment_send_each_mail_once(app, ctx, delivered, 
     assert errors == []
     assert sorted(results) == [(0, 0), (2, 0)]
     assert [to for to, _ in mails(ctx, "rating_request")] == ["ada@example.com", "ben@example.com"]
+
+
+def test_the_ask_is_written_in_the_backer_language(ctx, delivered):
+    from marketplace.accounts.models import User
+
+    with ctx():
+        db.session.get(User, delivered["users"]["ada"]).locale = "fr"
+        db.session.commit()
+    sweep(ctx, utcnow())
+    with ctx():
+        mail = db.session.scalar(
+            sa.select(OutboxMail).where(OutboxMail.to_address == "ada@example.com")
+        )
+        assert mail.subject == "Que pensez-vous de votre Test tee\u202f?"
+        assert "Voulez-vous le noter de 1 à 5 étoiles" in mail.body_text
