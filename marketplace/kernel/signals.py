@@ -110,7 +110,8 @@ pledge_details = _signals.signal(
     sender: the list of the person's pledges. Each receiver returns
     ``{pledge_id: [(text, link label or None, link or None), ...]}``.
     sent by: ``marketplace.campaigns.views.mine``.
-    received by: ``marketplace.production.views.pledge_details`` (survey and order lines).
+    received by: ``marketplace.production.views.pledge_details`` (survey and order lines),
+    ``marketplace.reviews.views.pledge_details`` (rate a delivered order).
     """,
 )
 
@@ -144,7 +145,7 @@ design_sections = _signals.signal(
     sender: the Design. Each receiver returns a list of HTML fragments (``Markup``), each a
     whole ``<section>``, rendered by the receiver with its own template.
     sent by: ``designs.views.show``.
-    received by: none yet.
+    received by: ``marketplace.reviews.views.design_sections`` (ratings and reviews).
     """,
 )
 
@@ -155,7 +156,7 @@ campaign_sections = _signals.signal(
     sender: the Campaign. Each receiver returns a list of HTML fragments (``Markup``), each a
     whole ``<section>``.
     sent by: ``marketplace.campaigns.views.show``.
-    received by: none yet.
+    received by: ``marketplace.reviews.views.campaign_sections`` (ratings and reviews).
     """,
 )
 
@@ -167,7 +168,7 @@ designer_sections = _signals.signal(
     sender: the designer's account. Each receiver returns a list of HTML fragments
     (``Markup``), each a whole ``<section>``.
     sent by: ``designs.views.designer``.
-    received by: none yet.
+    received by: ``marketplace.reviews.views.designer_sections`` (their products' ratings).
     """,
 )
 
