@@ -1,7 +1,7 @@
 """mail opt-outs and unsubscribe links
 
 Revision ID: f3c8a1d2b6e4
-Revises: a7d3f5c2e810
+Revises: b3e9c1d7f452
 Create Date: 2026-12-01 17:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f3c8a1d2b6e4'
-down_revision = 'a7d3f5c2e810'
+down_revision = 'b3e9c1d7f452'
 branch_labels = None
 depends_on = None
 
