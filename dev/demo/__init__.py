@@ -17,6 +17,7 @@ def seeders() -> list[tuple[str, Callable[[], int]]]:
     """(what, function) in pipeline order: each builds on what the one before made."""
     from .campaigns import seed_campaigns
     from .designs import seed_designs
+    from .feedback import seed_ratings
     from .production import seed_production
     from .profiles import seed_designer_profiles
 
@@ -25,6 +26,7 @@ def seeders() -> list[tuple[str, Callable[[], int]]]:
         ("designs", seed_designs),
         ("campaigns", seed_campaigns),
         ("production runs", seed_production),
+        ("ratings", seed_ratings),
     ]
 
 

@@ -22,7 +22,7 @@ from payments import jobs
 
 # (design title, product, goal, pledges, the run's last step)
 STORIES = [
-    ("Great wave", "Great wave tee", 8, 10, "deliver"),
+    ("Great wave", "Great wave tee", 8, 12, "deliver"),
     ("Lovelace notes", "Lovelace notes poster", 6, 8, "start"),
 ]
 STEPS = ("order", "start", "ship", "deliver")
