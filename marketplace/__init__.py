@@ -231,10 +231,12 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.operator import campaigns as campaigns_console
     from marketplace.operator import designs as designs_console
     from marketplace.operator import production as production_console
+    from marketplace.operator import redesigns as redesigns_console
     from marketplace.operator import settlements as settlements_console
     from marketplace.operator.views import operator
     from marketplace.pages.views import dev, main
     from marketplace.production.views import bp as production_bp
+    from marketplace.redesigns.views import bp as redesigns_bp
     from marketplace.reviews.views import bp as reviews_bp
     from payments.views import bp as payments_bp
 
@@ -249,11 +251,13 @@ def _register_blueprints(app: Flask) -> None:
         payments_bp,
         production_bp,
         reviews_bp,
+        redesigns_bp,
         designs_console.operator_bp,
         campaigns_console.operator_bp,
         settlements_console.operator_bp,
         settlements_console.royalties_bp,
         production_console.operator_bp,
+        redesigns_console.operator_bp,
     ):
         app.register_blueprint(blueprint)
     if app.config["MAIL_DEV_VIEWER"]:
@@ -267,6 +271,8 @@ def _connect_signals() -> None:
     from marketplace.kernel import signals
     from marketplace.production import services as production
     from marketplace.production import views as production_views
+    from marketplace.redesigns import services as redesigns
+    from marketplace.redesigns import views as redesigns_views
     from payments import charging, gateway, ledger, refunds
 
     signals.campaign_funded.connect(charging.start_settlement)
@@ -279,6 +285,11 @@ def _connect_signals() -> None:
     signals.pledge_details.connect(production_views.pledge_details)
     signals.campaign_timeline.connect(production_views.campaign_timeline)
     signals.design_campaigns.connect(campaign_views.design_campaigns)
+    signals.design_approved.connect(redesigns.invite_to_score)
+    signals.design_selected.connect(redesigns.adopt_redesign)
+    signals.design_sections.connect(redesigns_views.design_sections)
+    signals.design_timeline.connect(redesigns_views.design_timeline)
+    signals.my_designs_sections.connect(redesigns_views.my_designs_sections)
 
 
 # Lazy: defined at import, read in the language of the request that fails.

@@ -1,0 +1,58 @@
+"""The public page of a redesign challenge, and what challenges add to the design pages
+(a section, timeline events) and to a designer's "My designs"."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from flask_login import current_user
+from markupsafe import Markup
+
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.pagecache import cached_for_anonymous
+
+from . import queries
+
+bp = Blueprint("redesigns", __name__, url_prefix="/redesigns")
+
+
+@bp.get("/<int:challenge_id>")
+@cached_for_anonymous
+def show(challenge_id: int):
+    challenge = queries.challenge(challenge_id)
+    if challenge is None or not challenge.design.is_public:
+        abort(404)
+    return render_template(
+        "redesigns/show.html",
+        challenge=challenge,
+        design=challenge.design,
+        entries=queries.entries(challenge),
+        is_owner=current_user.is_authenticated and current_user.id == challenge.design.designer_id,
+        now=utcnow(),
+    )
+
+
+def design_sections(design) -> list[Markup]:
+    """Receives ``design_sections``: the design's redesign challenges, the open one first."""
+    challenges = queries.challenges_of_design(design.id)
+    if not challenges:
+        return []
+    return [_section("redesigns/_design_section.html", challenges=challenges)]
+
+
+def design_timeline(design) -> list[tuple[str, int]]:
+    """Receives ``design_timeline``: a challenge's opening, closing and outcome belong on
+    the original's timeline."""
+    return [("redesign_challenge", c.id) for c in queries.challenges_of_design(design.id)]
+
+
+def my_designs_sections(designer) -> list[Markup]:
+    """Receives ``my_designs_sections``: the open challenges on the designer's own designs."""
+    challenges = queries.open_challenges_for_designer(designer.id)
+    if not challenges:
+        return []
+    return [_section("redesigns/_mine_section.html", challenges=challenges)]
+
+
+def _section(template: str, **context) -> Markup:
+    # Rendered by Jinja with autoescape on: every value in it is escaped already.
+    return Markup(render_template(template, **context))  # noqa: S704
