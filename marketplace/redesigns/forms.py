@@ -12,7 +12,10 @@ from wtforms.widgets import CheckboxInput, ListWidget
 class OpenChallengeForm(FlaskForm):
     brief = TextAreaField(
         _l("Brief (public): why it is redesigned, what to aim for"),
-        validators=[DataRequired(_l("Write the brief.")), Length(20, 4000)],
+        validators=[
+            DataRequired(_l("Write the brief.")),
+            Length(20, 4000, message=_l("Write a brief of 20 to 4,000 characters.")),
+        ],
         render_kw={"rows": 4},
     )
     deadline = DateTimeLocalField(
