@@ -88,6 +88,18 @@ class NewDesignForm(DesignForm):
     #: The design this one redesigns, when it is a redesign.
     redesign_of = HiddenField()
 
+    def validate_what_changed(self, field) -> None:
+        """Asked here too, so that a redesign's missing words are shown beside their field
+        (the service's rule, ``services.WHAT_CHANGED_MIN``)."""
+        if self.redesign_of.data and len((field.data or "").strip()) < 10:
+            raise ValidationError(
+                _(
+                    "Say what your redesign changes, in %(least)s to %(most)s characters.",
+                    least=number(10),
+                    most=number(2000),
+                )
+            )
+
 
 def _profile_link(form, field) -> None:
     """The accounts rule for a profile link, asked here too so that its reason is shown next

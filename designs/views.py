@@ -433,7 +433,7 @@ def new():
                     )
                     db.session.commit()
             except services.DesignError as exc:
-                status = refused(form if original else form.title, exc)
+                status = refused(form.title, exc)
             else:
                 flash(_("Draft saved. Check it, then submit it for review."), "success")
                 return redirect(url_for("designs.show", design_id=design.id))
