@@ -241,7 +241,10 @@ def show(design_id: int):
         is_operator=is_operator,
         voting_open=design.state == DesignState.VOTING,
         original=design.redesign_of if design.redesign_of_id else None,
-        redesigns=queries.public_redesigns_of(design.id),
+        # Only a design that reached its campaign can be redesigned: no query for the others.
+        redesigns=queries.public_redesigns_of(design.id)
+        if design.state == DesignState.CAMPAIGN
+        else [],
         sections=sections(design_sections, design),
     )
 

@@ -32,7 +32,7 @@ class ChallengeState(StateEnum):
 
 _CHALLENGE_LABELS = {
     "open": N_("open for redesigns"),
-    "closed": N_("closed"),
+    "closed": N_("closed to redesigns"),
     "redesigned": N_("redesigned"),
 }
 

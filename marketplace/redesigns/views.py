@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, g, render_template
 from flask_login import current_user
 from markupsafe import Markup
 
+from designs.models import DesignState
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.pagecache import cached_for_anonymous
 
@@ -31,9 +32,20 @@ def show(challenge_id: int):
     )
 
 
+def _challenges_of(design):
+    """The design's challenges, read once per request for its section and its timeline.
+    Only a design that reached its campaign can have one: others cost no query."""
+    if design.state != DesignState.CAMPAIGN:
+        return []
+    found = g.setdefault("redesign_challenges", {})
+    if design.id not in found:
+        found[design.id] = queries.challenges_of_design(design.id)
+    return found[design.id]
+
+
 def design_sections(design) -> list[Markup]:
-    """Receives ``design_sections``: the design's redesign challenges, the open one first."""
-    challenges = queries.challenges_of_design(design.id)
+    """Receives ``design_sections``: the design's redesign challenges, the newest first."""
+    challenges = _challenges_of(design)
     if not challenges:
         return []
     return [_section("redesigns/_design_section.html", challenges=challenges)]
@@ -42,7 +54,7 @@ def design_sections(design) -> list[Markup]:
 def design_timeline(design) -> list[tuple[str, int]]:
     """Receives ``design_timeline``: a challenge's opening, closing and outcome belong on
     the original's timeline."""
-    return [("redesign_challenge", c.id) for c in queries.challenges_of_design(design.id)]
+    return [("redesign_challenge", c.id) for c in _challenges_of(design)]
 
 
 def my_designs_sections(designer) -> list[Markup]:
