@@ -122,6 +122,8 @@ def transition(
     changed = apply_transition(DESIGN_MACHINE, design, event, actor=actor, reason=reason, **data)
     if changed:
         forget_page(design.id)
+        if design.redesign_of_id is not None:
+            forget_page(design.redesign_of_id)  # its page lists its redesigns and their stage
     return changed
 
 
