@@ -232,6 +232,7 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.operator import designs as designs_console
     from marketplace.operator import production as production_console
     from marketplace.operator import redesigns as redesigns_console
+    from marketplace.operator import reviews as reviews_console
     from marketplace.operator import settlements as settlements_console
     from marketplace.operator.views import operator
     from marketplace.pages.views import dev, main
@@ -257,6 +258,7 @@ def _register_blueprints(app: Flask) -> None:
         settlements_console.operator_bp,
         settlements_console.royalties_bp,
         production_console.operator_bp,
+        reviews_console.operator_bp,
         redesigns_console.operator_bp,
     ):
         app.register_blueprint(blueprint)
@@ -273,6 +275,7 @@ def _connect_signals() -> None:
     from marketplace.production import views as production_views
     from marketplace.redesigns import services as redesigns
     from marketplace.redesigns import views as redesigns_views
+    from marketplace.reviews import views as review_views
     from payments import charging, gateway, ledger, refunds
 
     signals.campaign_funded.connect(charging.start_settlement)
@@ -285,6 +288,10 @@ def _connect_signals() -> None:
     signals.pledge_details.connect(production_views.pledge_details)
     signals.campaign_timeline.connect(production_views.campaign_timeline)
     signals.design_campaigns.connect(campaign_views.design_campaigns)
+    signals.pledge_details.connect(review_views.pledge_details)
+    signals.design_sections.connect(review_views.design_sections)
+    signals.campaign_sections.connect(review_views.campaign_sections)
+    signals.designer_sections.connect(review_views.designer_sections)
     signals.design_approved.connect(redesigns.invite_to_score)
     signals.design_selected.connect(redesigns.adopt_redesign)
     signals.design_sections.connect(redesigns_views.design_sections)

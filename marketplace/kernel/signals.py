@@ -134,7 +134,8 @@ pledge_details = _signals.signal(
     sender: the list of the person's pledges. Each receiver returns
     ``{pledge_id: [(text, link label or None, link or None), ...]}``.
     sent by: ``marketplace.campaigns.views.mine``.
-    received by: ``marketplace.production.views.pledge_details`` (survey and order lines).
+    received by: ``marketplace.production.views.pledge_details`` (survey and order lines),
+    ``marketplace.reviews.views.pledge_details`` (rate a delivered order).
     """,
 )
 
@@ -190,7 +191,8 @@ design_sections = _signals.signal(
     sender: the Design. Each receiver returns a list of HTML fragments (``Markup``), each a
     whole ``<section>``, rendered by the receiver with its own template.
     sent by: ``designs.views.show``.
-    received by: ``marketplace.redesigns.views.design_sections`` (its redesign challenge).
+    received by: ``marketplace.reviews.views.design_sections`` (its ratings and reviews),
+    ``marketplace.redesigns.views.design_sections`` (its redesign challenges).
     """,
 )
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
+from marketplace.campaigns.models import Campaign
 from marketplace.kernel.dbtypes import UTCDateTime, utcnow
 from marketplace.kernel.extensions import db
 
@@ -49,6 +50,7 @@ class Rating(db.Model):
     replied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+    campaign: Mapped[Campaign] = relationship()
     photos: Mapped[list[RatingPhoto]] = relationship(
         back_populates="rating", order_by="RatingPhoto.position", cascade="all, delete-orphan"
     )

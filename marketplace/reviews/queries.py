@@ -111,13 +111,14 @@ def ratings_of_orders(order_ids: Iterable[int]) -> dict[int, Rating]:
     }
 
 
-def reported_ratings(limit: int = 100) -> Sequence[Rating]:
-    """Ratings reported and not yet looked at by an operator, most reported first."""
+def flagged_ratings(limit: int = 200) -> Sequence[Rating]:
+    """Hidden or reported ratings, those no operator has looked at first, most reported
+    first (as comments are listed)."""
     return db.session.scalars(
         sa.select(Rating)
-        .where(Rating.report_count > 0, Rating.reviewed_at.is_(None))
+        .where(sa.or_(Rating.hidden, Rating.report_count > 0))
         .options(selectinload(Rating.user), selectinload(Rating.photos))
-        .order_by(Rating.report_count.desc(), Rating.id)
+        .order_by(Rating.reviewed_at.is_not(None), Rating.report_count.desc(), Rating.id)
         .limit(limit)
     ).all()
 
