@@ -78,6 +78,21 @@ class DesignForm(FlaskForm):
     )
     submit = SubmitField(_l("Save draft"))
 
+    #: Set by the edit view for a redesign's draft (a new one knows it from its hidden field).
+    is_redesign = False
+
+    def validate_what_changed(self, field) -> None:
+        """Asked here too, so that a redesign's missing words are shown beside their field
+        (the service's rule, ``services.WHAT_CHANGED_MIN``)."""
+        if self.is_redesign and len((field.data or "").strip()) < 10:
+            raise ValidationError(
+                _(
+                    "Say what your redesign changes, in %(least)s to %(most)s characters.",
+                    least=number(10),
+                    most=number(2000),
+                )
+            )
+
 
 class NewDesignForm(DesignForm):
     artwork = FileField(
@@ -88,17 +103,9 @@ class NewDesignForm(DesignForm):
     #: The design this one redesigns, when it is a redesign.
     redesign_of = HiddenField()
 
-    def validate_what_changed(self, field) -> None:
-        """Asked here too, so that a redesign's missing words are shown beside their field
-        (the service's rule, ``services.WHAT_CHANGED_MIN``)."""
-        if self.redesign_of.data and len((field.data or "").strip()) < 10:
-            raise ValidationError(
-                _(
-                    "Say what your redesign changes, in %(least)s to %(most)s characters.",
-                    least=number(10),
-                    most=number(2000),
-                )
-            )
+    @property
+    def is_redesign(self) -> bool:
+        return bool(self.redesign_of.data)
 
 
 def _profile_link(form, field) -> None:

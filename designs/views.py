@@ -420,8 +420,7 @@ def new():
     # A redesign: the link from the original (or its challenge) names it, the form keeps it.
     wanted = as_id(form.redesign_of.data) if form.is_submitted() else arg_id("redesign_of")
     original = services.redesignable(wanted)
-    if original is not None:
-        form.redesign_of.data = str(original.id)
+    form.redesign_of.data = str(original.id) if original is not None else ""
     status = 200
     if form.validate_on_submit():
         artwork, status = _store_upload(form)
@@ -470,6 +469,7 @@ def edit(design_id: int):
             "what_changed": design.what_changed or "",
         }
     )
+    form.is_redesign = design.redesign_of_id is not None
     _form_choices(form)
     status = 200
     if form.validate_on_submit():

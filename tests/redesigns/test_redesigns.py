@@ -89,6 +89,32 @@ def test_a_redesign_without_what_changed_is_refused_and_nothing_is_stored(
     assert files_under(upload_dir) == before
 
 
+def test_editing_a_redesign_keeps_what_changed_required(
+    client, auth, ctx, make_produced, product_id, upload_dir
+):
+    produced = make_produced()
+    login_as(client, auth, email_of(ctx, produced.designer_id))
+    assert post_redesign(client, produced.design_id, product_id).status_code == 302
+    [redesign] = redesigns_of(ctx, produced.design_id)
+    path = f"/designs/{redesign.id}/edit"
+    data = {
+        "csrf_token": csrf_token(client, path),
+        "title": "Lasting sunset",
+        "description": "",
+        "product_id": product_id,
+        "variants": "S",
+        "tags": "",
+        "what_changed": "",
+    }
+    body, content_type = multipart(data, None)
+    resp = client.post(path, data=body, content_type=content_type)
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert 'id="what_changed-error"' in page and "Say what your redesign changes" in page
+    [kept] = redesigns_of(ctx, produced.design_id)
+    assert kept.what_changed == WHAT_CHANGED
+
+
 def test_only_a_design_that_reached_its_campaign_can_be_redesigned(
     client, auth, ctx, make_user, make_design, product_id
 ):
