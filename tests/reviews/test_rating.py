@@ -11,7 +11,7 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent
 from marketplace.reviews import queries
 from marketplace.reviews.models import Rating, RatingPhoto
-from tests.helpers import csrf_token, files_under, login_as, png_bytes
+from tests.helpers import csrf_token, files_under, login_as, multipart, png_bytes
 
 PNG = png_bytes(80, 60)
 
@@ -223,3 +223,20 @@ def test_summaries_count_every_rating_hidden_ones_too(ctx, delivered, make_desig
         ]
         assert [r.score for r in queries.reviews_of_design(delivered["design"], 10)] == [2, 5]
         assert len(queries.reviews_of_design(delivered["design"], 1)) == 1
+
+
+def test_a_photo_over_10_mb_is_refused_as_too_large(client, auth, ctx, delivered, upload_dir):
+    login_as(client, auth, "ada@example.com")
+    order_id = delivered["orders"]["ada"]
+    before = sorted(files_under(upload_dir))
+    fields = {
+        "csrf_token": csrf_token(client, f"/reviews/orders/{order_id}"),
+        "score": "5",
+        "review": "Heavy",
+    }
+    body, content_type = multipart(fields, (PNG + b"\0" * (10 * 1024 * 1024), "big.png"), "photos")
+    response = client.post(f"/reviews/orders/{order_id}", data=body, content_type=content_type)
+    assert response.status_code == 413
+    assert "“big.png”: The image is larger than 10 MB." in response.get_data(as_text=True)
+    assert ratings(ctx) == []
+    assert sorted(files_under(upload_dir)) == before
