@@ -413,7 +413,9 @@ def _artwork_dropped_on_failure(artwork):
 @login_required
 def new():
     services.require_verified(current_user)
-    if (redirect_response := _designer_or_redirect()) is not None:
+    # Back to this form afterwards, still linked to the design it would redesign.
+    then = url_for("designs.new", redesign_of=arg_id("redesign_of"))
+    if (redirect_response := _designer_or_redirect(then)) is not None:
         return redirect_response
     form = NewDesignForm()
     _form_choices(form)
