@@ -203,7 +203,7 @@ campaign_sections = _signals.signal(
     sender: the Campaign. Each receiver returns a list of HTML fragments (``Markup``), each a
     whole ``<section>``.
     sent by: ``marketplace.campaigns.views.show``.
-    received by: none yet.
+    received by: ``marketplace.reviews.views.campaign_sections`` (ratings and reviews).
     """,
 )
 
@@ -215,7 +215,7 @@ designer_sections = _signals.signal(
     sender: the designer's account. Each receiver returns a list of HTML fragments
     (``Markup``), each a whole ``<section>``.
     sent by: ``designs.views.designer``.
-    received by: none yet.
+    received by: ``marketplace.reviews.views.designer_sections`` (their products' ratings).
     """,
 )
 

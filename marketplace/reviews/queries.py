@@ -91,7 +91,9 @@ def reviews_of_designer(designer_id: int, limit: int = 10) -> Sequence[Rating]:
         sa.select(Rating)
         .join(Design, Design.id == Rating.design_id)
         .where(Design.designer_id == designer_id)
-        .options(selectinload(Rating.photos), selectinload(Rating.user))
+        .options(
+            selectinload(Rating.photos), selectinload(Rating.user), selectinload(Rating.campaign)
+        )
         .order_by(Rating.created_at.desc(), Rating.id.desc())
         .limit(limit)
     ).all()

@@ -10,7 +10,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from wtforms import SelectChoice
 
-from designs.models import Design
+from designs.models import Design, DesignState
 from marketplace.accounts.authz import verified_required
 from marketplace.campaigns.models import Campaign, CampaignState
 from marketplace.kernel.extensions import db, limiter
@@ -185,6 +185,8 @@ def _section(
 def design_sections(design: Design) -> list[Markup]:
     """Receives ``design_sections``: the product's ratings and reviews, with the designer's
     answer form under each review not yet answered."""
+    if design.state != DesignState.CAMPAIGN:
+        return []  # no campaign, no order, no rating: and no query on a busy page
     campaign = db.session.scalar(sa.select(Campaign).where(Campaign.design_id == design.id))
     return _section(
         queries.summaries([design.id])[design.id],
