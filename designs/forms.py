@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    HiddenField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -67,7 +68,30 @@ class DesignForm(FlaskForm):
         _l("Artwork"),
         description=_ARTWORK_HINT,
     )
+    #: Asked of redesigns only (the page shows it then; the service requires it).
+    what_changed = TextAreaField(
+        _l("What your redesign changes"),
+        validators=[Length(max=2000, message=_l("Use at most 2,000 characters."))],
+        description=_l(
+            "Shown publicly beside your redesign: what you changed from the original, and why."
+        ),
+    )
     submit = SubmitField(_l("Save draft"))
+
+    #: Set by the edit view for a redesign's draft (a new one knows it from its hidden field).
+    is_redesign = False
+
+    def validate_what_changed(self, field) -> None:
+        """Asked here too, so that a redesign's missing words are shown beside their field
+        (the service's rule, ``services.WHAT_CHANGED_MIN``)."""
+        if self.is_redesign and len((field.data or "").strip()) < 10:
+            raise ValidationError(
+                _(
+                    "Say what your redesign changes, in %(least)s to %(most)s characters.",
+                    least=number(10),
+                    most=number(2000),
+                )
+            )
 
 
 class NewDesignForm(DesignForm):
@@ -76,6 +100,12 @@ class NewDesignForm(DesignForm):
         validators=[FileRequired(_l("Choose the image of your design."))],
         description=_ARTWORK_HINT,
     )
+    #: The design this one redesigns, when it is a redesign.
+    redesign_of = HiddenField()
+
+    @property
+    def is_redesign(self) -> bool:
+        return bool(self.redesign_of.data)
 
 
 def _profile_link(form, field) -> None:
