@@ -17,6 +17,7 @@ from flask_babel.speaklater import LazyString
 
 from marketplace.accounts.models import User
 from marketplace.accounts.services import accept_designer_terms
+from marketplace.kernel import signals
 from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
@@ -569,7 +570,8 @@ def _close(design: Design, now: dt.datetime, actor: User | None, **data) -> None
 
 def select(design_id: int, operator: User) -> Design:
     design = _locked_in(design_id, DesignState.SHORTLISTED)
-    transition(design, "select", operator, reason=N_("Selected for a pre-order campaign"))
+    if transition(design, "select", operator, reason=N_("Selected for a pre-order campaign")):
+        signals.design_selected.send(design, actor=operator)
     _notify_designer(design, "selected")
     return design
 

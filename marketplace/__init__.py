@@ -235,6 +235,7 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.operator.views import operator
     from marketplace.pages.views import dev, main
     from marketplace.production.views import bp as production_bp
+    from marketplace.recognition.views import bp as recognition_bp
     from payments.views import bp as payments_bp
 
     for blueprint in (
@@ -247,6 +248,7 @@ def _register_blueprints(app: Flask) -> None:
         pledges_bp,
         payments_bp,
         production_bp,
+        recognition_bp,
         designs_console.operator_bp,
         campaigns_console.operator_bp,
         settlements_console.operator_bp,
@@ -265,6 +267,8 @@ def _connect_signals() -> None:
     from marketplace.kernel import signals
     from marketplace.production import services as production
     from marketplace.production import views as production_views
+    from marketplace.recognition import services as recognition
+    from marketplace.recognition import views as recognition_views
     from payments import charging, gateway, ledger, refunds
 
     signals.campaign_funded.connect(charging.start_settlement)
@@ -277,6 +281,9 @@ def _connect_signals() -> None:
     signals.pledge_details.connect(production_views.pledge_details)
     signals.campaign_timeline.connect(production_views.campaign_timeline)
     signals.design_campaigns.connect(campaign_views.design_campaigns)
+    signals.design_selected.connect(recognition.design_selected)
+    signals.campaign_settled.connect(recognition.campaign_settled)
+    signals.designer_sections.connect(recognition_views.designer_sections)
 
 
 # Lazy: defined at import, read in the language of the request that fails.

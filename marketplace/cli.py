@@ -153,6 +153,7 @@ def cron_jobs():
     from marketplace.campaigns.jobs import sweep_due_campaigns
     from marketplace.kernel.jobs import sweep_outbox
     from marketplace.production.jobs import sweep_surveys
+    from marketplace.recognition.jobs import sweep_thanks
     from payments.jobs import sweep_orphan_intents, sweep_settlements
 
     return [
@@ -161,6 +162,7 @@ def cron_jobs():
         (sweep_settlements, "settlement", 60),
         (sweep_orphan_intents, "settlement", 900),
         (sweep_surveys, "default", 3600),
+        (sweep_thanks, "default", 3600),
         (sweep_outbox, "mail", 300),
     ]
 

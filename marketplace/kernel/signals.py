@@ -79,6 +79,29 @@ run_cancelled = _signals.signal(
     """,
 )
 
+design_selected = _signals.signal(
+    "design-selected",
+    doc="""An operator selected a shortlisted design for a pre-order campaign.
+
+    sender: the Design (locked, now selected).
+    kwargs: ``actor``, the operator.
+    sent by: ``designs.services.select``.
+    received by: ``marketplace.recognition.services.design_selected`` (thanks everyone who
+    scored it, from a job after commit).
+    """,
+)
+
+campaign_settled = _signals.signal(
+    "campaign-settled",
+    doc="""Every pledge of a funded campaign is paid, dropped or cancelled: its figures are final.
+
+    sender: the Campaign (locked, now settled).
+    sent by: ``payments.charging.finish_if_done``.
+    received by: ``marketplace.recognition.services.campaign_settled`` (thanks every backer
+    whose pledge was collected, from a job after commit).
+    """,
+)
+
 worker_warming_up = _signals.signal(
     "worker-warming-up",
     doc="""A worker is about to take jobs and has not forked yet: load now what every job
@@ -167,7 +190,8 @@ designer_sections = _signals.signal(
     sender: the designer's account. Each receiver returns a list of HTML fragments
     (``Markup``), each a whole ``<section>``.
     sent by: ``designs.views.designer``.
-    received by: none yet.
+    received by: ``marketplace.recognition.views.designer_sections`` (how many people scored
+    and backed each design).
     """,
 )
 
