@@ -62,7 +62,7 @@ EARLY_BACKER = Badge(
     "early_backer",
     N_("Early backer"),
     N_(
-        "Among the first 10% of the backers of a campaign that reached its goal (at least "
+        "Among the first 10 percent of the backers of a campaign that reached its goal (at least "
         "its first backer)."
     ),
 )
