@@ -85,7 +85,7 @@ def backer_counts(design_ids: list[int]) -> dict[int, int]:
         .where(Campaign.design_id.in_(design_ids), Pledge.state.in_(BACKING_STATES))
         .group_by(Campaign.design_id)
     )
-    return dict(rows.tuples())
+    return {design_id: count for design_id, count in rows}
 
 
 @dataclass(frozen=True)
