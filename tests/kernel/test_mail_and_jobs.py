@@ -151,14 +151,16 @@ def test_cron_enqueues_every_periodic_sweep(app, ctx):
         "sweep_settlements": "settlement",
         "sweep_orphan_intents": "settlement",
         "sweep_surveys": "default",
+        "sweep_thanks": "default",
         "sweep_outbox": "mail",
     }
     enqueued = scheduler.enqueue_jobs()  # first pass: every interval job is due
-    assert len(enqueued) == 6
+    assert len(enqueued) == 7
     with ctx():
         assert [j.func_name for j in get_queue("default").jobs] == [
             "designs.jobs.close_due_windows",
             "marketplace.production.jobs.sweep_surveys",
+            "marketplace.recognition.jobs.sweep_thanks",
         ]
         assert [j.func_name for j in get_queue("mail").jobs] == [
             "marketplace.kernel.jobs.sweep_outbox"
