@@ -184,3 +184,12 @@ def test_the_designer_page_says_how_many_scored_and_backed_each_design(
     assert "scoring open" in row(open_design)
     assert "<td>3</td>" in row(closed)
     assert "<td>2</td>" in row(campaign_design)  # two backers, one with two pledges
+
+
+def test_a_french_visitor_reads_the_profile_and_its_rules_in_french(client, zoe):
+    resp = client.get(f"/people/{zoe['id']}", headers={"Accept-Language": "fr"})
+    page = html.unescape(resp.get_data(as_text=True))
+    assert "Ce qu’a fait Zoé Martin" in page
+    assert "Éclaireur" in page and "Contributeur de la première heure" in page
+    assert "dans les 48 premières heures" in page
+    assert '3</span><span class="stat-label">notes données' in page
