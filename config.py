@@ -115,6 +115,12 @@ class Config:
     SETTLEMENT_ORPHAN_LOOKBACK_HOURS = env_int("SETTLEMENT_ORPHAN_LOOKBACK_HOURS", 48)
     #: Hours between reminders to answer the shipping survey.
     SURVEY_REMINDER_HOURS = env_int("SURVEY_REMINDER_HOURS", 48)
+    #: Days after delivery when a backer is asked to rate the product; the reminder follows
+    #: RATING_REMINDER_DAYS later if it is still not rated.
+    RATING_ASK_DAYS = env_int("RATING_ASK_DAYS", 14)
+    RATING_REMINDER_DAYS = env_int("RATING_REMINDER_DAYS", 7)
+    #: Days a rating can be changed after it was first written.
+    RATING_EDIT_DAYS = env_int("RATING_EDIT_DAYS", 30)
 
     #: None means "uploads/ in the instance folder".
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or None

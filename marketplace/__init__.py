@@ -231,11 +231,13 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.operator import campaigns as campaigns_console
     from marketplace.operator import designs as designs_console
     from marketplace.operator import production as production_console
+    from marketplace.operator import reviews as reviews_console
     from marketplace.operator import settlements as settlements_console
     from marketplace.operator.views import operator
     from marketplace.pages.views import dev, main
     from marketplace.production.views import bp as production_bp
     from marketplace.recognition.views import bp as recognition_bp
+    from marketplace.reviews.views import bp as reviews_bp
     from payments.views import bp as payments_bp
 
     for blueprint in (
@@ -248,12 +250,14 @@ def _register_blueprints(app: Flask) -> None:
         pledges_bp,
         payments_bp,
         production_bp,
+        reviews_bp,
         recognition_bp,
         designs_console.operator_bp,
         campaigns_console.operator_bp,
         settlements_console.operator_bp,
         settlements_console.royalties_bp,
         production_console.operator_bp,
+        reviews_console.operator_bp,
     ):
         app.register_blueprint(blueprint)
     if app.config["MAIL_DEV_VIEWER"]:
@@ -269,6 +273,7 @@ def _connect_signals() -> None:
     from marketplace.production import views as production_views
     from marketplace.recognition import services as recognition
     from marketplace.recognition import views as recognition_views
+    from marketplace.reviews import views as review_views
     from payments import charging, gateway, ledger, refunds
 
     signals.campaign_funded.connect(charging.start_settlement)
@@ -281,6 +286,10 @@ def _connect_signals() -> None:
     signals.pledge_details.connect(production_views.pledge_details)
     signals.campaign_timeline.connect(production_views.campaign_timeline)
     signals.design_campaigns.connect(campaign_views.design_campaigns)
+    signals.pledge_details.connect(review_views.pledge_details)
+    signals.design_sections.connect(review_views.design_sections)
+    signals.campaign_sections.connect(review_views.campaign_sections)
+    signals.designer_sections.connect(review_views.designer_sections)
     signals.design_selected.connect(recognition.design_selected)
     signals.campaign_settled.connect(recognition.campaign_settled)
     signals.designer_sections.connect(recognition_views.designer_sections)

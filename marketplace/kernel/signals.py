@@ -133,7 +133,8 @@ pledge_details = _signals.signal(
     sender: the list of the person's pledges. Each receiver returns
     ``{pledge_id: [(text, link label or None, link or None), ...]}``.
     sent by: ``marketplace.campaigns.views.mine``.
-    received by: ``marketplace.production.views.pledge_details`` (survey and order lines).
+    received by: ``marketplace.production.views.pledge_details`` (survey and order lines),
+    ``marketplace.reviews.views.pledge_details`` (rate a delivered order).
     """,
 )
 

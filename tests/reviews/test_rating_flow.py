@@ -1,0 +1,57 @@
+"""In Chromium: a backer whose order was delivered rates it with a photo from "My pledges",
+and the rating shows on the campaign page, the design page and the designer's profile."""
+
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from tests.helpers import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.live_db]
+
+
+def test_a_delivered_backer_rates_with_a_photo_and_everyone_sees_it(
+    browser, page, live_server, tmp_path, delivered, upload_dir
+):
+    photo = tmp_path / "on-me.jpg"
+    Image.new("RGB", (800, 600), (180, 40, 90)).save(photo)
+
+    login(page, live_server, "ada@example.com")
+    page.goto(live_server + "/pledges/")
+    page.get_by_role("link", name="Rate this product").click()
+    page.wait_for_url(f"{live_server}/reviews/orders/{delivered['orders']['ada']}")
+    expect(page.get_by_role("heading", name="Rate Test tee")).to_be_visible()
+
+    # No score chosen: refused, what was typed kept.
+    page.get_by_label("Your review (optional)").fill("Soft, and the print held in the wash.")
+    page.get_by_role("button", name="Save my rating").click()
+    expect(page.get_by_text("Choose a score from 1 to 5 stars.")).to_be_visible()
+    review = page.get_by_label("Your review (optional)")
+    assert review.input_value() == "Soft, and the print held in the wash."
+
+    page.get_by_text("4 stars", exact=True).click()
+    page.get_by_label("Photos (optional)").set_input_files(str(photo))
+    page.get_by_role("button", name="Save my rating").click()
+    page.wait_for_url(live_server + "/pledges/")
+    expect(page.get_by_text("Thank you: your rating is saved.")).to_be_visible()
+    expect(page.get_by_text("Your rating: 4/5")).to_be_visible()
+    expect(page.get_by_role("link", name="edit")).to_be_visible()
+
+    visitor = browser.new_context()
+    try:
+        public = visitor.new_page()
+        for path in (
+            f"/campaigns/{delivered['campaign']}",
+            f"/designs/{delivered['design']}",
+            f"/designs/by/{delivered['designer']}",
+        ):
+            public.goto(live_server + path)
+            ratings = public.locator("#ratings")
+            expect(ratings.get_by_text("4.0 out of 5, 1 rating")).to_be_visible()
+            expect(ratings.get_by_text("Soft, and the print held in the wash.")).to_be_visible()
+            expect(ratings.get_by_text("Ada", exact=True)).to_be_visible()
+            picture = ratings.get_by_role("img", name="Photo 1 by Ada")
+            expect(picture).to_be_visible()
+            assert picture.evaluate("img => img.complete && img.naturalWidth") > 0
+    finally:
+        visitor.close()
