@@ -221,6 +221,10 @@ class Config:
     #: The shortlist bar, applied when voting closes.
     SHORTLIST_MIN_VOTES = env_int("SHORTLIST_MIN_VOTES", 10)
     SHORTLIST_MIN_RANK = env_float("SHORTLIST_MIN_RANK", 0.55)
+    #: A produced design is suggested for a redesign challenge when its average rating is
+    #: under REDESIGN_BELOW with at least REDESIGN_MIN_RATINGS ratings.
+    REDESIGN_BELOW = env_float("REDESIGN_BELOW", 3.0)
+    REDESIGN_MIN_RATINGS = env_int("REDESIGN_MIN_RATINGS", 10)
 
     @classmethod
     def validate(cls, config: dict) -> list[str]:

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    HiddenField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -67,6 +68,14 @@ class DesignForm(FlaskForm):
         _l("Artwork"),
         description=_ARTWORK_HINT,
     )
+    #: Asked of redesigns only (the page shows it then; the service requires it).
+    what_changed = TextAreaField(
+        _l("What your redesign changes"),
+        validators=[Length(max=2000, message=_l("Use at most 2,000 characters."))],
+        description=_l(
+            "Shown publicly beside your redesign: what you changed from the original, and why."
+        ),
+    )
     submit = SubmitField(_l("Save draft"))
 
 
@@ -76,6 +85,20 @@ class NewDesignForm(DesignForm):
         validators=[FileRequired(_l("Choose the image of your design."))],
         description=_ARTWORK_HINT,
     )
+    #: The design this one redesigns, when it is a redesign.
+    redesign_of = HiddenField()
+
+    def validate_what_changed(self, field) -> None:
+        """Asked here too, so that a redesign's missing words are shown beside their field
+        (the service's rule, ``services.WHAT_CHANGED_MIN``)."""
+        if self.redesign_of.data and len((field.data or "").strip()) < 10:
+            raise ValidationError(
+                _(
+                    "Say what your redesign changes, in %(least)s to %(most)s characters.",
+                    least=number(10),
+                    most=number(2000),
+                )
+            )
 
 
 def _profile_link(form, field) -> None:

@@ -168,8 +168,14 @@ class Design(db.Model):
     buy_lower_bound: Mapped[float | None]
     rank_score: Mapped[float | None]
 
+    #: The design this one redesigns (Decathlon's practice: a badly rated product redone).
+    redesign_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("designs.id"), index=True)
+    #: What the redesigner changed, in their words: public, required for a redesign.
+    what_changed: Mapped[str | None] = mapped_column(sa.Text)
+
     designer: Mapped[User] = relationship(foreign_keys=[designer_id])
     product: Mapped[Product] = relationship()
+    redesign_of: Mapped[Design | None] = relationship(remote_side=[id])
     tags: Mapped[list[DesignTag]] = relationship(
         order_by=DesignTag.tag, cascade="all, delete-orphan"
     )

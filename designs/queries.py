@@ -198,13 +198,35 @@ def comments_on(design_id: int, *, with_hidden: bool) -> list[Comment]:
     return list(db.session.scalars(stmt))
 
 
-def design_timeline(design_id: int) -> list[AuditEvent]:
-    """The design's recorded decisions, oldest first, for its public page."""
+def design_timeline(design_id: int, others=()) -> list[AuditEvent]:
+    """The design's recorded decisions, oldest first, for its public page, with the events
+    of ``others`` ((subject type, id) pairs: its redesign challenges) among them."""
+    subjects = [("design", design_id), *others]
     return list(
         db.session.scalars(
             sa.select(AuditEvent)
-            .where(AuditEvent.subject_type == "design", AuditEvent.subject_id == design_id)
+            .where(
+                sa.or_(
+                    *(
+                        (AuditEvent.subject_type == kind) & (AuditEvent.subject_id == subject_id)
+                        for kind, subject_id in subjects
+                    )
+                )
+            )
             .order_by(AuditEvent.id)
+        )
+    )
+
+
+def public_redesigns_of(design_id: int) -> list[Design]:
+    """The published redesigns of a design, newest first, for its page."""
+    return list(
+        db.session.scalars(
+            sa.select(Design)
+            .where(Design.redesign_of_id == design_id, Design.state.in_(PUBLIC_STATES))
+            .options(*card_options())
+            .order_by(Design.id.desc())
+            .limit(50)
         )
     )
 

@@ -48,6 +48,8 @@ from .models import (
 EDITABLE_STATES = (DesignState.DRAFT, DesignState.DECLINED)
 MAX_TAGS = 5
 MAX_VARIANTS = 12
+#: What a redesigner writes about their changes, in characters.
+WHAT_CHANGED_MIN, WHAT_CHANGED_MAX = 10, 2000
 COMMENT_MAX_LENGTH = 1000
 #: Reports that hide a comment until an operator has looked at it.
 REPORTS_TO_HIDE = 3
@@ -152,7 +154,9 @@ def _notify_designer(
 # --- drafts -----------------------------------------------------------------------------------
 
 
-def _apply_fields(design, *, title, description, tags, product_id, variants) -> None:
+def _apply_fields(
+    design, *, title, description, tags, product_id, variants, what_changed=None
+) -> None:
     title = " ".join((title or "").split())
     if not 3 <= len(title) <= 80:
         raise DesignError(_("The title needs 3 to 80 characters."))
@@ -174,6 +178,33 @@ def _apply_fields(design, *, title, description, tags, product_id, variants) -> 
     design.variants = [kept.get(label) or DesignVariant(label=label) for label in labels]
     for position, variant in enumerate(design.variants):
         variant.position = position
+    if design.redesign_of_id is not None or design.redesign_of is not None:
+        design.what_changed = _what_changed(what_changed)
+
+
+def _what_changed(text: str | None) -> str:
+    text = (text or "").replace("\r\n", "\n").strip()
+    if not WHAT_CHANGED_MIN <= len(text) <= WHAT_CHANGED_MAX:
+        raise DesignError(
+            _(
+                "Say what your redesign changes, in %(least)s to %(most)s characters.",
+                least=number(WHAT_CHANGED_MIN),
+                most=number(WHAT_CHANGED_MAX),
+            )
+        )
+    return text
+
+
+def redesignable(design_id: int | None) -> Design | None:
+    """The design a new one may redesign: a produced one (it reached its campaign), public."""
+    if design_id is None:
+        return None
+    original = db.session.get(Design, design_id)
+    if original is None or not original.is_public:
+        raise DesignError(_("No such design to redesign."), 404)
+    if original.state != DesignState.CAMPAIGN:
+        raise DesignError(_("Only a design that reached its campaign can be redesigned."), 409)
+    return original
 
 
 def require_verified(user: User) -> None:
@@ -191,21 +222,28 @@ def require_verified(user: User) -> None:
         )
 
 
-def create_draft(designer: User, artwork: Artwork, **fields) -> Design:
+def create_draft(
+    designer: User, artwork: Artwork, redesign_of_id: int | None = None, **fields
+) -> Design:
+    """A new draft; with ``redesign_of_id``, a redesign of that design, whose ``what_changed``
+    is required. A redesign goes through the same check and scoring as any design."""
     require_verified(designer)
     if not designer.is_designer:
         raise DesignError(_("Accept the designer terms before submitting designs."), 403)
+    original = redesignable(redesign_of_id)
     design = Design(
         designer=designer,
         artwork_key=artwork.key,
         artwork_width=artwork.width,
         artwork_height=artwork.height,
         artwork_format=artwork.format,
+        redesign_of=original,
     )
     _apply_fields(design, **fields)
     db.session.add(design)
     db.session.flush()
-    record_about("design.created", design, actor=designer, to_state="draft")
+    extra = {"redesign_of": original.id} if original is not None else {}
+    record_about("design.created", design, actor=designer, to_state="draft", **extra)
     return design
 
 
@@ -291,6 +329,7 @@ def approve(design_id: int, operator: User, now: dt.datetime | None = None) -> D
     design.voting_opens_at = now
     design.voting_closes_at = now + dt.timedelta(days=current_app.config["VOTING_DAYS"])
     transition(design, "approve", operator, closes_at=design.voting_closes_at.isoformat())
+    signals.design_approved.send(design, actor=operator)
     enqueue_after_commit(
         "default", "designs.jobs.close_voting", design.id, at=design.voting_closes_at
     )
@@ -570,8 +609,8 @@ def _close(design: Design, now: dt.datetime, actor: User | None, **data) -> None
 
 def select(design_id: int, operator: User) -> Design:
     design = _locked_in(design_id, DesignState.SHORTLISTED)
-    if transition(design, "select", operator, reason=N_("Selected for a pre-order campaign")):
-        signals.design_selected.send(design, actor=operator)
+    transition(design, "select", operator, reason=N_("Selected for a pre-order campaign"))
+    signals.design_selected.send(design, actor=operator)
     _notify_designer(design, "selected")
     return design
 

@@ -36,12 +36,15 @@ from marketplace.kernel.signals import (
     collect,
     design_campaigns,
     design_sections,
+    design_timeline,
     designer_sections,
+    my_designs_sections,
     sections,
 )
 from marketplace.kernel.web import (
     arg_choice,
     arg_id,
+    as_id,
     committed,
     form_page,
     or_404,
@@ -202,7 +205,10 @@ def show(design_id: int):
     show_scores = services.can_see_scores(design, current_user, vote)
     is_operator = current_user.is_authenticated and current_user.is_operator
     comments = queries.comments_on(design.id, with_hidden=is_operator)
-    timeline = queries.design_timeline(design.id)
+    # Packages built on designs (redesign challenges) add their own subjects' events.
+    timeline = queries.design_timeline(
+        design.id, [subject for found in collect(design_timeline, design) for subject in found]
+    )
 
     is_owner = current_user.is_authenticated and current_user.id == design.designer_id
     forms = {"vote_form": None, "comment_form": None, "submit_form": None, "button": None}
@@ -234,6 +240,11 @@ def show(design_id: int):
         is_owner=is_owner,
         is_operator=is_operator,
         voting_open=design.state == DesignState.VOTING,
+        original=design.redesign_of if design.redesign_of_id else None,
+        # Only a design that reached its campaign can be redesigned: no query for the others.
+        redesigns=queries.public_redesigns_of(design.id)
+        if design.state == DesignState.CAMPAIGN
+        else [],
         sections=sections(design_sections, design),
     )
 
@@ -301,7 +312,12 @@ def _designer_or_redirect(then: str | None = None):
 @login_required
 def mine():
     designs = queries.designs_of(current_user.id)
-    return render_template("designs/mine.html", designs=designs, campaigns=_campaigns_of(designs))
+    return render_template(
+        "designs/mine.html",
+        designs=designs,
+        campaigns=_campaigns_of(designs),
+        sections=sections(my_designs_sections, current_user._get_current_object()),
+    )
 
 
 def _form_choices(form: DesignForm) -> None:
@@ -316,6 +332,7 @@ def _fields(form: DesignForm) -> dict:
         "tags": form.tags.data,
         "product_id": form.product_id.data,
         "variants": form.variants.data,
+        "what_changed": form.what_changed.data,
     }
 
 
@@ -400,13 +417,23 @@ def new():
         return redirect_response
     form = NewDesignForm()
     _form_choices(form)
+    # A redesign: the link from the original (or its challenge) names it, the form keeps it.
+    wanted = as_id(form.redesign_of.data) if form.is_submitted() else arg_id("redesign_of")
+    original = services.redesignable(wanted)
+    if original is not None:
+        form.redesign_of.data = str(original.id)
     status = 200
     if form.validate_on_submit():
         artwork, status = _store_upload(form)
         if artwork is not None:
             try:
                 with _artwork_dropped_on_failure(artwork):
-                    design = services.create_draft(current_user, artwork, **_fields(form))
+                    design = services.create_draft(
+                        current_user,
+                        artwork,
+                        redesign_of_id=original and original.id,
+                        **_fields(form),
+                    )
                     db.session.commit()
             except services.DesignError as exc:
                 status = refused(form.title, exc)
@@ -415,7 +442,10 @@ def new():
                 return redirect(url_for("designs.show", design_id=design.id))
     elif form.is_submitted():
         status = 422
-    return render_template("designs/form.html", form=form, design=None), status or 422
+    return (
+        render_template("designs/form.html", form=form, design=None, original=original),
+        status or 422,
+    )
 
 
 @bp.route("/<int:design_id>/edit", methods=["GET", "POST"])
@@ -437,6 +467,7 @@ def edit(design_id: int):
             "product_id": design.product_id,
             "tags": ", ".join(design.tag_names),
             "variants": ", ".join(v.label for v in design.variants),
+            "what_changed": design.what_changed or "",
         }
     )
     _form_choices(form)
@@ -463,7 +494,13 @@ def edit(design_id: int):
     elif form.is_submitted():
         status = 422
     return (
-        render_template("designs/form.html", form=form, design=design, decision=_declined(design)),
+        render_template(
+            "designs/form.html",
+            form=form,
+            design=design,
+            decision=_declined(design),
+            original=design.redesign_of if design.redesign_of_id else None,
+        ),
         status or 200,
     )
 

@@ -231,12 +231,14 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.operator import campaigns as campaigns_console
     from marketplace.operator import designs as designs_console
     from marketplace.operator import production as production_console
+    from marketplace.operator import redesigns as redesigns_console
     from marketplace.operator import reviews as reviews_console
     from marketplace.operator import settlements as settlements_console
     from marketplace.operator.views import operator
     from marketplace.pages.views import dev, main
     from marketplace.production.views import bp as production_bp
     from marketplace.recognition.views import bp as recognition_bp
+    from marketplace.redesigns.views import bp as redesigns_bp
     from marketplace.reviews.views import bp as reviews_bp
     from payments.views import bp as payments_bp
 
@@ -251,12 +253,14 @@ def _register_blueprints(app: Flask) -> None:
         payments_bp,
         production_bp,
         reviews_bp,
+        redesigns_bp,
         recognition_bp,
         designs_console.operator_bp,
         campaigns_console.operator_bp,
         settlements_console.operator_bp,
         settlements_console.royalties_bp,
         production_console.operator_bp,
+        redesigns_console.operator_bp,
         reviews_console.operator_bp,
     ):
         app.register_blueprint(blueprint)
@@ -273,6 +277,8 @@ def _connect_signals() -> None:
     from marketplace.production import views as production_views
     from marketplace.recognition import services as recognition
     from marketplace.recognition import views as recognition_views
+    from marketplace.redesigns import services as redesigns
+    from marketplace.redesigns import views as redesigns_views
     from marketplace.reviews import views as review_views
     from payments import charging, gateway, ledger, refunds
 
@@ -286,6 +292,11 @@ def _connect_signals() -> None:
     signals.pledge_details.connect(production_views.pledge_details)
     signals.campaign_timeline.connect(production_views.campaign_timeline)
     signals.design_campaigns.connect(campaign_views.design_campaigns)
+    signals.design_approved.connect(redesigns.invite_to_score)
+    signals.design_selected.connect(redesigns.adopt_redesign)
+    signals.design_sections.connect(redesigns_views.design_sections)
+    signals.design_timeline.connect(redesigns_views.design_timeline)
+    signals.my_designs_sections.connect(redesigns_views.my_designs_sections)
     signals.pledge_details.connect(review_views.pledge_details)
     signals.design_sections.connect(review_views.design_sections)
     signals.campaign_sections.connect(review_views.campaign_sections)

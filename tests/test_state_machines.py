@@ -20,6 +20,7 @@ from marketplace.campaigns.models import (
 from marketplace.kernel.models import MAIL_MACHINE, MailStatus, OutboxMail
 from marketplace.kernel.statemachine import IllegalTransition
 from marketplace.production.models import ORDER_MACHINE, RUN_MACHINE, OrderState, RunState
+from marketplace.redesigns.models import CHALLENGE_MACHINE, ChallengeState
 from payments.models import ATTEMPT_MACHINE, REFUND_MACHINE, AttemptStatus, RefundStatus
 from tests.helpers import product_files
 
@@ -116,6 +117,14 @@ TABLES = {
         pending --cancel--> cancelled
         shipped --cancel--> cancelled
         delivered --cancel--> cancelled
+        """,
+    ),
+    CHALLENGE_MACHINE: (
+        ChallengeState,
+        """
+        open --close--> closed
+        open --adopt--> redesigned
+        closed --adopt--> redesigned
         """,
     ),
     MAIL_MACHINE: (

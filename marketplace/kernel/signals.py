@@ -79,15 +79,28 @@ run_cancelled = _signals.signal(
     """,
 )
 
+design_approved = _signals.signal(
+    "design-approved",
+    doc="""A submitted design passed the quality check: its scoring window is open.
+
+    sender: the Design (locked, now voting).
+    kwargs: ``actor``, the operator.
+    sent by: ``designs.services.approve``.
+    received by: ``marketplace.redesigns.services.invite_to_score`` (a redesign's invitations
+    to the original's backers and raters).
+    """,
+)
+
 design_selected = _signals.signal(
     "design-selected",
-    doc="""An operator selected a shortlisted design for a pre-order campaign.
+    doc="""An operator selected a shortlisted design for a campaign.
 
     sender: the Design (locked, now selected).
     kwargs: ``actor``, the operator.
     sent by: ``designs.services.select``.
-    received by: ``marketplace.recognition.services.design_selected`` (thanks everyone who
-    scored it, from a job after commit).
+    received by: ``marketplace.redesigns.services.adopt_redesign`` (a redesign selected is
+    its challenge's outcome); ``marketplace.recognition.services.design_selected`` (thanks
+    everyone who scored it, from a job after commit).
     """,
 )
 
@@ -160,6 +173,28 @@ design_campaigns = _signals.signal(
 )
 
 
+design_timeline = _signals.signal(
+    "design-timeline",
+    doc="""Other audit subjects whose events belong on a design's public timeline.
+
+    sender: the Design. Each receiver returns a list of (subject_type, subject_id).
+    sent by: ``designs.views.show``.
+    received by: ``marketplace.redesigns.views.design_timeline`` (its redesign challenges).
+    """,
+)
+
+my_designs_sections = _signals.signal(
+    "my-designs-sections",
+    doc="""Sections added to a designer's "My designs" page (a redesign challenge opened on
+    one of their designs), above the list.
+
+    sender: the designer's account. Each receiver returns a list of HTML fragments
+    (``Markup``), each a whole ``<section>``.
+    sent by: ``designs.views.mine``.
+    received by: ``marketplace.redesigns.views.my_designs_sections``.
+    """,
+)
+
 design_sections = _signals.signal(
     "design-sections",
     doc="""Sections a package built on designs adds to a design's public page (its ratings and
@@ -168,7 +203,7 @@ design_sections = _signals.signal(
     sender: the Design. Each receiver returns a list of HTML fragments (``Markup``), each a
     whole ``<section>``, rendered by the receiver with its own template.
     sent by: ``designs.views.show``.
-    received by: none yet.
+    received by: ``marketplace.redesigns.views.design_sections`` (its redesign challenge).
     """,
 )
 

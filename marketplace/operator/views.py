@@ -13,11 +13,16 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.mail import failed_mail_count
 from marketplace.kernel.web import as_id, page_number
 
-from . import campaigns, designs, production, settlements
+from . import campaigns, designs, production, redesigns, settlements
 
 operator = Blueprint("operator", __name__, url_prefix="/operator")
 
-_QUEUE_PROVIDERS = (designs.queue_counts, campaigns.queue_counts, settlements.queue_counts)
+_QUEUE_PROVIDERS = (
+    designs.queue_counts,
+    campaigns.queue_counts,
+    settlements.queue_counts,
+    redesigns.queue_counts,
+)
 #: Items (queue, title, link, since or due) of the console's work queues.
 _ITEM_PROVIDERS = (
     designs.queue_items,

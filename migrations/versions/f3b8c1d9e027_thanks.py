@@ -1,7 +1,7 @@
 """thanks: one row per person thanked for a selected design or a settled campaign
 
 Revision ID: f3b8c1d9e027
-Revises: b3e9c1d7f452
+Revises: c8f4a2d6e913
 Create Date: 2026-12-01 17:10:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f3b8c1d9e027'
-down_revision = 'b3e9c1d7f452'
+down_revision = 'c8f4a2d6e913'
 branch_labels = None
 depends_on = None
 
