@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from designs.models import Design, DesignState, Vote
+from designs.models import PUBLIC_STATES, Design, DesignState, Vote
 from marketplace.campaigns.models import COUNTED_PLEDGE_STATES, Campaign, CampaignState, Pledge
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import N_
+from marketplace.reviews.models import Rating
 
 #: Scout: a score of at least this much...
 SCOUT_MIN_SCORE = 4
@@ -42,12 +43,18 @@ FUNDED_STATES = (
 BACKING_STATES = COUNTED_PLEDGE_STATES
 
 
+#: Redesigner: a redesign that passed the quality check, i.e. reached a public state.
+APPROVED_STATES = PUBLIC_STATES
+
+
 @dataclass(frozen=True)
 class Badge:
     key: str
     #: In English: the page translates them.
     name: str
     rule: str
+    #: What the badge function returns, for the page's links: "design" or "campaign".
+    earned_for: str
 
 
 SCOUT = Badge(
@@ -57,6 +64,7 @@ SCOUT = Badge(
         "Gave a score of 4 or 5 within the first 48 hours of a design's scoring, and the "
         "design was then selected for a campaign."
     ),
+    "design",
 )
 EARLY_BACKER = Badge(
     "early_backer",
@@ -65,8 +73,21 @@ EARLY_BACKER = Badge(
         "Among the first 10 percent of the backers of a campaign that reached its goal (at least "
         "its first backer)."
     ),
+    "campaign",
 )
-BADGES = (SCOUT, EARLY_BACKER)
+REVIEWER = Badge(
+    "reviewer",
+    N_("Reviewer"),
+    N_("Wrote a review of a product they received, and it is shown to everyone."),
+    "campaign",
+)
+REDESIGNER = Badge(
+    "redesigner",
+    N_("Redesigner"),
+    N_("Submitted a redesign of a produced design, and it passed our quality check."),
+    "design",
+)
+BADGES = (SCOUT, EARLY_BACKER, REVIEWER, REDESIGNER)
 
 
 def scout(user_id: int) -> list[Design]:
@@ -143,7 +164,42 @@ def early_backer(user_id: int) -> list[Campaign]:
     )
 
 
+def reviewer(user_id: int) -> list[Campaign]:
+    """The campaigns whose product this person reviewed in words that everyone can read: a
+    rating without text is a score, not a review, and one hidden by reports or an operator
+    is not shown. Newest first."""
+    reviewed = sa.select(Rating.campaign_id).where(
+        Rating.user_id == user_id, sa.func.trim(Rating.review) != "", sa.not_(Rating.hidden)
+    )
+    return list(
+        db.session.scalars(
+            sa.select(Campaign).where(Campaign.id.in_(reviewed)).order_by(Campaign.id.desc())
+        )
+    )
+
+
+def redesigner(user_id: int) -> list[Design]:
+    """This person's redesigns that passed the quality check (declined ones, drafts and
+    those waiting for the check do not count), newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Design)
+            .where(
+                Design.designer_id == user_id,
+                Design.redesign_of_id.is_not(None),
+                Design.state.in_(APPROVED_STATES),
+            )
+            .order_by(Design.id.desc())
+        )
+    )
+
+
 def badges_of(user_id: int) -> list[tuple[Badge, list]]:
     """(badge, what it was earned for) of every badge the person holds, in BADGES order."""
-    found = [(SCOUT, scout(user_id)), (EARLY_BACKER, early_backer(user_id))]
+    found = [
+        (SCOUT, scout(user_id)),
+        (EARLY_BACKER, early_backer(user_id)),
+        (REVIEWER, reviewer(user_id)),
+        (REDESIGNER, redesigner(user_id)),
+    ]
     return [(badge, subjects) for badge, subjects in found if subjects]

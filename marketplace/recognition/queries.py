@@ -12,6 +12,7 @@ from designs.models import PUBLIC_STATES, Design, Vote
 from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign, Pledge, PledgeState
 from marketplace.kernel.extensions import db
+from marketplace.reviews.models import Rating
 
 from .badges import BACKING_STATES, SELECTED_STATES
 
@@ -36,6 +37,8 @@ class Contributions:
     #: Public campaigns the person backs or backed, newest first (at most LISTED).
     backed: list[Campaign]
     backed_count: int
+    #: Reviews shown to everyone (text, not hidden by moderation).
+    reviews: int
 
 
 def _count(stmt) -> int:
@@ -72,6 +75,13 @@ def contributions(user_id: int) -> Contributions:
             )
         ),
         backed_count=_count(backed),
+        reviews=_count(
+            sa.select(Rating.id).where(
+                Rating.user_id == user_id,
+                sa.func.trim(Rating.review) != "",
+                sa.not_(Rating.hidden),
+            )
+        ),
     )
 
 

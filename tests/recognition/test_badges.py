@@ -1,6 +1,7 @@
 """The badges, each at its rule's edges: scout (a score of 4 or 5 within 48 hours of a design
-opening for scoring, on a design then selected) and early backer (among the first 10 %,
-rounded up, of the backers of a funded campaign)."""
+opening for scoring, on a design then selected), early backer (among the first 10 %, rounded
+up, of the backers of a funded campaign), reviewer (a review everyone can read) and
+redesigner (a redesign that passed the quality check)."""
 
 import datetime as dt
 import secrets
@@ -11,8 +12,10 @@ import sqlalchemy as sa
 from designs.models import Design, DesignState, Vote
 from marketplace.campaigns.models import Campaign, CampaignState, Pledge, PledgeState
 from marketplace.kernel.extensions import db
+from marketplace.production.models import Order
 from marketplace.recognition import badges
-from tests.helpers import pledge_row
+from marketplace.reviews.models import Rating
+from tests.helpers import made_campaign, pledge_row
 
 H = dt.timedelta(hours=1)
 M = dt.timedelta(minutes=1)
@@ -172,3 +175,71 @@ def test_a_backer_with_two_pledges_counts_once_from_their_first(ctx, make_user, 
             == 11
         )
     assert _early(ctx, people) == [1, 11]
+
+
+def _rated(ctx, make_user, make_campaign, review: str, hidden: bool):
+    """A delivered campaign whose backer rated their order 4 with ``review``. Returns (backer
+    id, campaign id)."""
+    backer = make_user("rater@example.com")
+    operator = make_user("ops@example.com", operator=True)
+    campaign_id = make_campaign(state=CampaignState.DELIVERED)
+    made_campaign(ctx, campaign_id, [backer], operator, royalty_cents=100)
+    with ctx():
+        order = db.session.scalar(sa.select(Order))
+        campaign = db.session.get(Campaign, campaign_id)
+        db.session.add(
+            Rating(
+                order_id=order.id,
+                user_id=backer,
+                campaign_id=campaign_id,
+                design_id=campaign.design_id,
+                score=4,
+                review=review,
+                hidden=hidden,
+            )
+        )
+        db.session.commit()
+    return backer, campaign_id
+
+
+@pytest.mark.parametrize(
+    ("review", "hidden", "earned"),
+    [
+        ("Soft cotton, the print held after ten washes.", False, True),
+        ("Soft cotton, the print held after ten washes.", True, False),
+        ("", False, False),
+        ("   ", False, False),
+    ],
+)
+def test_reviewer(ctx, make_user, make_campaign, review, hidden, earned):
+    backer, campaign_id = _rated(ctx, make_user, make_campaign, review, hidden)
+    someone = make_user("someone@example.com")
+    with ctx():
+        assert [c.id for c in badges.reviewer(backer)] == ([campaign_id] if earned else [])
+        assert badges.reviewer(someone) == []
+
+
+@pytest.mark.parametrize(
+    ("state", "is_redesign", "earned"),
+    [
+        (DesignState.VOTING, True, True),
+        (DesignState.NOT_SELECTED, True, True),
+        (DesignState.CAMPAIGN, True, True),
+        (DesignState.SUBMITTED, True, False),
+        (DesignState.DECLINED, True, False),
+        (DesignState.DRAFT, True, False),
+        (DesignState.VOTING, False, False),
+    ],
+)
+def test_redesigner(ctx, make_user, make_design, make_campaign, state, is_redesign, earned):
+    original = make_design(state=DesignState.CAMPAIGN, title="The original")
+    redesigner = make_user("redo@example.com", designer=True)
+    design_id = make_design(redesigner, state=state, title="The redesign")
+    if is_redesign:
+        with ctx():
+            design = db.session.get(Design, design_id)
+            design.redesign_of_id = original
+            design.what_changed = "A thicker line, a brighter ink."
+            db.session.commit()
+    with ctx():
+        assert [d.id for d in badges.redesigner(redesigner)] == ([design_id] if earned else [])

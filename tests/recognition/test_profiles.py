@@ -14,6 +14,7 @@ from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign, CampaignState, PledgeState
 from marketplace.kernel.extensions import db
 from tests.helpers import login_as, pledge_row
+from tests.recognition.test_badges import _rated
 
 
 def _page(client, user_id: int) -> str:
@@ -193,3 +194,21 @@ def test_a_french_visitor_reads_the_profile_and_its_rules_in_french(client, zoe)
     assert "Éclaireur" in page and "Contributeur de la première heure" in page
     assert "dans les 48 premières heures" in page
     assert '3</span><span class="stat-label">notes données' in page
+
+
+def test_a_reviewer_and_a_redesigner_show_their_badges(
+    ctx, client, make_user, make_campaign, make_design
+):
+    backer, campaign_id = _rated(ctx, make_user, make_campaign, "Held after ten washes.", False)
+    with ctx():
+        original = db.session.get(Campaign, campaign_id).design_id
+    redesign = make_design(backer, title="Brighter ink")
+    with ctx():
+        design = db.session.get(Design, redesign)
+        design.redesign_of_id = original
+        design.what_changed = "A brighter ink."
+        db.session.commit()
+    page = _page(client, backer)
+    assert 'data-testid="reviews-count">1<' in page
+    assert 'data-testid="badge-reviewer"' in page and 'data-testid="badge-redesigner"' in page
+    assert f'href="/designs/{redesign}">Brighter ink</a>' in page
