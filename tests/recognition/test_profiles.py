@@ -51,9 +51,9 @@ def _early_vote(ctx, design_id: int, user_id: int) -> None:
 
 @pytest.fixture
 def zoe(ctx, make_user, make_design, make_campaign):
-    """Zoé scored four designs (5 on a selected one within its first hours, 4 on one still in
-    scoring, 2 on one not selected, 5 on one in a campaign), and backed a settled campaign
-    first, a live one, and a failed one."""
+    """Zoé scored three designs (5 on a selected one within its first hours, 4 on one still
+    in scoring, 2 on one not selected), backed a settled campaign first of four backers, backs
+    a live one, and her pledge on a failed one was released."""
     zoe = make_user("zoe@example.com", name="Zoé Martin")
     with ctx():
         db.session.get(User, zoe).bio = "I pick the winners.\nSometimes."
