@@ -237,6 +237,7 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.operator.views import operator
     from marketplace.pages.views import dev, main
     from marketplace.production.views import bp as production_bp
+    from marketplace.recognition.views import bp as recognition_bp
     from marketplace.redesigns.views import bp as redesigns_bp
     from marketplace.reviews.views import bp as reviews_bp
     from payments.views import bp as payments_bp
@@ -253,13 +254,14 @@ def _register_blueprints(app: Flask) -> None:
         production_bp,
         reviews_bp,
         redesigns_bp,
+        recognition_bp,
         designs_console.operator_bp,
         campaigns_console.operator_bp,
         settlements_console.operator_bp,
         settlements_console.royalties_bp,
         production_console.operator_bp,
-        reviews_console.operator_bp,
         redesigns_console.operator_bp,
+        reviews_console.operator_bp,
     ):
         app.register_blueprint(blueprint)
     if app.config["MAIL_DEV_VIEWER"]:
@@ -273,6 +275,8 @@ def _connect_signals() -> None:
     from marketplace.kernel import signals
     from marketplace.production import services as production
     from marketplace.production import views as production_views
+    from marketplace.recognition import services as recognition
+    from marketplace.recognition import views as recognition_views
     from marketplace.redesigns import services as redesigns
     from marketplace.redesigns import views as redesigns_views
     from marketplace.reviews import views as review_views
@@ -288,15 +292,18 @@ def _connect_signals() -> None:
     signals.pledge_details.connect(production_views.pledge_details)
     signals.campaign_timeline.connect(production_views.campaign_timeline)
     signals.design_campaigns.connect(campaign_views.design_campaigns)
-    signals.pledge_details.connect(review_views.pledge_details)
-    signals.design_sections.connect(review_views.design_sections)
-    signals.campaign_sections.connect(review_views.campaign_sections)
-    signals.designer_sections.connect(review_views.designer_sections)
     signals.design_approved.connect(redesigns.invite_to_score)
     signals.design_selected.connect(redesigns.adopt_redesign)
     signals.design_sections.connect(redesigns_views.design_sections)
     signals.design_timeline.connect(redesigns_views.design_timeline)
     signals.my_designs_sections.connect(redesigns_views.my_designs_sections)
+    signals.pledge_details.connect(review_views.pledge_details)
+    signals.design_sections.connect(review_views.design_sections)
+    signals.campaign_sections.connect(review_views.campaign_sections)
+    signals.designer_sections.connect(review_views.designer_sections)
+    signals.design_selected.connect(recognition.design_selected)
+    signals.campaign_settled.connect(recognition.campaign_settled)
+    signals.designer_sections.connect(recognition_views.designer_sections)
 
 
 # Lazy: defined at import, read in the language of the request that fails.

@@ -153,6 +153,7 @@ def cron_jobs():
     from marketplace.campaigns.jobs import sweep_due_campaigns
     from marketplace.kernel.jobs import sweep_outbox
     from marketplace.production.jobs import sweep_surveys
+    from marketplace.recognition.jobs import sweep_thanks
     from marketplace.redesigns.jobs import close_due_challenges
     from marketplace.reviews.jobs import sweep_rating_requests
     from payments.jobs import sweep_orphan_intents, sweep_settlements
@@ -163,8 +164,9 @@ def cron_jobs():
         (sweep_settlements, "settlement", 60),
         (sweep_orphan_intents, "settlement", 900),
         (sweep_surveys, "default", 3600),
-        (sweep_rating_requests, "default", 3600),
         (close_due_challenges, "default", 300),
+        (sweep_rating_requests, "default", 3600),
+        (sweep_thanks, "default", 3600),
         (sweep_outbox, "mail", 300),
     ]
 

@@ -525,6 +525,7 @@ def finish_if_done(campaign_id: int) -> bool:
         "dropped_pledges": totals.count(PledgeState.DROPPED),
     }
     campaigns.transition(campaign, "settled", None, **figures)
+    signals.campaign_settled.send(campaign)
     queue_mail(
         campaign.design.designer,
         "campaign_settled",

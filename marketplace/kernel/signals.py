@@ -99,7 +99,19 @@ design_selected = _signals.signal(
     kwargs: ``actor``, the operator.
     sent by: ``designs.services.select``.
     received by: ``marketplace.redesigns.services.adopt_redesign`` (a redesign selected is
-    its challenge's outcome).
+    its challenge's outcome); ``marketplace.recognition.services.design_selected`` (thanks
+    everyone who scored it, from a job after commit).
+    """,
+)
+
+campaign_settled = _signals.signal(
+    "campaign-settled",
+    doc="""Every pledge of a funded campaign is paid, dropped or cancelled: its figures are final.
+
+    sender: the Campaign (locked, now settled).
+    sent by: ``payments.charging.finish_if_done``.
+    received by: ``marketplace.recognition.services.campaign_settled`` (thanks every backer
+    whose pledge was collected, from a job after commit).
     """,
 )
 
@@ -215,7 +227,9 @@ designer_sections = _signals.signal(
     sender: the designer's account. Each receiver returns a list of HTML fragments
     (``Markup``), each a whole ``<section>``.
     sent by: ``designs.views.designer``.
-    received by: ``marketplace.reviews.views.designer_sections`` (their products' ratings).
+    received by: ``marketplace.reviews.views.designer_sections`` (their products' ratings) and
+    ``marketplace.recognition.views.designer_sections`` (how many people scored and backed
+    each design).
     """,
 )
 

@@ -1,7 +1,7 @@
 """mail opt-outs and unsubscribe links
 
 Revision ID: f3c8a1d2b6e4
-Revises: b3e9c1d7f452
+Revises: f3b8c1d9e027
 Create Date: 2026-12-01 17:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f3c8a1d2b6e4'
-down_revision = 'b3e9c1d7f452'
+down_revision = 'f3b8c1d9e027'
 branch_labels = None
 depends_on = None
 

@@ -151,18 +151,20 @@ def test_cron_enqueues_every_periodic_sweep(app, ctx):
         "sweep_settlements": "settlement",
         "sweep_orphan_intents": "settlement",
         "sweep_surveys": "default",
-        "sweep_rating_requests": "default",
         "close_due_challenges": "default",
+        "sweep_rating_requests": "default",
+        "sweep_thanks": "default",
         "sweep_outbox": "mail",
     }
     enqueued = scheduler.enqueue_jobs()  # first pass: every interval job is due
-    assert len(enqueued) == 8
+    assert len(enqueued) == 9
     with ctx():
         assert [j.func_name for j in get_queue("default").jobs] == [
             "designs.jobs.close_due_windows",
             "marketplace.production.jobs.sweep_surveys",
-            "marketplace.reviews.jobs.sweep_rating_requests",
             "marketplace.redesigns.jobs.close_due_challenges",
+            "marketplace.reviews.jobs.sweep_rating_requests",
+            "marketplace.recognition.jobs.sweep_thanks",
         ]
         assert [j.func_name for j in get_queue("mail").jobs] == [
             "marketplace.kernel.jobs.sweep_outbox"
