@@ -45,6 +45,7 @@ SHEETS = (
     "campaigns.css",
     "designs.css",
     "operator.css",
+    "community.css",
 )
 
 
