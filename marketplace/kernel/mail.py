@@ -132,8 +132,8 @@ TOPICS = (
         "thanks",
         N_("Thanks"),
         N_(
-            "A thank-you when a design you scored is selected or a campaign you backed is"
-            " funded, with the numbers."
+            "A thank-you when a design you scored is selected or a campaign you backed has"
+            " collected its payments, with the numbers."
         ),
         ("thanks_scored", "thanks_backed"),
         optional=True,
