@@ -48,7 +48,7 @@ def test_a_badly_rated_product_is_redesigned_and_opens_a_new_campaign(
     login(page, live_server, rater)
     page.goto(live_server + "/pledges/")
     page.get_by_role("link", name="Rate this product").click()
-    page.get_by_text("1 star", exact=True).click()
+    page.locator("label.score-option", has_text="1 star").click()  # the visible "1 ★"
     page.get_by_label("Your review (optional)").fill("The colours faded after two washes.")
     page.get_by_label("Photos (optional)").set_input_files(str(photo))
     page.get_by_role("button", name="Save my rating").click()

@@ -29,7 +29,7 @@ def test_a_delivered_backer_rates_with_a_photo_and_everyone_sees_it(
     review = page.get_by_label("Your review (optional)")
     assert review.input_value() == "Soft, and the print held in the wash."
 
-    page.get_by_text("4 stars", exact=True).click()
+    page.locator("label.score-option", has_text="4 stars").click()  # the visible "4 ★"
     page.get_by_label("Photos (optional)").set_input_files(str(photo))
     page.get_by_role("button", name="Save my rating").click()
     page.wait_for_url(live_server + "/pledges/")
