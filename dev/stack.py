@@ -171,9 +171,13 @@ def run() -> int:
             stripe_note = f"localstripe at {base} (webhooks to /webhooks/stripe)"
 
         subprocess.run(flask("db", "upgrade"), env=env, check=True)
-        seeded = subprocess.run(
-            [sys.executable, "-m", "dev.demo"], env=env, check=True, capture_output=True, text=True
-        ).stdout
+        seeding = subprocess.run(
+            [sys.executable, "-m", "dev.demo"], env=env, capture_output=True, text=True
+        )
+        if seeding.returncode != 0:
+            print("Loading the demo data failed:\n" + seeding.stdout + seeding.stderr, flush=True)
+            return 1
+        seeded = seeding.stdout
 
         web = Child(
             "web app",

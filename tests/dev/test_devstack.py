@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import redis
 
 from dev.services import answers_200, free_port
 
@@ -108,6 +109,9 @@ class Stack:
 
 @contextlib.contextmanager
 def running_stack(tmp_path, redis_url):
+    # These tests use no app, so the suite's per-test flush does not reach them: without
+    # this, each stack would meet the queues, cron lock and Stripe call slots of the last.
+    redis.Redis.from_url(redis_url).flushdb()
     env = {
         k: v
         for k, v in os.environ.items()
