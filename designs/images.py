@@ -34,6 +34,7 @@ import shutil
 import struct
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -120,6 +121,36 @@ def store_artwork(
     image, fmt = _decode_clean(data, max_pixels)
     del data
     return store_image(image, fmt, upload_dir)
+
+
+def chosen_files(files) -> list:
+    """The files really chosen in a multiple file field (browsers send an empty part)."""
+    return [f for f in files or () if getattr(f, "filename", "")]
+
+
+@contextlib.contextmanager
+def stored_uploads(
+    uploads, upload_dir: str, max_pixels: int, error
+) -> Iterator[list[StoredArtwork]]:
+    """Store each upload like artwork and yield them. Whatever fails inside the block (a
+    refused file, a broken rule, the commit), the files stored are deleted before the error
+    goes on. A refused file raises ``error(message, status)`` naming it, with artwork's
+    status (413 too large, 422 otherwise)."""
+    stored: list[StoredArtwork] = []
+    try:
+        for upload in uploads:
+            try:
+                stored.append(store_artwork(upload.stream, upload_dir, max_pixels=max_pixels))
+            except ArtworkError as exc:
+                raise error(
+                    _("“%(name)s”: %(reason)s", name=upload.filename[:80], reason=exc.message),
+                    exc.status,
+                ) from None
+        yield stored
+    except BaseException:
+        for picture in stored:
+            delete_artwork(upload_dir, picture.key)
+        raise
 
 
 def store_image(image: Image.Image, fmt: str, upload_dir: str) -> StoredArtwork:

@@ -647,6 +647,32 @@ def add_comment(design: Design, author: User, body: str) -> Comment:
     return comment
 
 
+def count_report(item, report_model, reporter_id: int, **parent) -> bool:
+    """Record one person's report of ``item`` (a comment, or a review, which is moderated the
+    same way): ``report_model`` rows are keyed by ``parent`` and the reporter, and a second
+    report by the same person changes nothing. ``REPORTS_TO_HIDE`` reports hide the item
+    until an operator has looked; after that, reports no longer hide it. True when this
+    report hid it."""
+    already = db.session.scalar(
+        sa.select(report_model.id).filter_by(reporter_id=reporter_id, **parent)
+    )
+    if already:
+        return False
+    db.session.add(report_model(reporter_id=reporter_id, **parent))
+    item.report_count += 1
+    if item.report_count >= REPORTS_TO_HIDE and item.reviewed_at is None and not item.hidden:
+        item.hidden = True
+        return True
+    return False
+
+
+def mark_reviewed(item, operator: User, hide: bool) -> None:
+    """An operator's decision on a reported item: hidden, or shown again for good."""
+    item.hidden = hide
+    item.reviewed_at = utcnow()
+    item.reviewed_by_id = operator.id
+
+
 def report_comment(comment_id: int, reporter: User) -> Comment:
     comment = db.session.scalar(
         sa.select(Comment).where(Comment.id == comment_id).with_for_update()
@@ -655,21 +681,7 @@ def report_comment(comment_id: int, reporter: User) -> Comment:
         raise DesignError(_("No such comment."), 404)
     if comment.author_id == reporter.id:
         raise DesignError(_("You cannot report your own comment."), 403)
-    already = db.session.scalar(
-        sa.select(CommentReport.id).where(
-            CommentReport.comment_id == comment_id, CommentReport.reporter_id == reporter.id
-        )
-    )
-    if already:
-        return comment
-    db.session.add(CommentReport(comment_id=comment_id, reporter_id=reporter.id))
-    comment.report_count += 1
-    if (
-        comment.report_count >= REPORTS_TO_HIDE
-        and comment.reviewed_at is None
-        and not comment.hidden
-    ):
-        comment.hidden = True
+    if count_report(comment, CommentReport, reporter.id, comment_id=comment_id):
         forget_page(comment.design_id)
         record_about("comment.hidden_by_reports", comment, actor=None, reports=comment.report_count)
     db.session.flush()
@@ -680,10 +692,8 @@ def moderate(comment_id: int, operator: User, hide: bool, reason: str = "") -> C
     comment = db.session.get(Comment, comment_id)
     if comment is None:
         raise DesignError(_("No such comment."), 404)
-    comment.hidden = hide
+    mark_reviewed(comment, operator, hide)
     forget_page(comment.design_id)
-    comment.reviewed_at = utcnow()
-    comment.reviewed_by_id = operator.id
     record_about(
         "comment.hidden" if hide else "comment.restored",
         comment,

@@ -27,32 +27,23 @@ def product_images(design: Design, form) -> Iterator[list[ProductImage]]:
     A refused picture raises CampaignError naming its file, with the status artwork gets
     (413 too large, 422 otherwise)."""
     upload_dir = current_app.config["UPLOAD_DIR"]
-    uploads = [f for f in form.images.data or () if getattr(f, "filename", "")]
+    uploads = images.chosen_files(form.images.data)
     if len(uploads) > MAX_EXTRA_IMAGES:
         raise CampaignError(_("Add at most %(max)s product images.", max=MAX_EXTRA_IMAGES))
-    stored: list[ProductImage] = []
+    mockup = store_mockup(
+        images.artwork_path(upload_dir, design.artwork_key, "detail"),
+        form.product_name.data,
+        upload_dir,
+    )
     try:
-        mockup = store_mockup(
-            images.artwork_path(upload_dir, design.artwork_key, "detail"),
-            form.product_name.data,
-            upload_dir,
-        )
-        stored.append(ProductImage(mockup.key, mockup.width, mockup.height, is_mockup=True))
-        for upload in uploads:
-            try:
-                picture = images.store_artwork(
-                    upload.stream, upload_dir, max_pixels=current_app.config["ARTWORK_MAX_PIXELS"]
-                )
-            except images.ArtworkError as exc:
-                raise CampaignError(
-                    _("“%(name)s”: %(reason)s", name=upload.filename[:80], reason=exc.message),
-                    exc.status,
-                ) from None
-            stored.append(ProductImage(picture.key, picture.width, picture.height))
-        yield stored
+        with images.stored_uploads(
+            uploads, upload_dir, current_app.config["ARTWORK_MAX_PIXELS"], CampaignError
+        ) as pictures:
+            yield [ProductImage(mockup.key, mockup.width, mockup.height, is_mockup=True)] + [
+                ProductImage(p.key, p.width, p.height) for p in pictures
+            ]
     except BaseException:
-        for image in stored:
-            images.delete_artwork(upload_dir, image.key)
+        images.delete_artwork(upload_dir, mockup.key)
         raise
 
 

@@ -18,36 +18,23 @@ SIZES = ("gallery", "detail", "original")
 
 
 def uploads_of(files) -> list:
-    """The files really chosen in a multiple file field (browsers send an empty part)."""
-    return [f for f in files or () if getattr(f, "filename", "")]
+    return images.chosen_files(files)
 
 
 @contextlib.contextmanager
 def stored_photos(uploads: list) -> Iterator[list[str]]:
-    """Store the uploads and yield their keys. Whatever fails inside the block (a refused
-    photo, a broken rule, the commit), the files stored are deleted before the error goes
-    on. A refused photo raises ReviewError naming its file, with artwork's status (413 too
-    large, 422 otherwise)."""
+    """Store the uploads and yield their keys; whatever fails inside the block, they are
+    deleted before the error goes on (``designs.images.stored_uploads``). A refused photo
+    raises ReviewError naming its file."""
     if len(uploads) > MAX_PHOTOS:
         raise ReviewError(_("A rating has at most %(most)s photos.", most=MAX_PHOTOS))
-    upload_dir = current_app.config["UPLOAD_DIR"]
-    keys: list[str] = []
-    try:
-        for upload in uploads:
-            try:
-                picture = images.store_artwork(
-                    upload.stream, upload_dir, max_pixels=current_app.config["ARTWORK_MAX_PIXELS"]
-                )
-            except images.ArtworkError as exc:
-                raise ReviewError(
-                    _("“%(name)s”: %(reason)s", name=upload.filename[:80], reason=exc.message),
-                    exc.status,
-                ) from None
-            keys.append(picture.key)
-        yield keys
-    except BaseException:
-        delete(keys)
-        raise
+    with images.stored_uploads(
+        uploads,
+        current_app.config["UPLOAD_DIR"],
+        current_app.config["ARTWORK_MAX_PIXELS"],
+        ReviewError,
+    ) as pictures:
+        yield [picture.key for picture in pictures]
 
 
 def delete(keys: Iterable[str]) -> None:

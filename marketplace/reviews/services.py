@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
 from designs.models import Design
-from designs.services import REPORTS_TO_HIDE
+from designs.services import count_report, mark_reviewed
 from marketplace.accounts.models import User
 from marketplace.campaigns.models import Campaign
 from marketplace.kernel.audit import record_about
@@ -205,17 +205,7 @@ def report(rating_id: int, reporter: User) -> Rating:
         raise ReviewError(_("No such review."), 404)
     if rating.user_id == reporter.id:
         raise ReviewError(_("You cannot report your own review."), 403)
-    already = db.session.scalar(
-        sa.select(RatingReport.id).where(
-            RatingReport.rating_id == rating_id, RatingReport.reporter_id == reporter.id
-        )
-    )
-    if already:
-        return rating
-    db.session.add(RatingReport(rating_id=rating_id, reporter_id=reporter.id))
-    rating.report_count += 1
-    if rating.report_count >= REPORTS_TO_HIDE and rating.reviewed_at is None and not rating.hidden:
-        rating.hidden = True
+    if count_report(rating, RatingReport, reporter.id, rating_id=rating_id):
         forget_page(rating.design_id)
         record_about("rating.hidden_by_reports", rating, actor=None, reports=rating.report_count)
     db.session.flush()
@@ -227,9 +217,7 @@ def moderate(rating_id: int, operator: User, hide: bool, reason: str = "") -> Ra
     rating = db.session.get(Rating, rating_id)
     if rating is None:
         raise ReviewError(_("No such review."), 404)
-    rating.hidden = hide
-    rating.reviewed_at = utcnow()
-    rating.reviewed_by_id = operator.id
+    mark_reviewed(rating, operator, hide)
     record_about(
         "rating.hidden" if hide else "rating.kept",
         rating,
