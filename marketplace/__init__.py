@@ -230,6 +230,7 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.campaigns.views import pledges_bp
     from marketplace.operator import campaigns as campaigns_console
     from marketplace.operator import designs as designs_console
+    from marketplace.operator import kpis as kpis_console
     from marketplace.operator import production as production_console
     from marketplace.operator import redesigns as redesigns_console
     from marketplace.operator import reviews as reviews_console
@@ -262,6 +263,7 @@ def _register_blueprints(app: Flask) -> None:
         production_console.operator_bp,
         redesigns_console.operator_bp,
         reviews_console.operator_bp,
+        kpis_console.operator_bp,
     ):
         app.register_blueprint(blueprint)
     if app.config["MAIL_DEV_VIEWER"]:

@@ -1,6 +1,6 @@
 """Flask CLI commands: ``flask worker``, ``flask cron``, ``flask create-operator``,
-``flask outbox ...``, ``flask campaigns close``, ``flask designs close-scoring``. (The demo
-data is development code: ``python -m dev.demo``.)"""
+``flask outbox ...``, ``flask campaigns close``, ``flask designs close-scoring``,
+``flask kpis ...``. (The demo data is development code: ``python -m dev.demo``.)"""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(cron_command)
     app.cli.add_command(campaigns_group)
     app.cli.add_command(designs_group)
+    app.cli.add_command(kpis_group)
 
 
 @click.command("worker")
@@ -152,6 +153,7 @@ def cron_jobs():
     from designs.jobs import close_due_windows
     from marketplace.campaigns.jobs import sweep_due_campaigns
     from marketplace.kernel.jobs import sweep_outbox
+    from marketplace.kpis.jobs import roll_up_kpis
     from marketplace.production.jobs import sweep_surveys
     from marketplace.recognition.jobs import sweep_thanks
     from marketplace.redesigns.jobs import close_due_challenges
@@ -168,6 +170,7 @@ def cron_jobs():
         (sweep_rating_requests, "default", 3600),
         (sweep_thanks, "default", 3600),
         (sweep_outbox, "mail", 300),
+        (roll_up_kpis, "default", 900),
     ]
 
 
@@ -192,3 +195,24 @@ def cron_command() -> None:
     """Enqueue the periodic sweeps on schedule (run one per deployment, beside the workers)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     make_cron(current_app._get_current_object()).start()
+
+
+kpis_group = AppGroup("kpis", help="The KPI dashboard's daily rollups.")
+
+
+@kpis_group.command("roll-up")
+def kpis_roll_up_command() -> None:
+    """Rewrite the recent days now (what ``flask cron`` does every 15 minutes)."""
+    from marketplace.kpis.jobs import roll_up_kpis
+
+    click.echo(roll_up_kpis())
+
+
+@kpis_group.command("rebuild")
+def kpis_rebuild_command() -> None:
+    """Rewrite every day from the first one (after a change of definition, or a restore)."""
+    from marketplace.kpis import rollup
+
+    days = rollup.rebuild()
+    db.session.commit()
+    click.echo("nothing to roll up yet" if days is None else f"rebuilt {days[0]} to {days[1]}")

@@ -27,6 +27,8 @@ LAYERS = (
     ("reviews", ("marketplace.reviews",)),
     ("redesigns", ("marketplace.redesigns",)),
     ("recognition", ("marketplace.recognition",)),
+    # The KPIs read every package above (their rollups), for the console and /impact.
+    ("kpis", ("marketplace.kpis",)),
     ("console", ("marketplace.operator", "marketplace.pages")),
     # The app factory and the CLI assemble everything; nothing of the product imports them.
     ("app", ("marketplace", "marketplace.cli", "wsgi")),

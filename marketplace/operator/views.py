@@ -13,7 +13,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.mail import failed_mail_count
 from marketplace.kernel.web import as_id, page_number
 
-from . import campaigns, designs, production, redesigns, settlements
+from . import campaigns, designs, kpis, production, redesigns, settlements
 
 operator = Blueprint("operator", __name__, url_prefix="/operator")
 
@@ -46,6 +46,8 @@ def console():
         queues=_work_queues(),
         items=items,
         now=utcnow(),
+        off_track=kpis.off_track(),
+        kpi_days=kpis.DEFAULT_DAYS,
     )
 
 

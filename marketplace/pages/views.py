@@ -32,6 +32,8 @@ from marketplace.kernel.i18n import LANGUAGES
 from marketplace.kernel.models import OutboxMail
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.queues import redis_connection
+from marketplace.kpis import dashboard as kpi_dashboard
+from marketplace.kpis import indicators as kpis
 from marketplace.production import queries as production
 from payments import queries as payments
 
@@ -62,6 +64,15 @@ def home():
         },
         now=utcnow(),
     )
+
+
+@main.get("/impact")
+@cached_for_anonymous
+def impact():
+    """What the community has done since the start, from the KPI rollups (brought up to date
+    every 15 minutes): anonymous visitors get a copy at most ``PAGE_CACHE_SECONDS`` old."""
+    _generation, rolled_at = kpi_dashboard.generation()
+    return render_template("marketplace/impact.html", impact=kpis.impact(), rolled_at=rolled_at)
 
 
 @main.route("/language/<code>", methods=["GET", "POST"])

@@ -36,6 +36,7 @@ class Rating(db.Model):
     design_id: Mapped[int] = mapped_column(sa.ForeignKey("designs.id"))
     score: Mapped[int]
     review: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    recommend: Mapped[int | None] = mapped_column(sa.SmallInteger)  # TEMP until wip/nps merges
     #: When first written: the 30-day edit window counts from here.
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,359 @@
+"""The KPI dashboard: the seeds' five indicators (and money and production) for a period
+against the one before, their targets, charts with their tables, and the CSV of each table."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask_babel import format_percent
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from marketplace.accounts.authz import operator_required
+from marketplace.kernel.dbtypes import utcnow
+from marketplace.kernel.errors import ServiceError
+from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.i18n import N_, number
+from marketplace.kernel.web import committed, posted, refused
+from marketplace.kpis import dashboard, rollup, targets
+from marketplace.kpis.forms import TargetForm
+from marketplace.kpis.indicators import FUNNEL_STEPS, MONEY_FIELDS, Period
+
+operator_bp = Blueprint("kpis_operator", __name__, url_prefix="/operator")
+
+#: The periods offered as links, in days; the default one is what the console's home judges.
+PRESETS = (7, 30, 90, 365)
+DEFAULT_DAYS = 30
+#: Longest period accepted from-to (three years): the page stays one screen of figures.
+MAX_DAYS = 1096
+
+STEP_LABELS = {
+    "submitted": N_("Submitted"),
+    "approved": N_("Approved"),
+    "shortlisted": N_("Shortlisted"),
+    "selected": N_("Selected"),
+    "campaign": N_("Campaign"),
+    "funded": N_("Funded"),
+    "delivered": N_("Delivered"),
+}
+ROLE_LABELS = {
+    "designer": N_("submitted a design"),
+    "scorer": N_("scored"),
+    "commenter": N_("commented"),
+    "backer": N_("backed"),
+    "rater": N_("rated a product"),
+}
+MONEY_LABELS = {
+    "pledged_cents": N_("Pledged"),
+    "collected_cents": N_("Collected"),
+    "refunded_cents": N_("Refunded"),
+    "royalties_booked_cents": N_("Royalties booked"),
+    "royalties_paid_cents": N_("Royalties paid"),
+}
+GROUPS = (
+    ("participants", N_("Participants")),
+    ("ideas", N_("Ideas generated")),
+    ("conversion", N_("Idea conversion")),
+    ("satisfaction", N_("Satisfaction")),
+    ("loyalty", N_("Loyalty")),
+    ("production", N_("Production")),
+)
+#: The CSV of each table: its columns are the table's.
+TABLES = ("series", "funnel", "cohorts", "indicators")
+
+
+@operator_bp.app_template_filter("isodate")
+def isodate(text: str) -> dt.date:
+    """A day of a cached dashboard (kept as JSON, so as ISO text) back to a date."""
+    return dt.date.fromisoformat(text)
+
+
+class PeriodError(ValueError):
+    pass
+
+
+def _date(text: str, what: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise PeriodError(_("%(what)s is not a date: write it as 2026-11-30.", what=what)) from None
+
+
+def chosen_period(args, today: dt.date) -> tuple[Period, dt.date | None]:
+    """The period the query string asks for: ``days`` (one of PRESETS) or ``from`` and
+    ``to``; and ``pivot``, the day of the before/after comparison."""
+    start, end = args.get("from", "").strip(), args.get("to", "").strip()
+    if start or end:
+        if not (start and end):
+            raise PeriodError(_("Give both the first and the last day of the period."))
+        period = Period(_date(start, _("The first day")), _date(end, _("The last day")))
+        if period.start > period.end:
+            raise PeriodError(_("The first day comes after the last one."))
+        if period.end > today:
+            raise PeriodError(_("The period cannot end after today."))
+        if period.days > MAX_DAYS:
+            raise PeriodError(_("A period is at most three years long."))
+    else:
+        days = args.get("days", str(DEFAULT_DAYS))
+        if days not in {str(p) for p in PRESETS}:
+            raise PeriodError(_("Choose one of the periods offered."))
+        period = Period.last(int(days), today)
+    pivot = args.get("pivot", "").strip()
+    return period, (_date(pivot, _("The comparison day")) if pivot else None)
+
+
+def shown(value, unit: str) -> str:
+    """A figure written for the reader, or a dash when there is none."""
+    if value is None:
+        return "–"
+    if unit == "percent":
+        return format_percent(value / 100, "#,##0.0 %")
+    if unit == "stars":
+        return _("%(stars)s / 5", stars=number(round(value, 2)))
+    if unit == "score":
+        return number(round(value))
+    return number(round(value, 1))
+
+
+def shown_change(value) -> str:
+    if value is None:
+        return _("no previous figure")
+    return format_percent(value / 100, "+#,##0.0 %;-#,##0.0 %")
+
+
+def _rows(snapshot: dict, progress: dict) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for i in dashboard.INDICATORS:
+        out.setdefault(i.group, []).append(
+            {
+                "key": i.key,
+                "label": i.label,
+                "definition": i.definition,
+                "value": shown(snapshot["current"]["values"][i.key], i.unit),
+                "previous": shown(snapshot["before"]["values"][i.key], i.unit),
+                "change": shown_change(snapshot["changes"][i.key]),
+                "ratio": snapshot["current"]["ratios"].get(i.key),
+                "target": progress.get(i.key),
+                "unit": i.unit,
+            }
+        )
+    return out
+
+
+def target_text(p: targets.Progress) -> str:
+    unit = dashboard.BY_KEY[p.indicator].unit
+    if p.kind == "change":
+        return _("%(change)s over the previous period", change=shown_change(p.value))
+    return _("at least %(value)s", value=shown(p.value, unit))
+
+
+def off_track() -> list[dict]:
+    """The targets the default period misses, for the console's home."""
+    if not targets.all_targets():
+        return []
+    snapshot = dashboard.cached(Period.last(DEFAULT_DAYS, utcnow().date()))
+    out = []
+    for p in targets.progress_all(snapshot):
+        if p.on_track is False:
+            indicator = dashboard.BY_KEY[p.indicator]
+            out.append(
+                {
+                    "key": p.indicator,
+                    "label": indicator.label,
+                    "target": target_text(p),
+                    "needs": shown(p.required, indicator.unit),
+                    "is": shown(p.current, indicator.unit),
+                }
+            )
+    return out
+
+
+@operator_bp.get("/kpis")
+@operator_required
+def kpis():
+    today = utcnow().date()
+    status, error = 200, None
+    try:
+        period, pivot = chosen_period(request.args, today)
+    except PeriodError as exc:
+        period, pivot = Period.last(DEFAULT_DAYS, today), None
+        status, error = 400, str(exc)
+    return _page(period, pivot, TargetForm(formdata=None), error=error), status
+
+
+def _page(period: Period, pivot, form: TargetForm, *, error: str | None = None) -> str:
+    snapshot = dashboard.cached(period, pivot)
+    progress = {p.indicator: p for p in targets.progress_all(snapshot)}
+    _gen, rolled_at = dashboard.generation()
+    args = {"from": period.start.isoformat(), "to": period.end.isoformat()}
+    return render_template(
+        "operator/kpis.html",
+        snapshot=snapshot,
+        period=period,
+        pivot=pivot,
+        rows=_rows(snapshot, progress),
+        groups=GROUPS,
+        progress=progress,
+        target_text=target_text,
+        presets=PRESETS,
+        preset=period.days if period.end == utcnow().date() else None,
+        error=error,
+        form=form,
+        button=ButtonForm(formdata=None),
+        rolled_at=rolled_at,
+        csv_args=args,
+        tables=TABLES,
+        step_labels=STEP_LABELS,
+        role_labels=ROLE_LABELS,
+        money_labels=MONEY_LABELS,
+        money_fields=MONEY_FIELDS,
+        shown=shown,
+        labels={i.key: i.label for i in dashboard.INDICATORS},
+        currencies=sorted({c for b in snapshot["series"] for c in b["money"]}),
+    )
+
+
+@operator_bp.post("/kpis/targets")
+@operator_required
+def set_target():
+    form = TargetForm()
+    today = utcnow().date()
+    try:
+        period, pivot = chosen_period(request.args, today)
+    except PeriodError:
+        period, pivot = Period.last(DEFAULT_DAYS, today), None
+    if form.validate_on_submit():
+        hundredths = form.value.data * 100
+        try:
+            if hundredths != hundredths.to_integral_value():
+                raise ServiceError(_("A target has at most two decimals."))
+            targets.set_target(
+                form.indicator.data, form.kind.data, int(hundredths), actor=current_user
+            )
+        except ServiceError as exc:
+            status = refused(form.value, exc)
+        else:
+            label = dashboard.BY_KEY[form.indicator.data].label
+            return committed(
+                url_for("kpis_operator.kpis", **request.args),
+                _("Target set for %(indicator)s.", indicator=label),
+                at="targets",
+            )
+    else:
+        status = 422
+    return _page(period, pivot, form), status
+
+
+@operator_bp.post("/kpis/targets/<indicator>/clear")
+@operator_required
+def clear_target(indicator: str):
+    posted(ButtonForm)
+    if indicator not in dashboard.BY_KEY:
+        abort(404)
+    targets.clear_target(indicator, actor=current_user)
+    return committed(
+        url_for("kpis_operator.kpis", **request.args),
+        _("Target removed for %(indicator)s.", indicator=dashboard.BY_KEY[indicator].label),
+        "info",
+        at="targets",
+    )
+
+
+@operator_bp.post("/kpis/roll-up")
+@operator_required
+def roll_up():
+    """Bring the figures up to now without waiting for the next ``flask cron`` round."""
+    posted(ButtonForm)
+    rollup.roll_up()
+    return committed(
+        url_for("kpis_operator.kpis", **request.args), _("Figures brought up to date.")
+    )
+
+
+def _amount(cents: int) -> str:
+    return str(Decimal(cents).scaleb(-2))
+
+
+def _csv_rows(table: str, snapshot: dict) -> tuple[list[str], list[list]]:
+    if table == "series":
+        currencies = sorted({c for b in snapshot["series"] for c in b["money"]})
+        money_columns = [(c, f) for c in currencies for f in MONEY_FIELDS]
+        header = [
+            "start",
+            "end",
+            "participants",
+            "ideas",
+            "redesigns",
+            "ratings",
+            "average_rating",
+            "nps",
+            "units_made",
+            *(f"{f.removesuffix('_cents')}_{c}" for c, f in money_columns),
+        ]
+        rows = [
+            [
+                b["start"],
+                b["end"],
+                b["participants"],
+                b["ideas"],
+                b["redesigns"],
+                b["ratings"],
+                "" if b["average_rating"] is None else f"{b['average_rating']:.2f}",
+                "" if b["nps"] is None else f"{b['nps']:.1f}",
+                b["units_made"],
+                *(_amount(b["money"].get(c, {}).get(f, 0)) for c, f in money_columns),
+            ]
+            for b in snapshot["series"]
+        ]
+        return header, rows
+    if table == "funnel":
+        return ["step", "designs", "rate_of_step_before"], [
+            [s["step"], s["count"], "" if s["rate"] is None else f"{s['rate']:.1f}"]
+            for s in snapshot["current"]["funnel"]
+        ]
+    if table == "cohorts":
+        return ["month", *FUNNEL_STEPS], [
+            [c["month"][:7], *(s["count"] for s in c["steps"])] for c in snapshot["cohorts"]
+        ]
+    header = ["indicator", "current", "previous", "change_percent"]
+    rows = []
+    for key in dashboard.BY_KEY:
+        values = (snapshot["current"]["values"][key], snapshot["before"]["values"][key])
+        change = snapshot["changes"][key]
+        rows.append(
+            [
+                key,
+                *("" if v is None else round(v, 4) for v in values),
+                "" if change is None else round(change, 2),
+            ]
+        )
+    return header, rows
+
+
+@operator_bp.get("/kpis.csv")
+@operator_required
+def kpis_csv():
+    """One table of the dashboard (``table``: series, funnel, cohorts or indicators) for the
+    same period, with the same columns: amounts in the currency's units, rates in percent."""
+    table = request.args.get("table", "series")
+    if table not in TABLES:
+        abort(404)
+    try:
+        period, pivot = chosen_period(request.args, utcnow().date())
+    except PeriodError as exc:
+        abort(400, description=str(exc))
+    header, rows = _csv_rows(table, dashboard.cached(period, pivot))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    name = f"kpis-{table}-{period.start}-{period.end}.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
