@@ -5,6 +5,7 @@ file, so that a fixture module, a test and a benchmark never carry diverging cop
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import os
 import re
@@ -33,6 +34,29 @@ def needs_postgresql(what: str):
         not (TestConfig.SQLALCHEMY_DATABASE_URI or "").startswith("postgresql"),
         reason=f"{what} PostgreSQL: run with TEST_DATABASE_URL (CI does)",
     )
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def count_queries(app):
+    """The SQL statements run while the block runs (transaction control left out)."""
+    from marketplace.kernel.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def before(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
+            statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
 
 
 # --- images and files -------------------------------------------------------------------------

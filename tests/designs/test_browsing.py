@@ -1,6 +1,5 @@
 """The gallery, design pages, designer pages, comments and moderation."""
 
-import contextlib
 import re
 from urllib.parse import parse_qsl, urlsplit
 
@@ -9,24 +8,7 @@ import sqlalchemy as sa
 
 from designs.models import Comment, DesignState
 from marketplace.kernel.extensions import db
-from tests.helpers import csrf_token
-
-
-@contextlib.contextmanager
-def count_queries(app):
-    with app.app_context():
-        engine = db.engine
-    statements = []
-
-    def before(conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
-            statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", before)
+from tests.helpers import count_queries, csrf_token
 
 
 def titles(html: str, names: list[str]) -> list[str]:
