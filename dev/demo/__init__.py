@@ -40,9 +40,26 @@ def seed_all(echo: Callable[[str], None] = click.echo) -> None:
         created = seeder()
         db.session.commit()
         echo(f"{name}: {created} created" if created else f"{name}: already there")
+    echo(seed_kpis())
     echo("Demo accounts (password for all: " + DEMO_PASSWORD + "):")
     for role, email in accounts:
         echo(f"  {role:<10} {email}")
+
+
+def seed_kpis() -> str:
+    """The dashboard's rollups (as ``flask cron`` would keep them), and one target the demo's
+    ratings miss, so that the console's home shows a target off track."""
+    import sqlalchemy as sa
+
+    from marketplace.accounts.models import User
+    from marketplace.kpis import rollup, targets
+
+    days = rollup.rebuild()
+    if not targets.all_targets():
+        operator = db.session.scalar(sa.select(User).where(User.is_operator).order_by(User.id))
+        targets.set_target("satisfaction", "at_least", 400, actor=operator)
+    db.session.commit()
+    return "KPI rollups: nothing yet" if days is None else f"KPI rollups: {days[0]} to {days[1]}"
 
 
 @click.command("seed-demo")

@@ -206,20 +206,9 @@ def compute(period: ind.Period, pivot: dt.date | None = None) -> dict:
         "current": now,
         "before": before,
         "changes": {key: ind.change(now["values"][key], before["values"][key]) for key in BY_KEY},
-        "series": [
-            {
-                **_span(b.period),
-                "participants": b.participants,
-                "ideas": b.ideas,
-                "redesigns": b.redesigns,
-                "ratings": b.ratings,
-                "average_rating": b.average_rating,
-                "nps": b.nps,
-                "units_made": b.units_made,
-                "money": b.money,
-            }
-            for b in ind.series(period)
-        ],
+        "series": _series(period),
+        # The same buckets of the period before, drawn beside this one's.
+        "series_before": _series(previous),
         "cohorts": [
             {
                 "month": month.isoformat(),
@@ -241,6 +230,23 @@ def compute(period: ind.Period, pivot: dt.date | None = None) -> dict:
             "after": {**_span(after), **_loyalty(after)},
         }
     return snapshot
+
+
+def _series(period: ind.Period) -> list[dict]:
+    return [
+        {
+            **_span(b.period),
+            "participants": b.participants,
+            "ideas": b.ideas,
+            "redesigns": b.redesigns,
+            "ratings": b.ratings,
+            "average_rating": b.average_rating,
+            "nps": b.nps,
+            "units_made": b.units_made,
+            "money": b.money,
+        }
+        for b in ind.series(period)
+    ]
 
 
 def _loyalty(period: ind.Period) -> dict:

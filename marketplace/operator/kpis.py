@@ -8,12 +8,15 @@ import datetime as dt
 import io
 from decimal import Decimal
 
+from babel.dates import format_skeleton
+from babel.numbers import format_compact_currency
 from flask import Blueprint, Response, abort, render_template, request, url_for
-from flask_babel import format_percent
+from flask_babel import format_percent, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from marketplace.accounts.authz import operator_required
+from marketplace.kernel.charts import Series, bar_chart, funnel_chart, line_chart
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.forms import ButtonForm
@@ -39,13 +42,6 @@ STEP_LABELS = {
     "campaign": N_("Campaign"),
     "funded": N_("Funded"),
     "delivered": N_("Delivered"),
-}
-ROLE_LABELS = {
-    "designer": N_("submitted a design"),
-    "scorer": N_("scored"),
-    "commenter": N_("commented"),
-    "backer": N_("backed"),
-    "rater": N_("rated a product"),
 }
 MONEY_LABELS = {
     "pledged_cents": N_("Pledged"),
@@ -185,6 +181,92 @@ def kpis():
     return _page(period, pivot, TargetForm(formdata=None), error=error), status
 
 
+def _charts(snapshot: dict, period: Period) -> dict:
+    """The dashboard's charts; each sits beside a table of the same figures."""
+    now, before = snapshot["series"], snapshot["series_before"]
+    labels = [
+        format_skeleton("MMMd", dt.date.fromisoformat(b["start"]), locale=get_locale()) for b in now
+    ]
+    this, last = _("This period"), _("Previous period")
+    step = _("day") if period.bucket_days == 1 else _("week")
+
+    def lines(key: str) -> list[Series]:
+        return [Series(this, [b[key] for b in now]), Series(last, [b[key] for b in before])]
+
+    charts = {
+        "participants": line_chart(
+            lines("participants"),
+            labels=labels,
+            title=_("Participants per %(step)s", step=step),
+            description=_(
+                "Distinct accounts taking part each %(step)s, this period against the one "
+                "before; the figures are in the table below.",
+                step=step,
+            ),
+            id_prefix="chart-participants",
+            value_format=lambda v: number(v),
+        ),
+        "ideas": bar_chart(
+            [b["ideas"] for b in now],
+            labels=labels,
+            title=_("Ideas generated per %(step)s", step=step),
+            description=_(
+                "Designs submitted each %(step)s, redesigns included; the figures are in the "
+                "table below.",
+                step=step,
+            ),
+            id_prefix="chart-ideas",
+            value_format=lambda v: number(v),
+        ),
+        "funnel": funnel_chart(
+            [(_(STEP_LABELS[s["step"]]), s["count"]) for s in snapshot["current"]["funnel"]],
+            title=_("Idea conversion funnel"),
+            description=_(
+                "The designs submitted in the period and how far they have gone; the figures "
+                "are in the table beside it."
+            ),
+            id_prefix="chart-funnel",
+            value_format=lambda v: number(v),
+        ),
+        "satisfaction": line_chart(
+            lines("average_rating"),
+            labels=labels,
+            title=_("Average rating per %(step)s", step=step),
+            description=_(
+                "Average stars of the ratings written each %(step)s (no point where nobody "
+                "rated), this period against the one before; the figures are in the table "
+                "below.",
+                step=step,
+            ),
+            id_prefix="chart-satisfaction",
+            value_format=lambda v: number(round(v, 1)),
+        ),
+    }
+    currencies = sorted({c for b in now for c in b["money"]})
+    if currencies:
+        currency = currencies[0]
+
+        def pledged(buckets):
+            return [b["money"].get(currency, {}).get("pledged_cents", 0) for b in buckets]
+
+        charts["money"] = line_chart(
+            [Series(this, pledged(now)), Series(last, pledged(before))],
+            labels=labels,
+            title=_("Pledged per %(step)s (%(currency)s)", step=step, currency=currency),
+            description=_(
+                "Money pledged with a saved card each %(step)s, this period against the one "
+                "before; the figures are in the table below.",
+                step=step,
+            ),
+            id_prefix="chart-money",
+            # Whole units, compact ("€1.2K"): the axis labels stay short.
+            value_format=lambda cents: format_compact_currency(
+                Decimal(int(cents)).scaleb(-2), currency, locale=get_locale()
+            ),
+        )
+    return charts
+
+
 def _page(period: Period, pivot, form: TargetForm, *, error: str | None = None) -> str:
     snapshot = dashboard.cached(period, pivot)
     progress = {p.indicator: p for p in targets.progress_all(snapshot)}
@@ -193,6 +275,7 @@ def _page(period: Period, pivot, form: TargetForm, *, error: str | None = None) 
     return render_template(
         "operator/kpis.html",
         snapshot=snapshot,
+        charts=_charts(snapshot, period),
         period=period,
         pivot=pivot,
         rows=_rows(snapshot, progress),
@@ -208,7 +291,6 @@ def _page(period: Period, pivot, form: TargetForm, *, error: str | None = None) 
         csv_args=args,
         tables=TABLES,
         step_labels=STEP_LABELS,
-        role_labels=ROLE_LABELS,
         money_labels=MONEY_LABELS,
         money_fields=MONEY_FIELDS,
         shown=shown,

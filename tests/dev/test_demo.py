@@ -78,6 +78,14 @@ def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx, stripe_server)
             )
             == 1
         )
+        # The KPI dashboard has figures from the start, and a target the ratings miss.
+        from marketplace.kpis import indicators
+        from marketplace.kpis.models import KpiTarget
+
+        assert "KPI rollups:" in first.output
+        impact = indicators.impact()
+        assert impact.participants > 0 and impact.ratings == 11
+        assert db.session.get(KpiTarget, "satisfaction").value == 400
 
 
 def test_the_demo_designers_have_a_profile_with_a_picture(app, ctx, client, upload_dir):

@@ -61,6 +61,7 @@ def test_each_figure_beside_its_definition_and_the_previous_period(client, opera
     assert "2 of 3" in _row(html, "response_rate")  # Hal has not rated
     assert "1 account submitted a design" in html
     assert "2 accounts rated a product" in html
+    assert "1 account scored designs" in html
     # The funnel's table, with each step's rate against the one before.
     funnel = html.split('id="funnel-table"')[1].split("</table>")[0]
     assert 'Approved</th><td class="num">2</td><td class="num">66.7' in funnel

@@ -46,6 +46,7 @@ SHEETS = (
     "designs.css",
     "operator.css",
     "community.css",
+    "charts.css",
 )
 
 
