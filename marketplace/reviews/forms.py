@@ -20,6 +20,17 @@ from .models import REVIEW_MAX_CHARS
 from .services import REPLY_MAX_CHARS
 
 _SCORE_NEEDED = _l("Choose a score from 1 to 5 stars.")
+_RECOMMEND_RANGE = _l("Choose how likely you are to recommend Cocréa from 0 to 10, or skip it.")
+#: The 0-10 scale of "would you recommend us" (the service and the database check it too).
+RECOMMEND_CHOICES = [SelectChoice(n, str(n)) for n in range(11)]
+
+
+def optional_int(value):
+    """A skipped question ("" or nothing) is None; anything else must be a whole number
+    (a ValueError gives the field's message)."""
+    if value is None or value == "":
+        return None
+    return int(value)
 
 
 class RatingForm(FlaskForm):
@@ -29,6 +40,16 @@ class RatingForm(FlaskForm):
         choices=[SelectChoice(n, str(n)) for n in range(5, 0, -1)],
         validate_choice=False,
         validators=[InputRequired(_SCORE_NEEDED), AnyOf(range(1, 6), message=_SCORE_NEEDED)],
+    )
+    recommend = RadioField(
+        _l("How likely are you to recommend Cocréa to a friend? (optional)"),
+        coerce=optional_int,
+        choices=RECOMMEND_CHOICES,
+        # The choices are checked by AnyOf below, which lets "skipped" (None) through.
+        validate_choice=False,
+        invalid_value_message=_RECOMMEND_RANGE,
+        validators=[AnyOf([None, *range(11)], message=_RECOMMEND_RANGE)],
+        description=_l("Private: only the Cocréa team sees it, and only in totals."),
     )
     review = TextAreaField(
         _l("Your review (optional)"),

@@ -26,6 +26,9 @@ class Rating(db.Model):
     __audit_type__ = "rating"
     __table_args__ = (
         sa.CheckConstraint("score BETWEEN 1 AND 5", name="score_1_to_5"),
+        sa.CheckConstraint(
+            "recommend IS NULL OR recommend BETWEEN 0 AND 10", name="recommend_0_to_10"
+        ),
         sa.Index("ix_ratings_design_id_created_at", "design_id", "created_at"),
     )
 
@@ -36,7 +39,9 @@ class Rating(db.Model):
     design_id: Mapped[int] = mapped_column(sa.ForeignKey("designs.id"))
     score: Mapped[int]
     review: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
-    recommend: Mapped[int | None] = mapped_column(sa.SmallInteger)  # TEMP until wip/nps merges
+    #: The 0-10 answer to "how likely are you to recommend us", optional, private: only
+    #: counted in the operators' KPIs (net promoter score), never shown publicly.
+    recommend: Mapped[int | None] = mapped_column(sa.SmallInteger)
     #: When first written: the 30-day edit window counts from here.
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

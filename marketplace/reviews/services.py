@@ -77,6 +77,17 @@ def _checked(score, review: str | None) -> tuple[int, str]:
     return score, review
 
 
+def _checked_recommend(recommend) -> int | None:
+    """The optional 0-10 answer: None when skipped."""
+    if recommend is None:
+        return None
+    if not isinstance(recommend, int) or isinstance(recommend, bool) or not 0 <= recommend <= 10:
+        raise ReviewError(
+            _("Choose how likely you are to recommend Cocréa from 0 to 10, or skip it.")
+        )
+    return recommend
+
+
 def check_photo_count(order_id: int, new: int, removed: int = 0) -> None:
     """Refuse, before anything is stored, photos that would make more than MAX_PHOTOS."""
     rating = db.session.scalar(sa.select(Rating).where(Rating.order_id == order_id))
@@ -91,6 +102,7 @@ def rate(
     score,
     review: str | None,
     *,
+    recommend: int | None = None,
     new_photo_keys: list[str] = (),
     remove_photo_ids: list[int] = (),
     editing: bool = False,
@@ -98,11 +110,14 @@ def rate(
 ) -> tuple[Rating, list[str]]:
     """Write the order's rating, or change it within its edit window. ``editing`` says the
     form was an edit: a new rating's form sent after a rating exists (a second tab, a double
-    click) is refused (409) rather than overwriting it. Returns the rating and the image
-    keys of the photos removed, to delete once the change is committed."""
+    click) is refused (409) rather than overwriting it. ``recommend`` is the optional 0-10
+    "would you recommend us" answer; an edit stores what its form holds, None included, as
+    it does the score and review. Returns the rating and the image keys of the photos
+    removed, to delete once the change is committed."""
     now = now or utcnow()
     order = order_to_rate(order_id, user)
     score, review = _checked(score, review)
+    recommend = _checked_recommend(recommend)
     rating = db.session.scalar(
         sa.select(Rating).where(Rating.order_id == order.id).with_for_update()
     )
@@ -129,6 +144,7 @@ def rate(
             design_id=campaign.design_id,
             score=score,
             review=review,
+            recommend=recommend,
             created_at=now,
             updated_at=now,
         )
@@ -142,6 +158,7 @@ def rate(
         action = "rating.created"
     else:
         rating.score, rating.review, rating.updated_at = score, review, now
+        rating.recommend = recommend
         for photo in list(rating.photos):
             if photo.id in set(remove_photo_ids):
                 removed_keys.append(photo.image_key)

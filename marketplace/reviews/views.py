@@ -44,6 +44,7 @@ def rate(order_id: int):
         ]
         if not form.is_submitted():
             form.score.data, form.review.data, form.editing.data = rating.score, rating.review, "1"
+            form.recommend.data = rating.recommend
 
     def save():
         uploads = photos.uploads_of(form.photos.data)
@@ -57,6 +58,7 @@ def rate(order_id: int):
                 current_user,
                 form.score.data,
                 form.review.data,
+                recommend=form.recommend.data,
                 new_photo_keys=keys,
                 remove_photo_ids=sorted(removed),
                 editing=form.editing.data == "1",

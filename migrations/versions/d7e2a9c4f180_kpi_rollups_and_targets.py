@@ -1,7 +1,7 @@
 """KPI rollups and targets
 
 Revision ID: d7e2a9c4f180
-Revises: f3c8a1d2b6e4
+Revises: a9d4e6b2c1f7
 Create Date: 2026-12-01 20:00:00.000000
 
 """
@@ -11,14 +11,12 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd7e2a9c4f180'
-down_revision = 'f3c8a1d2b6e4'
+down_revision = 'a9d4e6b2c1f7'
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('ratings') as b:  # TEMP until wip/nps merges
-        b.add_column(sa.Column('recommend', sa.SmallInteger(), nullable=True))
     # Empty until the first rollup: `flask kpis rebuild` (or the next `flask cron` round)
     # fills them from the existing history.
     op.create_table('kpi_days',
@@ -99,5 +97,3 @@ def downgrade():
     op.drop_table('kpi_activity')
     op.drop_table('kpi_money')
     op.drop_table('kpi_days')
-    with op.batch_alter_table('ratings') as b:  # TEMP
-        b.drop_column('recommend')

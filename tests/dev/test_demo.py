@@ -60,6 +60,16 @@ def test_seed_demo_covers_every_stage_and_is_idempotent(app, ctx, stripe_server)
         rated = db.session.scalar(sa.select(Rating.design_id).limit(1))
         summary = reviews.summaries([rated])[rated]
         assert summary.count >= 10 and summary.average < app.config.get("REDESIGN_BELOW", 3.0)
+        # Most raters answered "would you recommend Cocréa", in every band of the net
+        # promoter score, so the operators' KPI has something to show: (4 - 3) / 9 = +11.
+        answers = db.session.scalars(sa.select(Rating.recommend)).all()
+        bands = {
+            "promoters": sum(1 for a in answers if a is not None and a >= 9),
+            "passives": sum(1 for a in answers if a in (7, 8)),
+            "detractors": sum(1 for a in answers if a is not None and a <= 6),
+            "skipped": answers.count(None),
+        }
+        assert bands == {"promoters": 4, "passives": 2, "detractors": 3, "skipped": 2}
         ben = db.session.scalar(sa.select(User.id).where(User.email == "ben@example.com"))
         assert not db.session.scalar(sa.select(sa.func.count()).where(Rating.user_id == ben))
         # Logging in as a demo backer shows pledges: on the live campaign and on a made one.

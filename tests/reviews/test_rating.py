@@ -16,8 +16,11 @@ from tests.helpers import csrf_token, files_under, login_as, multipart, png_byte
 PNG = png_bytes(80, 60)
 
 
-def rate(client, order_id, *, score="4", review="", photos=(), remove=(), editing=None):
-    """Post the rating form as the browser does (the page's token, its hidden ``editing``)."""
+def rate(
+    client, order_id, *, score="4", review="", photos=(), remove=(), editing=None, recommend=None
+):
+    """Post the rating form as the browser does (the page's token, its hidden ``editing``;
+    no ``recommend`` at all when none of its radios is chosen)."""
     page = client.get(f"/reviews/orders/{order_id}").get_data(as_text=True)
     if editing is None:
         editing = "1" if 'name="editing" type="hidden" value="1"' in page else ""
@@ -29,6 +32,8 @@ def rate(client, order_id, *, score="4", review="", photos=(), remove=(), editin
         "remove_photos": [str(i) for i in remove],
         "photos": [(io.BytesIO(content), name) for content, name in photos],
     }
+    if recommend is not None:
+        data["recommend"] = recommend
     return client.post(f"/reviews/orders/{order_id}", data=data, content_type="multipart/form-data")
 
 

@@ -55,3 +55,46 @@ def test_a_delivered_backer_rates_with_a_photo_and_everyone_sees_it(
             assert picture.evaluate("img => img.complete && img.naturalWidth") > 0
     finally:
         visitor.close()
+
+
+def test_a_phone_backer_answers_would_you_recommend_on_one_row_and_sees_it_on_edit(
+    phone_page, live_server, delivered
+):
+    page = phone_page
+    login(page, live_server, "ben@example.com")
+    page.goto(f"{live_server}/reviews/orders/{delivered['orders']['ben']}")
+    question = page.get_by_role(
+        "group", name="How likely are you to recommend Cocréa to a friend? (optional)"
+    )
+    expect(question).to_be_visible()
+    expect(question.get_by_text("0: not at all likely")).to_be_visible()
+    expect(question.get_by_text("10: extremely likely")).to_be_visible()
+    expect(question.get_by_text("only the Cocréa team sees it")).to_be_visible()
+
+    # On a 375 px screen the page does not scroll sideways, and the eleven cells share one
+    # row, each wide enough to tap (WCAG's 24 px target).
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    cells = [question.locator("label.score-option").nth(n) for n in range(11)]
+    assert [c.locator("input").get_attribute("value") for c in cells] == [str(n) for n in range(11)]
+    boxes = [cell.bounding_box() for cell in cells]
+    assert len({round(b["y"]) for b in boxes}) == 1
+    assert all(b["x"] >= 0 and b["x"] + b["width"] <= 375 for b in boxes)
+    assert min(b["width"] for b in boxes) >= 24 and min(b["height"] for b in boxes) >= 24
+
+    page.locator("label.score-option", has_text="4 stars").click()
+    cells[9].click()
+    assert question.get_by_role("radio", name="9 out of 10").is_checked()
+    page.get_by_role("button", name="Save my rating").click()
+    page.wait_for_url(live_server + "/pledges/")
+    expect(page.get_by_text("Thank you: your rating is saved.")).to_be_visible()
+
+    page.get_by_role("link", name="edit").click()
+    expect(question.get_by_role("radio", name="9 out of 10")).to_be_checked()
+    assert not question.get_by_role("radio", name="10 out of 10").is_checked()
+
+    # On a 320 px phone one row would make the cells too small to tap: they take two rows.
+    page.set_viewport_size({"width": 320, "height": 740})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    boxes = [cell.bounding_box() for cell in cells]
+    assert len({round(b["y"]) for b in boxes}) == 2
+    assert min(b["width"] for b in boxes) >= 24
