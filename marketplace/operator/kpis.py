@@ -11,7 +11,7 @@ from decimal import Decimal
 from babel.dates import format_skeleton
 from babel.numbers import format_compact_currency
 from flask import Blueprint, Response, abort, render_template, request, url_for
-from flask_babel import format_percent, get_locale
+from flask_babel import format_decimal, format_percent, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -58,6 +58,8 @@ GROUPS = (
     ("loyalty", N_("Loyalty")),
     ("production", N_("Production")),
 )
+#: The seeds' five, at the top of the page.
+HEADLINE = ("participants", "ideas", "conversion", "satisfaction", "nps", "returning")
 #: The CSV of each table: its columns are the table's.
 TABLES = ("series", "funnel", "cohorts", "indicators")
 
@@ -109,7 +111,7 @@ def shown(value, unit: str) -> str:
     if unit == "percent":
         return format_percent(value / 100, "#,##0.0 %")
     if unit == "stars":
-        return _("%(stars)s / 5", stars=number(round(value, 2)))
+        return _("%(stars)s / 5", stars=format_decimal(value, "#,##0.0#"))
     if unit == "score":
         return number(round(value))
     return number(round(value, 1))
@@ -271,14 +273,17 @@ def _page(period: Period, pivot, form: TargetForm, *, error: str | None = None) 
     snapshot = dashboard.cached(period, pivot)
     progress = {p.indicator: p for p in targets.progress_all(snapshot)}
     _gen, rolled_at = dashboard.generation()
+    rows = _rows(snapshot, progress)
     args = {"from": period.start.isoformat(), "to": period.end.isoformat()}
+    if pivot:
+        args["pivot"] = pivot.isoformat()
     return render_template(
         "operator/kpis.html",
         snapshot=snapshot,
         charts=_charts(snapshot, period),
         period=period,
         pivot=pivot,
-        rows=_rows(snapshot, progress),
+        rows=rows,
         groups=GROUPS,
         progress=progress,
         target_text=target_text,
@@ -295,6 +300,8 @@ def _page(period: Period, pivot, form: TargetForm, *, error: str | None = None) 
         money_fields=MONEY_FIELDS,
         shown=shown,
         labels={i.key: i.label for i in dashboard.INDICATORS},
+        flat={r["key"]: r for group in rows.values() for r in group},
+        headline=HEADLINE,
         currencies=sorted({c for b in snapshot["series"] for c in b["money"]}),
     )
 

@@ -57,7 +57,7 @@ def test_each_figure_beside_its_definition_and_the_previous_period(client, opera
     assert "<strong>6</strong>" in participants  # this period
     assert ">3</td>" in participants  # May 2-31
     assert "+100.0" in participants
-    assert "<strong>4 / 5</strong>" in _row(html, "satisfaction")
+    assert "<strong>4.0 / 5</strong>" in _row(html, "satisfaction")
     assert "2 of 3" in _row(html, "response_rate")  # Hal has not rated
     assert "1 account submitted a design" in html
     assert "2 accounts rated a product" in html
