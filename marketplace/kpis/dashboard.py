@@ -267,8 +267,9 @@ def generation() -> tuple[int, dt.datetime | None]:
 
 
 def cached(period: ind.Period, pivot: dt.date | None = None) -> dict:
-    """``compute``, from Redis when this rollup's copy is there. Without Redis the figures
-    are computed each time: slower, never wrong."""
+    """``compute``, from Redis when this rollup's copy is there, with when that rollup ran
+    (``rolled_at``, ISO). Without Redis the figures are computed each time: slower, never
+    wrong."""
     gen, rolled_at = generation()
     # The time too: a database restored to an older generation must not meet its copies.
     stamp = rolled_at.timestamp() if rolled_at else 0
@@ -278,10 +279,11 @@ def cached(period: ind.Period, pivot: dt.date | None = None) -> dict:
         hit = redis.get(key)
     except RedisError:
         log.warning("KPI cache unreachable: computing the dashboard", exc_info=True)
-        return compute(period, pivot)
+        return {**compute(period, pivot), "rolled_at": rolled_at.isoformat() if rolled_at else None}
     if hit is not None:
         return json.loads(hit)
     snapshot = compute(period, pivot)
+    snapshot["rolled_at"] = rolled_at.isoformat() if rolled_at else None
     try:
         redis.set(key, json.dumps(snapshot), ex=CACHE_SECONDS)
     except RedisError:

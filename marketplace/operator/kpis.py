@@ -272,8 +272,8 @@ def _charts(snapshot: dict, period: Period) -> dict:
 def _page(period: Period, pivot, form: TargetForm, *, error: str | None = None) -> str:
     snapshot = dashboard.cached(period, pivot)
     progress = {p.indicator: p for p in targets.progress_all(snapshot)}
-    _gen, rolled_at = dashboard.generation()
     rows = _rows(snapshot, progress)
+    rolled_at = snapshot["rolled_at"] and dt.datetime.fromisoformat(snapshot["rolled_at"])
     args = {"from": period.start.isoformat(), "to": period.end.isoformat()}
     if pivot:
         args["pivot"] = pivot.isoformat()

@@ -155,9 +155,10 @@ def test_cron_enqueues_every_periodic_sweep(app, ctx):
         "sweep_rating_requests": "default",
         "sweep_thanks": "default",
         "sweep_outbox": "mail",
+        "roll_up_kpis": "default",
     }
     enqueued = scheduler.enqueue_jobs()  # first pass: every interval job is due
-    assert len(enqueued) == 9
+    assert len(enqueued) == 10
     with ctx():
         assert [j.func_name for j in get_queue("default").jobs] == [
             "designs.jobs.close_due_windows",
@@ -165,6 +166,7 @@ def test_cron_enqueues_every_periodic_sweep(app, ctx):
             "marketplace.redesigns.jobs.close_due_challenges",
             "marketplace.reviews.jobs.sweep_rating_requests",
             "marketplace.recognition.jobs.sweep_thanks",
+            "marketplace.kpis.jobs.roll_up_kpis",
         ]
         assert [j.func_name for j in get_queue("mail").jobs] == [
             "marketplace.kernel.jobs.sweep_outbox"

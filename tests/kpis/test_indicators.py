@@ -300,3 +300,21 @@ def test_targets_show_progress_from_the_previous_period_or_to_a_level(rolled, ma
     assert db.session.get(KpiTarget, "satisfaction").kind == "at_least"
     assert targets.clear_target("satisfaction", actor=operator)
     assert db.session.get(KpiTarget, "satisfaction") is None
+
+
+def test_the_cron_job_rolls_up_through_today_and_commits(story, ctx):
+    from marketplace.kpis.jobs import roll_up_kpis
+
+    with ctx():
+        message = roll_up_kpis()
+    assert message.startswith("rolled up 2026-01-10 to ")
+    with ctx():
+        assert ind.participants(JUNE).total == 6
+
+
+def test_nothing_to_roll_up_on_a_fresh_install(ctx):
+    from marketplace.kpis.jobs import roll_up_kpis
+
+    with ctx():
+        assert roll_up_kpis() == "nothing to roll up yet"
+        assert ind.impact().participants == 0

@@ -240,3 +240,49 @@ def test_the_impact_page_shows_everyone_the_figures(client, rolled):
 def test_the_impact_page_before_anything_happened(client):
     html = client.get("/impact").get_data(as_text=True)
     assert "Nothing to count yet" in html
+
+
+def test_the_dashboards_query_count_does_not_grow_with_the_data(
+    app, client, operator, story, ctx, make_user
+):
+    from designs.models import Vote
+    from marketplace.kernel.queues import redis_connection
+    from tests.helpers import count_queries
+
+    from .conftest import at
+
+    path = "/operator/kpis?from=2026-01-01&to=2026-06-30"
+
+    def queries() -> tuple[int, int]:
+        """(computed, then cached): statements of a first request, then of a second."""
+        with ctx():
+            rollup.rebuild(today=TODAY)
+            db.session.commit()
+        redis_connection(app).flushdb()  # the session cookie is signed: nothing else kept
+        counts = []
+        for _ in range(2):
+            with count_queries(app) as statements:
+                assert client.get(path).status_code == 200
+            counts.append(len(statements))
+        return counts[0], counts[1]
+
+    before = queries()
+    # Forty more people, each scoring a design on a different day of the half-year.
+    with ctx():
+        design_id = story["designs"]["d2"]
+    voters = [make_user(f"voter{i}@example.com") for i in range(40)]
+    with ctx():
+        for i, voter in enumerate(voters):
+            db.session.add(
+                Vote(
+                    design_id=design_id,
+                    user_id=voter,
+                    score=3,
+                    created_at=at(1 + i % 6, 1 + i % 28),
+                )
+            )
+        db.session.commit()
+    after = queries()
+    assert after == before
+    computed, cached = before
+    assert cached < computed  # the figures come from Redis until the next rollup
