@@ -50,6 +50,18 @@ MONEY_LABELS = {
     "royalties_booked_cents": N_("Royalties booked"),
     "royalties_paid_cents": N_("Royalties paid"),
 }
+MONEY_DEFINITIONS = {
+    "pledged_cents": N_(
+        "Pledges made in the period with a saved card, shipping included, whatever became of "
+        "them since."
+    ),
+    "collected_cents": N_("Charges that succeeded in the period."),
+    "refunded_cents": N_("Refunds that went through in the period."),
+    "royalties_booked_cents": N_(
+        "Designers' royalties booked in the period, less the reversals booked in it."
+    ),
+    "royalties_paid_cents": N_("Royalties paid out to designers in the period."),
+}
 GROUPS = (
     ("participants", N_("Participants")),
     ("ideas", N_("Ideas generated")),
@@ -297,6 +309,7 @@ def _page(period: Period, pivot, form: TargetForm, *, error: str | None = None) 
         tables=TABLES,
         step_labels=STEP_LABELS,
         money_labels=MONEY_LABELS,
+        money_definitions=MONEY_DEFINITIONS,
         money_fields=MONEY_FIELDS,
         shown=shown,
         labels={i.key: i.label for i in dashboard.INDICATORS},

@@ -76,6 +76,11 @@ def upgrade():
     sa.Column('generation', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_kpi_rollups'))
     )
+    # The row every rollup locks, there from the start: two first runs cannot both create it.
+    op.bulk_insert(
+        sa.table('kpi_rollups', sa.column('id', sa.Integer()), sa.column('generation', sa.Integer())),
+        [{'id': 1, 'generation': 0}],
+    )
     op.create_table('kpi_targets',
     sa.Column('indicator', sa.String(length=40), nullable=False),
     sa.Column('kind', sa.String(length=10), nullable=False),
