@@ -237,6 +237,7 @@ def _series(period: ind.Period) -> list[dict]:
         {
             **_span(b.period),
             "participants": b.participants,
+            "returning": b.returning_share,
             "ideas": b.ideas,
             "redesigns": b.redesigns,
             "ratings": b.ratings,

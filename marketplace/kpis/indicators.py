@@ -380,6 +380,8 @@ def units_made(period: Period) -> int:
 class Bucket:
     period: Period
     participants: int
+    #: Of them, those who had taken part before the bucket's first day.
+    returning: int
     ideas: int
     redesigns: int
     ratings: int
@@ -394,6 +396,10 @@ class Bucket:
     @property
     def average_rating(self) -> float | None:
         return self.rating_points / self.ratings if self.ratings else None
+
+    @property
+    def returning_share(self) -> float | None:
+        return 100 * self.returning / self.participants if self.participants else None
 
     @property
     def nps(self) -> float | None:
@@ -417,17 +423,28 @@ def series(period: Period) -> list[Bucket]:
         sa.select(
             _bucket_of(KpiActivity.day, buckets).label("bucket"),
             KpiActivity.account_id.label("account_id"),
+            KpiAccount.first_day.label("first_day"),
         )
+        .join(KpiAccount, KpiAccount.account_id == KpiActivity.account_id)
         .where(_in(KpiActivity.day, period))
         .subquery()
     )
-    people = dict(
-        db.session.execute(
-            sa.select(active.c.bucket, sa.func.count(sa.distinct(active.c.account_id))).group_by(
-                active.c.bucket
-            )
-        ).all()
+    # Returning in a bucket: had taken part before the bucket's first day.
+    bucket_start = sa.case(
+        *((active.c.bucket == i, sa.literal(b.start, sa.Date)) for i, b in enumerate(buckets))
     )
+    people = {
+        bucket: (int(total), int(returning or 0))
+        for bucket, total, returning in db.session.execute(
+            sa.select(
+                active.c.bucket,
+                sa.func.count(sa.distinct(active.c.account_id)),
+                sa.func.count(
+                    sa.distinct(sa.case((active.c.first_day < bucket_start, active.c.account_id)))
+                ),
+            ).group_by(active.c.bucket)
+        )
+    }
 
     def index(day: dt.date) -> int:
         return (day - period.start).days // period.bucket_days
@@ -467,7 +484,8 @@ def series(period: Period) -> list[Bucket]:
     return [
         Bucket(
             period=b,
-            participants=int(people.get(i, 0)),
+            participants=people.get(i, (0, 0))[0],
+            returning=people.get(i, (0, 0))[1],
             ideas=sums[i]["ideas"],
             redesigns=sums[i]["redesigns"],
             ratings=sums[i]["ratings"],

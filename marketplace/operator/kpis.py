@@ -255,6 +255,18 @@ def _charts(snapshot: dict, period: Period) -> dict:
             id_prefix="chart-satisfaction",
             value_format=lambda v: number(round(v, 1)),
         ),
+        "loyalty": line_chart(
+            lines("returning"),
+            labels=labels,
+            title=_("Returning participants per %(step)s", step=step),
+            description=_(
+                "Share of each %(step)s's participants who had taken part before it, this "
+                "period against the one before; the figures are in the table below.",
+                step=step,
+            ),
+            id_prefix="chart-loyalty",
+            value_format=lambda v: format_percent(v / 100, "#,##0 %"),
+        ),
     }
     currencies = sorted({c for b in now for c in b["money"]})
     if currencies:
@@ -388,6 +400,7 @@ def _csv_rows(table: str, snapshot: dict) -> tuple[list[str], list[list]]:
             "start",
             "end",
             "participants",
+            "returning_percent",
             "ideas",
             "redesigns",
             "ratings",
@@ -401,6 +414,7 @@ def _csv_rows(table: str, snapshot: dict) -> tuple[list[str], list[list]]:
                 b["start"],
                 b["end"],
                 b["participants"],
+                "" if b["returning"] is None else f"{b['returning']:.1f}",
                 b["ideas"],
                 b["redesigns"],
                 b["ratings"],

@@ -43,7 +43,8 @@ def test_an_operator_reads_the_dashboard_sets_a_target_and_exports_it(
     expect(row.locator("td").nth(2)).to_have_text("+100.0 %")
     expect(row).to_contain_text("Distinct accounts that submitted a design")
     # Each chart is labelled, with its figures in a table.
-    expect(page.get_by_role("img", name="Participants per day")).to_be_visible()
+    expect(page.get_by_role("img", name="Participants per day Distinct")).to_be_visible()
+    expect(page.get_by_role("img", name="Returning participants per day")).to_be_visible()
     expect(page.get_by_role("img", name="Idea conversion funnel")).to_be_visible()
     expect(page.locator("#series-table tbody tr")).to_have_count(30)
     if os.environ.get("KPI_SCREENSHOTS"):
@@ -67,10 +68,11 @@ def test_an_operator_reads_the_dashboard_sets_a_target_and_exports_it(
     assert download.value.suggested_filename == "kpis-series-2026-06-01-2026-06-30.csv"
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0][:9] == [
+    assert rows[0][:10] == [
         "start",
         "end",
         "participants",
+        "returning_percent",
         "ideas",
         "redesigns",
         "ratings",

@@ -181,6 +181,9 @@ def test_series_day_by_day_and_week_by_week(rolled):
     on = {b.period.start.day: b for b in days}
     assert (on[5].participants, on[5].ideas, on[5].redesigns) == (1, 1, 1)  # Ada's d2
     assert (on[6].participants, on[6].ideas) == (1, 0)  # Bo, once for two things
+    assert (on[6].returning, on[15].returning) == (1, 0)  # Bo came back; Dee's first day
+    assert on[6].returning_share == pytest.approx(100.0)
+    assert on[2].returning_share is None
     assert on[25].average_rating == pytest.approx(5.0)
     assert on[25].nps == pytest.approx(100.0)
     assert on[10].money["EUR"]["pledged_cents"] == 1000
@@ -189,6 +192,7 @@ def test_series_day_by_day_and_week_by_week(rolled):
     # 06-04..06-10: Ada, Bo and Cy; 06-25..06-30: Fay and Gus.
     assert weeks[9].period == Period(dt.date(2026, 6, 4), dt.date(2026, 6, 10))
     assert (weeks[9].participants, weeks[9].ideas) == (3, 1)
+    assert weeks[9].returning == 3  # Ada, Bo and Cy had all taken part before 06-04
     assert (weeks[12].participants, weeks[12].ratings, weeks[12].rating_points) == (2, 2, 8)
     assert (
         sum(w.participants for w in weeks)

@@ -94,6 +94,7 @@ def test_the_csv_has_the_tables_columns(client, operator, rolled):
         "start",
         "end",
         "participants",
+        "returning_percent",
         "ideas",
         "redesigns",
         "ratings",
@@ -108,9 +109,15 @@ def test_the_csv_has_the_tables_columns(client, operator, rolled):
     ]
     assert len(rows) == 1 + 30
     by_day = {r[0]: r for r in rows[1:]}
-    assert by_day["2026-06-10"][9] == "10.00"  # Cy's pledge
-    assert by_day["2026-06-25"][5:8] == ["1", "5.00", "100.0"]  # Fay: 5 stars, a promoter
-    assert by_day["2026-06-30"][13] == "4.00"  # the payout
+    assert by_day["2026-06-10"][10] == "10.00"  # Cy's pledge
+    assert by_day["2026-06-25"][6:9] == ["1", "5.00", "100.0"]  # Fay: 5 stars, a promoter
+    assert by_day["2026-06-30"][14] == "4.00"  # the payout
+    # Dee's first day (nobody returning), Bo's second (everyone), a day without anyone.
+    assert [by_day[d][3] for d in ("2026-06-15", "2026-06-06", "2026-06-02")] == [
+        "0.0",
+        "100.0",
+        "",
+    ]
     funnel = list(
         csv.reader(
             io.StringIO(
