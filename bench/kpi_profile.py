@@ -7,6 +7,9 @@ for each preset period:
 
 - counts the SQL statements of its first (cold) request, which computes the figures from the
   rollups and keeps them in Redis, and of a second (cached) one, with their times;
+- times, for comparison, the operator layout around an empty page (a route added for the
+  measurement) and the dashboard's funnel CSV, which reads the same cached figures and renders
+  no template;
 - with cProfile, runs ``--requests`` cached GETs of every period one after the other and prints
   the functions with the most cumulative and own time, so the cost of a page that the page
   bench's row measures can be read function by function.
@@ -46,6 +49,26 @@ def make_app():
     from marketplace import create_app
 
     return create_app()
+
+
+EMPTY_LAYOUT_PATH = "/bench/empty-operator-layout"
+
+
+def add_empty_layout(app) -> None:
+    """A route for this measurement only: an operator's page with nothing in it, to tell what
+    the layout (menus, session, login) costs from what the dashboard's own content does."""
+    from flask import render_template_string
+
+    from marketplace.accounts.authz import operator_required
+
+    @operator_required
+    def empty():
+        return render_template_string(
+            '{% extends "operator/_layout.html" %}{% block title %}-{% endblock %}'
+            "{% block heading %}-{% endblock %}{% block page %}<p>-</p>{% endblock %}"
+        )
+
+    app.add_url_rule(EMPTY_LAYOUT_PATH, "bench_empty_operator_layout", empty)
 
 
 def _bench():
@@ -125,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     app = make_app()
+    add_empty_layout(app)
     from marketplace.kernel.extensions import db
 
     periods = _bench().KPI_PERIODS
@@ -149,9 +173,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{days:>5} d {cold_ms:>8.0f} {len(cold):>8} {warm_ms:>10.1f} {len(warm):>8} "
             f"{mean:>8.1f} ms {size / 1024:>6.0f}"
         )
-    # The least a logged-in page of this app costs: the account page, one small form.
-    floor = mean_ms(client, "/account/", args.requests)
-    print(f"a logged-in page for comparison, /account/: {floor:.1f} ms (mean of {args.requests})")
+    # What the page would cost without rendering its figures, and without rendering at all.
+    for label, path in (
+        ("the operator layout around an empty page", EMPTY_LAYOUT_PATH),
+        ("the dashboard's funnel CSV, 30 days (cached)", "/operator/kpis.csv?table=funnel"),
+    ):
+        print(f"for comparison, {label}: {mean_ms(client, path, args.requests):.1f} ms")
     if args.no_profile:
         return 0
 
