@@ -1,5 +1,6 @@
-"""``make bench``: requests/s of the gallery, the design page and the vote POST, side by side
-with a minimal Flask endpoint served by gunicorn the same way, on a seeded PostgreSQL.
+"""``make bench``: requests/s of the gallery, the design page, the vote POST and the operators'
+KPI dashboard, side by side with a minimal Flask endpoint served by gunicorn the same way, on a
+seeded PostgreSQL.
 
 The machine is shared and noisy, so absolute numbers mean little; the ratios to the minimal
 endpoint, measured in the same run, are what the targets are about.
@@ -59,7 +60,10 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 USER_AGENT = "cocrea-bench/1"
 SAMPLE_IDS = 1000
 
-TARGETS = {"gallery": 35.0, "design": 35.0, "vote": 25.0}
+TARGETS = {"gallery": 35.0, "design": 35.0, "vote": 25.0, "kpis": 5.0}
+#: The dashboard's preset periods (``marketplace.operator.kpis.PRESETS``), each a page of its own.
+KPI_PERIODS = (7, 30, 90, 365)
+KPI_HEADING = "Co-creation KPIs"
 
 
 # --- servers ----------------------------------------------------------------------------------
@@ -170,12 +174,15 @@ class Server:
 
 @dataclass
 class Load:
-    """What to send: a fixed GET, GETs over rotating ids, or vote POSTs over rotating ids."""
+    """What to send: a fixed GET, GETs over rotating ids or rotating paths, or vote POSTs over
+    rotating ids."""
 
     path: str
     ids: list[int] = field(default_factory=list)
     cookie: str | None = None
     csrf_token: str | None = None
+    #: Whole paths to GET in turn (``path`` is then only the row's name for them).
+    paths: list[str] = field(default_factory=list)
 
     @property
     def is_vote(self) -> bool:
@@ -251,6 +258,22 @@ response = function(status, headers, body)
 end
 """
         )
+    elif load.paths:
+        if load.cookie:
+            parts.append(f'wrk.headers["Cookie"] = {_lua_str(load.cookie)}')
+        parts.append(
+            "local paths = {"
+            + ",".join(_lua_str(p) for p in load.paths)
+            + "}\n"
+            + "request = function()\n"
+            + '  return wrk.format("GET", paths[math.random(#paths)])\n'
+            + "end\n"
+            # Every path is a page that answers 200 (the operator's dashboard): a redirect to
+            # the login page, or a 400 for a period refused, is a failure.
+            + "response = function(status, headers, body)\n"
+            + "  if status ~= 200 then bad = bad + 1 end\n"
+            + "end"
+        )
     elif load.ids:
         if load.cookie:
             # A member's page is a 200; a redirect (to the login page) is a failure.
@@ -284,7 +307,7 @@ class Wrk:
     def run(self, base: str, load: Load, seconds: int) -> Result:
         script = self.workdir / "load.lua"
         script.write_text(lua_script(load))
-        url = base + (load.path if not load.ids else "/")
+        url = base + (load.path if not (load.ids or load.paths) else "/")
         cmd = [
             self.binary,
             f"-t{LOAD_THREADS}",
@@ -373,6 +396,8 @@ class PythonLoad:
         headers = {"User-Agent": USER_AGENT}
         if load.cookie:
             headers["Cookie"] = load.cookie
+        if load.paths:
+            return "GET", rng.choice(load.paths), None, headers
         if not load.ids:
             return "GET", load.path, None, headers
         target = rng.choice(load.ids)
@@ -388,7 +413,7 @@ class PythonLoad:
     def _ok(load: Load, response: http.client.HTTPResponse) -> bool:
         if load.is_vote:
             return response.status == 302 and "/designs/" in (response.getheader("Location") or "")
-        if load.cookie:
+        if load.cookie or load.paths:
             return response.status == 200
         return response.status < 400
 
@@ -456,30 +481,39 @@ def _csrf(html: str, where: str) -> str:
     return token
 
 
-def prepare_vote(base: str, design_ids: list[int]) -> Load:
-    """Log the bench account in through the real form and take its cookie and CSRF token."""
+def login(base: str, email: str) -> requests.Session:
+    """A session logged in through the real login form (the bench password)."""
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     page = session.get(base + "/account/login", timeout=10)
-    login = session.post(
+    answer = session.post(
         base + "/account/login",
         data={
             "csrf_token": _csrf(page.text, "the login page"),
-            "email": seeding.BENCH_EMAIL,
+            "email": email,
             "password": seeding.BENCH_PASSWORD,
         },
         allow_redirects=False,
         timeout=30,
     )
-    if login.status_code != 302:
-        raise BenchError(f"bench login failed: HTTP {login.status_code}")
+    if answer.status_code != 302:
+        raise BenchError(f"login of {email} failed: HTTP {answer.status_code}")
+    return session
+
+
+def _cookie(session: requests.Session) -> str:
+    return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+
+
+def prepare_vote(base: str, design_ids: list[int]) -> Load:
+    """Log the bench account in through the real form and take its cookie and CSRF token."""
+    session = login(base, seeding.BENCH_EMAIL)
     design = session.get(f"{base}/designs/{design_ids[0]}", timeout=10)
     if f'action="/designs/{design_ids[0]}/vote"' not in design.text:
         raise BenchError("the design page shows no vote form to the bench account")
     token = _csrf(design.text, "the design page")
     # The cookie as it is now, before a vote adds a flash message to it.
-    cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
-    return _probed_vote_load(session, base, design_ids, cookie, token)
+    return _probed_vote_load(session, base, design_ids, _cookie(session), token)
 
 
 def prepare_floor_vote(base: str, design_ids: list[int], path: str = "/designs/") -> Load:
@@ -487,8 +521,7 @@ def prepare_floor_vote(base: str, design_ids: list[int], path: str = "/designs/"
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     token = session.get(f"{base}/login/{seeding.BENCH_USER_ID}", timeout=10).text
-    cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
-    return _probed_vote_load(session, base, design_ids, cookie, token, path)
+    return _probed_vote_load(session, base, design_ids, _cookie(session), token, path)
 
 
 def _probed_vote_load(
@@ -509,6 +542,50 @@ def _probed_vote_load(
     if probe.status_code != 302 or "/designs/" not in probe.headers.get("Location", ""):
         raise BenchError(f"a test vote failed: HTTP {probe.status_code} {probe.text[:300]}")
     return Load(path=path, ids=design_ids, cookie=cookie, csrf_token=token)
+
+
+@dataclass
+class KpiPrimed:
+    load: Load
+    #: Milliseconds of each period's first request (figures computed from the rollups, then
+    #: kept in Redis) and of its second (from Redis), one request at a time.
+    cold_ms: dict[int, float]
+    warm_ms: dict[int, float]
+
+
+def prepare_kpis(base: str) -> KpiPrimed:
+    """Log the operator in, and request each period of the dashboard twice, one request at a
+    time: the first computes its figures and keeps them in Redis until the next rollup (the
+    cold time, what an operator waits for after each rollup), the second reads them back. The
+    row then measures the dashboard as operators meet it between two rollups."""
+    session = login(base, seeding.OPERATOR_EMAIL)
+    cold, warm = {}, {}
+    for days in KPI_PERIODS:
+        path = f"/operator/kpis?days={days}"
+        for times in (cold, warm):
+            started = time.perf_counter()
+            page = session.get(base + path, allow_redirects=False, timeout=120)
+            times[days] = (time.perf_counter() - started) * 1000
+            if page.status_code != 200:
+                raise BenchError(f"GET {path} as the operator: HTTP {page.status_code}")
+            if KPI_HEADING not in page.text:
+                raise BenchError(f"GET {path} as the operator: no {KPI_HEADING!r} on the page")
+    paths = [f"/operator/kpis?days={days}" for days in KPI_PERIODS]
+    load = Load(path="/operator/kpis", paths=paths, cookie=_cookie(session))
+    return KpiPrimed(load, cold, warm)
+
+
+def print_kpi_times(primed: KpiPrimed, rollups: dict[str, float]) -> None:
+    def each(times: dict[int, float]) -> str:
+        return ", ".join(f"{days} d {ms:,.0f} ms" for days, ms in times.items())
+
+    print(f"KPI dashboard, first request of each period (cold): {each(primed.cold_ms)}")
+    print(f"KPI dashboard, second request (cached):             {each(primed.warm_ms)}")
+    if "rebuild" in rollups:
+        print(f"KPI rollups: flask kpis rebuild {rollups['rebuild']:.1f} s", end="; ")
+    else:
+        print("KPI rollups: (already built)", end="; ")
+    print(f"incremental flask kpis roll-up {rollups['roll_up']:.1f} s (each with flask's start)")
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -575,7 +652,7 @@ def measure(generator, base: str, load: Load, label: str, kind: str) -> Row:
 
 def print_table(rows: list[Row], baseline: float) -> None:
     header = (
-        f"{'endpoint':<37} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+        f"{'endpoint':<39} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
         f"{'ratio':>7} {'target':>7}  result"
     )
     print()
@@ -585,7 +662,7 @@ def print_table(rows: list[Row], baseline: float) -> None:
         ratio = f"{r.ratio_pct:.1f}%" if r.ratio_pct is not None else "-"
         target = f"{r.target_pct:.0f}%" if r.target_pct is not None else "-"
         print(
-            f"{r.endpoint:<37} {r.rps:>9.1f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>7} "
+            f"{r.endpoint:<39} {r.rps:>9.1f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>7} "
             f"{ratio:>7} {target:>7}  {r.verdict}"
         )
     print(f"\nbaseline = mean of the two minimal runs = {baseline:.1f} req/s")
@@ -594,7 +671,7 @@ def print_table(rows: list[Row], baseline: float) -> None:
 def run() -> int:
     url = seeding.database_url()
     print(f"bench: database {url}")
-    seeding.seed(url=url)
+    seeded = seeding.seed(url=url)
     redis.Redis.from_url(REDIS_URL).flushdb()
     public_ids, voting_ids = sample_ids(url)
 
@@ -656,6 +733,14 @@ def run() -> int:
         ]
         for load, label, kind in plan:
             rows.append(measure(generator, app.base, load, label, kind))
+        print("bench: KPI dashboard: priming its 4 periods, one request at a time", flush=True)
+        kpis = prepare_kpis(app.base)
+        print_kpi_times(kpis, seeded.rollups)
+        rows.append(
+            measure(
+                generator, app.base, kpis.load, "KPI dashboard /operator/kpis, operator", "kpis"
+            )
+        )
         rows.append(
             measure(
                 generator,
@@ -696,6 +781,7 @@ def run() -> int:
         else:
             r.verdict = "PASS" if r.ratio_pct >= r.target_pct else "BELOW"
     print_table(rows, baseline)
+    print_kpi_times(kpis, seeded.rollups)
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     gitignore = RESULTS_DIR / ".gitignore"
@@ -712,6 +798,9 @@ def run() -> int:
         "baseline_runs_rps": baseline_runs,
         "baseline_rps": round(baseline, 1),
         "rows": [asdict(r) for r in rows],
+        "kpis_cold_ms": {str(d): round(ms, 1) for d, ms in kpis.cold_ms.items()},
+        "kpis_warm_ms": {str(d): round(ms, 1) for d, ms in kpis.warm_ms.items()},
+        "rollup_seconds": {k: round(v, 1) for k, v in seeded.rollups.items()},
     }
     out = RESULTS_DIR / "latest.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
