@@ -334,7 +334,9 @@ def loyalty(period: Period) -> Loyalty:
     )
     later = sa.orm.aliased(KpiActivity)
     again = db.session.scalar(
-        sa.select(sa.func.count()).where(
+        sa.select(sa.func.count())
+        .select_from(first_backing)
+        .where(
             sa.select(later.account_id)
             .where(
                 later.account_id == first_backing.c.account_id,

@@ -11,8 +11,8 @@ The cast (UTC days):
   Hal's 06-23. Hal's pledge was refunded 06-28.
 - Ratings: Cy 4 stars, would recommend 3, on 05-28; Fay 5 stars / 10 on 06-25; Gus 3 / 6
   on 06-26. Hal never rated.
-- Campaign Y: Gus pledged 04-10 (charged 06-29), Cy 06-10, Dee 06-15; Eve stopped at the card
-  step on 06-16 (no card saved: not a backer).
+- Campaign Y: Hal pledged 03-01, Gus 04-10 (charged 06-29), Cy 06-10, Dee 06-15; Eve stopped
+  at the card step on 06-16 (no card saved: not a backer).
 - Bo scored d1 on 05-12, and scored and commented d2 on 06-06.
 - Ada's royalty of €7.00 booked 06-12, €1.00 of it reversed 06-28, €4.00 paid out 06-30.
 """
@@ -117,6 +117,7 @@ def story(app, ctx, make_user, make_design):
             "cy": pledge(x, "cy", at(1, 21)),
             "hal": pledge(x, "hal", at(1, 22)),
         }
+        pledge(y, "hal", at(3, 1))
         y_gus = pledge(y, "gus", at(4, 10))
         pledge(y, "cy", at(6, 10))
         pledge(y, "dee", at(6, 15))

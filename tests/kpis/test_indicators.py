@@ -153,8 +153,9 @@ def test_loyalty_returning_people_and_backers_and_backing_again(rolled):
     january = ind.loyalty(JANUARY)
     assert january.returning == Ratio(0, 5)
     assert january.returning_backers == Ratio(0, 4)
-    # Gus backed again on 04-10, 80 days after 01-20; Cy's next pledge came 140 days later.
-    assert january.backed_again == Ratio(1, 4)
+    # Hal backed again 38 days after 01-22 and Gus 80 days after 01-20; Cy's next pledge
+    # came 140 days later, Fay never pledged again.
+    assert january.backed_again == Ratio(2, 4)
 
 
 def test_money_per_currency_and_units_made(rolled):
@@ -236,7 +237,7 @@ def test_rolling_up_twice_or_rebuilding_gives_the_same_rows(story, ctx):
         rollup.rebuild(today=TODAY)
         db.session.commit()
         assert _tables() == once
-        assert len(once["kpi_activity"]) == 17  # one row per account and active day
+        assert len(once["kpi_activity"]) == 18  # one row per account and active day
         assert ind.participants(JUNE).total == 6
 
 
