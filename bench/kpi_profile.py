@@ -135,7 +135,7 @@ def drop_cached_dashboards() -> int:
     import redis
 
     conn = redis.Redis.from_url(REDIS_URL)
-    keys = list(conn.scan_iter("kpis:*"))
+    keys = [*conn.scan_iter("kpis:*"), *conn.scan_iter("fragment:*")]
     return conn.delete(*keys) if keys else 0
 
 

@@ -27,6 +27,7 @@ from functools import wraps
 
 from flask import Flask, current_app, request, session
 from flask_sqlalchemy.session import Session as FlaskSession
+from markupsafe import Markup
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from werkzeug.datastructures import LanguageAccept
@@ -235,3 +236,68 @@ class PageCache:
             log.warning("page cache: could not store a page", exc_info=True)
         start_response(captured["status"], [*headers, ("X-Cache", "miss")])
         return [body]
+
+
+def cached_fragment(parts, render, seconds: int) -> Markup:
+    """A piece of a page that is the same for everyone who sees it (no CSRF token, nothing of
+    the person), rendered once and kept in Redis for ``seconds``. ``parts`` name everything it
+    depends on, the reader's language and time zone included, so that a change gives another
+    key rather than having to drop the old copy. Without Redis it is rendered each time."""
+    digest = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+    key = "fragment:" + digest
+    try:
+        redis = redis_connection()
+        hit = redis.get(key)
+    except RedisError:
+        log.warning("fragment cache unreachable: rendering", exc_info=True)
+        return Markup(render())  # noqa: S704  (a rendered template: escaped by Jinja)
+    if hit is not None:
+        return Markup(hit.decode())  # noqa: S704  (what this function stored, from a template)
+    html = str(render())
+    try:
+        redis.set(key, html.encode(), ex=seconds)
+    except RedisError:
+        log.warning("fragment cache unreachable: not kept", exc_info=True)
+    return Markup(html)  # noqa: S704  (a rendered template: escaped by Jinja)
+
+
+def cached_for_member(parts, render, seconds: int) -> str:
+    """A member's whole page, kept in Redis for ``seconds`` for that member's session alone:
+    for a page that is costly to render and changes only at moments ``parts`` name (the
+    figures of a report, say). Called once the member is known (their login session checked
+    by the user loader: a session ended by a logout or a password reset never gets here). The
+    copy is keyed by that login session and the CSRF token of the browser's session (the
+    page's forms carry it), so it never reaches anyone else, by the URL, the language and the
+    time zone; the key is a digest, so no secret is written to Redis. A page with a message
+    waiting to be shown is rendered and not kept, and so is one whose session had no CSRF
+    token yet (rendering makes it)."""
+    from flask_babel import get_locale, get_timezone
+    from flask_login import current_user
+
+    token = session.get("csrf_token")
+    if not current_user.is_authenticated or session.get("_flashes") or token is None:
+        return render()
+    mine = (
+        current_user.id,
+        current_user.get_id(),
+        token,
+        request.full_path,
+        str(get_locale()),
+        str(get_timezone()),
+    )
+    digest = hashlib.sha256(json.dumps([mine, parts], default=str).encode()).hexdigest()
+    key = "memberpage:" + digest
+    try:
+        redis = redis_connection()
+        hit = redis.get(key)
+    except RedisError:
+        log.warning("member page cache unreachable: rendering", exc_info=True)
+        return render()
+    if hit is not None:
+        return hit.decode()
+    html = render()
+    try:
+        redis.set(key, html.encode(), ex=seconds)
+    except RedisError:
+        log.warning("member page cache unreachable: not kept", exc_info=True)
+    return html

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -259,19 +260,30 @@ def _loyalty(period: ind.Period) -> dict:
     }
 
 
-def generation() -> tuple[int, dt.datetime | None]:
-    """Which rollup the tables hold, and when it ran (None: never)."""
+class Version(NamedTuple):
+    """Which rollup the tables hold and when it ran (None: never), and which targets."""
+
+    generation: int
+    rolled_at: dt.datetime | None
+    targets: int
+
+
+def generation() -> Version:
     row = db.session.execute(
-        sa.select(KpiRollup.generation, KpiRollup.rolled_at).where(KpiRollup.id == 1)
+        sa.select(KpiRollup.generation, KpiRollup.rolled_at, KpiRollup.targets_version).where(
+            KpiRollup.id == 1
+        )
     ).one_or_none()
-    return (row[0], row[1]) if row else (0, None)
+    return Version(*row) if row else Version(0, None, 0)
 
 
-def cached(period: ind.Period, pivot: dt.date | None = None) -> dict:
+def cached(
+    period: ind.Period, pivot: dt.date | None = None, version: Version | None = None
+) -> dict:
     """``compute``, from Redis when this rollup's copy is there, with when that rollup ran
     (``rolled_at``, ISO). Without Redis the figures are computed each time: slower, never
     wrong."""
-    gen, rolled_at = generation()
+    gen, rolled_at, _targets = version or generation()
     # The time too: a database restored to an older generation must not meet its copies.
     stamp = rolled_at.timestamp() if rolled_at else 0
     key = f"kpis:{gen}:{stamp}:{period.start}:{period.end}:{pivot or ''}"

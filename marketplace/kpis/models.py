@@ -121,8 +121,10 @@ class KpiRollup(db.Model):
     #: Days up to this one are in the tables; the next run starts ``LOOKBACK_DAYS`` before.
     rolled_through: Mapped[dt.date | None] = mapped_column(sa.Date)
     rolled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    #: Bumped by every run and target change: cached dashboards name the one they read.
+    #: Bumped by every run: cached dashboards name the one they read.
     generation: Mapped[int] = mapped_column(default=0)
+    #: Bumped by every change of a target: cached pages name the targets they show.
+    targets_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class KpiTarget(db.Model):

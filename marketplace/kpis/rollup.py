@@ -75,7 +75,9 @@ def _during(column, first: dt.date, last: dt.date):
     return sa.and_(column >= _start_of(first), column < _start_of(last + dt.timedelta(days=1)))
 
 
-def _state() -> KpiRollup:
+def bookkeeping() -> KpiRollup:
+    """The bookkeeping row, locked until commit (two runs, or a run and a target change, take
+    turns)."""
     state = lock_row(KpiRollup, _ROLLUP_ID)
     if state is None:
         db.session.add(KpiRollup(id=_ROLLUP_ID, generation=0))
@@ -89,7 +91,7 @@ def roll_up(today: dt.date | None = None) -> tuple[dt.date, dt.date] | None:
     them on the first run). Returns the days rewritten, or None when nothing ever happened.
     The caller commits."""
     today = today or utcnow().date()
-    state = _state()
+    state = bookkeeping()
     if state.rolled_through is None:
         first = first_activity_day()
     else:
@@ -100,7 +102,7 @@ def roll_up(today: dt.date | None = None) -> tuple[dt.date, dt.date] | None:
 def rebuild(today: dt.date | None = None) -> tuple[dt.date, dt.date] | None:
     """Every rollup row from scratch (after a fix to a definition, or a restore)."""
     today = today or utcnow().date()
-    state = _state()
+    state = bookkeeping()
     db.session.execute(sa.delete(KpiDay))
     db.session.execute(sa.delete(KpiMoney))
     db.session.execute(sa.delete(KpiActivity))

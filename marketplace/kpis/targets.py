@@ -13,6 +13,7 @@ from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import number
 
+from . import rollup
 from .dashboard import BY_KEY
 from .models import KpiTarget
 
@@ -62,6 +63,7 @@ def set_target(indicator: str, kind: str, hundredths: int, *, actor) -> KpiTarge
         db.session.add(target)
     target.kind, target.value = kind, hundredths
     target.set_by_id, target.set_at = actor.id, utcnow()
+    _changed()
     record_about(
         "kpi_target.set",
         ("kpi_target", None),
@@ -79,9 +81,15 @@ def clear_target(indicator: str, *, actor) -> bool:
     if target is None:
         return False
     db.session.delete(target)
+    _changed()
     record_about("kpi_target.clear", ("kpi_target", None), actor=actor, indicator=indicator)
     db.session.flush()
     return True
+
+
+def _changed() -> None:
+    # Pages showing the targets name this version: a change gives them a new copy.
+    rollup.bookkeeping().targets_version += 1
 
 
 def all_targets() -> list[KpiTarget]:
@@ -102,7 +110,11 @@ def progress(target: KpiTarget, snapshot: dict) -> Progress:
     return Progress(target.indicator, target.kind, value, required, current, on_track)
 
 
-def progress_all(snapshot: dict) -> list[Progress]:
+def progress_all(snapshot: dict, targets: list[KpiTarget] | None = None) -> list[Progress]:
+    """Every target's progress, in the dashboard's order (``targets``: already loaded)."""
     order = {key: i for i, key in enumerate(BY_KEY)}
-    targets = sorted(all_targets(), key=lambda t: order.get(t.indicator, len(order)))
+    targets = sorted(
+        all_targets() if targets is None else targets,
+        key=lambda t: order.get(t.indicator, len(order)),
+    )
     return [progress(t, snapshot) for t in targets if t.indicator in BY_KEY]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 from decimal import Decimal
 
 from babel.dates import format_skeleton
 from babel.numbers import format_compact_currency
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask_babel import format_decimal, format_percent, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -21,6 +22,7 @@ from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.i18n import N_, number
+from marketplace.kernel.pagecache import cached_for_member, cached_fragment
 from marketplace.kernel.web import committed, posted, refused
 from marketplace.kpis import dashboard, rollup, targets
 from marketplace.kpis.forms import TargetForm
@@ -182,17 +184,35 @@ def off_track() -> list[dict]:
     return out
 
 
+#: How long an operator's copy of the page is kept: a rollup or a target change gives the
+#: page a new key before that; this bounds how late a survey banner in the layout shows.
+PAGE_SECONDS = 300
+
+
 @operator_bp.get("/kpis")
 @operator_required
 def kpis():
     today = utcnow().date()
-    status, error = 200, None
     try:
         period, pivot = chosen_period(request.args, today)
     except PeriodError as exc:
-        period, pivot = Period.last(DEFAULT_DAYS, today), None
-        status, error = 400, str(exc)
-    return _page(period, pivot, TargetForm(formdata=None), error=error), status
+        period = Period.last(DEFAULT_DAYS, today)
+        return _page(period, None, TargetForm(formdata=None), error=str(exc)), 400
+    version = dashboard.generation()
+    # An operator reloading the dashboard gets their own copy of the page until the figures
+    # or the targets change: its figures, charts and tables cost most of a rendering.
+    parts = (
+        "kpis",
+        version,
+        today,
+        _template_digest("operator/kpis.html"),
+        _template_digest(BODY_TEMPLATE),
+    )
+    return cached_for_member(
+        parts,
+        lambda: _page(period, pivot, TargetForm(formdata=None), version=version),
+        PAGE_SECONDS,
+    )
 
 
 def _charts(snapshot: dict, period: Period) -> dict:
@@ -293,22 +313,76 @@ def _charts(snapshot: dict, period: Period) -> dict:
     return charts
 
 
-def _page(period: Period, pivot, form: TargetForm, *, error: str | None = None) -> str:
-    snapshot = dashboard.cached(period, pivot)
-    progress = {p.indicator: p for p in targets.progress_all(snapshot)}
+#: How long a rendered dashboard is kept: the next rollup gives it another key anyway.
+BODY_SECONDS = 3600
+BODY_TEMPLATE = "operator/_kpis_body.html"
+_digests: dict[str, str] = {}
+
+
+def _template_digest(name: str) -> str:
+    """A digest of a template's source: a deploy that changes the page does not meet the
+    copies rendered by the one before. Computed once per process, unless templates reload."""
+    if name not in _digests or current_app.jinja_env.auto_reload:
+        source = current_app.jinja_env.loader.get_source(current_app.jinja_env, name)[0]
+        _digests[name] = hashlib.sha256(source.encode()).hexdigest()
+    return _digests[name]
+
+
+def _page(
+    period: Period,
+    pivot,
+    form: TargetForm,
+    *,
+    error: str | None = None,
+    version: dashboard.Version | None = None,
+) -> str:
+    snapshot = dashboard.cached(period, pivot, version)
+    aims = targets.all_targets()
+    progress = {p.indicator: p for p in targets.progress_all(snapshot, aims)}
     rows = _rows(snapshot, progress)
     rolled_at = snapshot["rolled_at"] and dt.datetime.fromisoformat(snapshot["rolled_at"])
     args = {"from": period.start.isoformat(), "to": period.end.isoformat()}
     if pivot:
         args["pivot"] = pivot.isoformat()
+
+    def body() -> str:
+        return render_template(
+            BODY_TEMPLATE,
+            snapshot=snapshot,
+            charts=_charts(snapshot, period),
+            period=period,
+            rows=rows,
+            groups=GROUPS,
+            csv_args=args,
+            step_labels=STEP_LABELS,
+            money_labels=MONEY_LABELS,
+            money_definitions=MONEY_DEFINITIONS,
+            money_fields=MONEY_FIELDS,
+            shown=shown,
+            target_text=target_text,
+            flat={r["key"]: r for group in rows.values() for r in group},
+            headline=HEADLINE,
+            currencies=sorted({c for b in snapshot["series"] for c in b["money"]}),
+        )
+
+    # The figures, charts and tables are the same for every operator reading this rollup in
+    # this language with these targets: rendering them (most of a request) happens once.
+    parts = (
+        "kpis",
+        snapshot["rolled_at"],
+        snapshot["period"],
+        snapshot["pivot"] and snapshot["pivot"]["day"],
+        str(get_locale()),
+        sorted((t.indicator, t.kind, t.value) for t in aims),
+        _template_digest(BODY_TEMPLATE),
+    )
     return render_template(
         "operator/kpis.html",
+        body=cached_fragment(parts, body, BODY_SECONDS),
         snapshot=snapshot,
-        charts=_charts(snapshot, period),
         period=period,
         pivot=pivot,
         rows=rows,
-        groups=GROUPS,
         progress=progress,
         target_text=target_text,
         presets=PRESETS,
@@ -318,16 +392,7 @@ def _page(period: Period, pivot, form: TargetForm, *, error: str | None = None) 
         button=ButtonForm(formdata=None),
         rolled_at=rolled_at,
         csv_args=args,
-        tables=TABLES,
-        step_labels=STEP_LABELS,
-        money_labels=MONEY_LABELS,
-        money_definitions=MONEY_DEFINITIONS,
-        money_fields=MONEY_FIELDS,
-        shown=shown,
         labels={i.key: i.label for i in dashboard.INDICATORS},
-        flat={r["key"]: r for group in rows.values() for r in group},
-        headline=HEADLINE,
-        currencies=sorted({c for b in snapshot["series"] for c in b["money"]}),
     )
 
 

@@ -71,8 +71,11 @@ def home():
 def impact():
     """What the community has done since the start, from the KPI rollups (brought up to date
     every 15 minutes): anonymous visitors get a copy at most ``PAGE_CACHE_SECONDS`` old."""
-    _generation, rolled_at = kpi_dashboard.generation()
-    return render_template("marketplace/impact.html", impact=kpis.impact(), rolled_at=rolled_at)
+    return render_template(
+        "marketplace/impact.html",
+        impact=kpis.impact(),
+        rolled_at=kpi_dashboard.generation().rolled_at,
+    )
 
 
 @main.route("/language/<code>", methods=["GET", "POST"])

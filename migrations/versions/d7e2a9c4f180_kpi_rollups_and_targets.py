@@ -74,6 +74,7 @@ def upgrade():
     sa.Column('rolled_through', sa.Date(), nullable=True),
     sa.Column('rolled_at', sa.DateTime(), nullable=True),
     sa.Column('generation', sa.Integer(), nullable=False),
+    sa.Column('targets_version', sa.Integer(), server_default='0', nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_kpi_rollups'))
     )
     # The row every rollup locks, there from the start: two first runs cannot both create it.

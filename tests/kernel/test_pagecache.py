@@ -225,3 +225,69 @@ def test_made_up_query_strings_do_not_multiply_a_design_pages_copies(app, cachin
     assert redis_connection(app).keys("pagecache:*") == []
     assert _anonymous(app, f"/designs/{design_id}")[0] == "miss"
     assert len(redis_connection(app).keys("pagecache:*")) == 1
+
+
+def test_a_shared_fragment_is_rendered_once_per_version_of_what_it_shows(app, monkeypatch):
+    from markupsafe import Markup
+
+    from marketplace.kernel.pagecache import cached_fragment
+    from marketplace.kernel.queues import make_redis
+
+    rendered = []
+
+    def render(text):
+        def go():
+            rendered.append(text)
+            return Markup("<p>{}</p>").format(text)
+
+        return go
+
+    with app.test_request_context():
+        first = cached_fragment(("figures", 1, "en"), render("a <b>"), 60)
+        again = cached_fragment(("figures", 1, "en"), render("never"), 60)
+        other = cached_fragment(("figures", 2, "en"), render("b"), 60)
+        assert first == again == Markup("<p>a &lt;b&gt;</p>")
+        assert other == Markup("<p>b</p>")
+        assert rendered == ["a <b>", "b"]
+        # Without Redis the page still shows, rendered each time.
+        monkeypatch.setitem(app.extensions, "redis", make_redis("redis://127.0.0.1:1/0"))
+        assert cached_fragment(("figures", 1, "en"), render("c"), 60) == Markup("<p>c</p>")
+        assert rendered[-1] == "c"
+
+
+def test_a_members_copy_of_a_page_is_theirs_alone(app, ctx, make_user):
+    from flask import flash, session
+    from flask_login import login_user
+
+    from marketplace.accounts.models import User
+    from marketplace.kernel.pagecache import cached_for_member
+
+    ada, ben = make_user("ada@example.com"), make_user("ben@example.com")
+    rendered = []
+
+    def page(user_id, token="t1", path="/report", flashed=False, login="s1"):
+        with ctx(), app.test_request_context(path):
+            user = db.session.get(User, user_id)
+            user.session_token = login  # the login session's secret, as the loader sets it
+            login_user(user)
+            session["csrf_token"] = token
+            if flashed:
+                flash("Saved.")
+
+            def render():
+                rendered.append((user.email, token, path))
+                return f"<p>{user.email} {len(rendered)}</p>"
+
+            return cached_for_member(("figures", 1), render, 60)
+
+    first = page(ada)
+    assert page(ada) == first  # kept for the same session
+    assert len(rendered) == 1
+    assert "ben@" in page(ben)  # another account: its own rendering
+    assert page(ada, token="t2") != first  # another session of the same account
+    assert page(ada, path="/report?days=7") != first
+    # A page with a message waiting is rendered (the message shows), and not kept.
+    flashed = page(ada, flashed=True)
+    assert flashed != first and page(ada) == first
+    # Another login session of the same account (after logging in again elsewhere).
+    assert page(ada, login="s2") != first
