@@ -22,6 +22,10 @@ from .models import KpiRollup
 
 log = logging.getLogger(__name__)
 
+#: The periods the dashboard offers as links, in days; the rollup job computes their figures
+#: as soon as it has run, so that nobody waits for them.
+PRESETS = (7, 30, 90, 365)
+
 #: A cached dashboard is dropped by the next rollup (its generation changes); this only
 #: bounds how long unused ones stay in Redis.
 CACHE_SECONDS = 3600
@@ -302,3 +306,11 @@ def cached(
     except RedisError:
         log.warning("KPI cache unreachable: not kept", exc_info=True)
     return snapshot
+
+
+def warm(today: dt.date) -> int:
+    """Compute and cache the preset periods' figures for the rollup just committed."""
+    version = generation()
+    for days in PRESETS:
+        cached(ind.Period.last(days, today), version=version)
+    return len(PRESETS)

@@ -20,6 +20,7 @@ from marketplace.accounts.authz import operator_required
 from marketplace.kernel.charts import Series, bar_chart, funnel_chart, line_chart
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
+from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.i18n import N_, number
 from marketplace.kernel.pagecache import cached_for_member, cached_fragment
@@ -30,8 +31,8 @@ from marketplace.kpis.indicators import FUNNEL_STEPS, MONEY_FIELDS, Period
 
 operator_bp = Blueprint("kpis_operator", __name__, url_prefix="/operator")
 
-#: The periods offered as links, in days; the default one is what the console's home judges.
-PRESETS = (7, 30, 90, 365)
+PRESETS = dashboard.PRESETS
+#: The period shown first, and the one the console's home judges targets on.
 DEFAULT_DAYS = 30
 #: Longest period accepted from-to (three years): the page stays one screen of figures.
 MAX_DAYS = 1096
@@ -448,6 +449,8 @@ def roll_up():
     """Bring the figures up to now without waiting for the next ``flask cron`` round."""
     posted(ButtonForm)
     rollup.roll_up()
+    db.session.commit()
+    dashboard.warm(utcnow().date())
     return committed(
         url_for("kpis_operator.kpis", **request.args), _("Figures brought up to date.")
     )

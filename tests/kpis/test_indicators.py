@@ -307,7 +307,8 @@ def test_targets_show_progress_from_the_previous_period_or_to_a_level(rolled, ma
     assert db.session.get(KpiTarget, "satisfaction") is None
 
 
-def test_the_cron_job_rolls_up_through_today_and_commits(story, ctx):
+def test_the_cron_job_rolls_up_through_today_and_computes_the_presets(app, story, ctx):
+    from marketplace.kernel.queues import redis_connection
     from marketplace.kpis.jobs import roll_up_kpis
 
     with ctx():
@@ -315,6 +316,14 @@ def test_the_cron_job_rolls_up_through_today_and_commits(story, ctx):
     assert message.startswith("rolled up 2026-01-10 to ")
     with ctx():
         assert ind.participants(JUNE).total == 6
+        # The four periods the dashboard links to wait in the cache for the first reader.
+        from marketplace.kernel.dbtypes import utcnow
+
+        today = utcnow().date()
+        cached = {key.decode() for key in redis_connection(app).keys("kpis:*")}
+        assert len(cached) == len(dashboard.PRESETS) == 4
+        year = Period.last(365, today)
+        assert any(f":{year.start}:{year.end}:" in key for key in cached)
 
 
 def test_nothing_to_roll_up_on_a_fresh_install(ctx):
