@@ -20,7 +20,6 @@ from marketplace.accounts.authz import operator_required
 from marketplace.kernel.charts import Series, bar_chart, funnel_chart, line_chart
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
-from marketplace.kernel.extensions import db
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.i18n import N_, number
 from marketplace.kernel.pagecache import cached_for_member, cached_fragment
@@ -448,9 +447,9 @@ def clear_target(indicator: str):
 def roll_up():
     """Bring the figures up to now without waiting for the next ``flask cron`` round."""
     posted(ButtonForm)
+    # Only the rollup: the page the operator goes back to computes its own period, and the
+    # other presets wait for the next cron round rather than keep this request for seconds.
     rollup.roll_up()
-    db.session.commit()
-    dashboard.warm(utcnow().date())
     return committed(
         url_for("kpis_operator.kpis", **request.args), _("Figures brought up to date.")
     )
