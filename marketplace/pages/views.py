@@ -18,6 +18,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import format_decimal
 from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
@@ -71,9 +72,13 @@ def home():
 def impact():
     """What the community has done since the start, from the KPI rollups (brought up to date
     every 15 minutes): anonymous visitors get a copy at most ``PAGE_CACHE_SECONDS`` old."""
+    impact = kpis.impact()
+    average = impact.average_rating
     return render_template(
         "marketplace/impact.html",
-        impact=kpis.impact(),
+        impact=impact,
+        # One decimal, as the dashboard writes it: "4.0 / 5", "4,0 / 5".
+        stars=None if average is None else format_decimal(average, "#,##0.0"),
         rolled_at=kpi_dashboard.generation().rolled_at,
     )
 

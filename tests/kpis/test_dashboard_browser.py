@@ -100,7 +100,7 @@ def test_an_operator_reads_the_dashboard_sets_a_target_and_exports_it(
         figures = public.locator("#impact-figures")
         expect(figures.locator('[data-figure="participants"]')).to_contain_text("7")
         expect(figures.locator('[data-figure="produced"]')).to_contain_text("1")
-        expect(figures.locator('[data-figure="satisfaction"]')).to_contain_text("4 / 5")
+        expect(figures.locator('[data-figure="satisfaction"]')).to_contain_text("4.0 / 5")
         width = public.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, "the page scrolls sideways on a phone"
     finally:

@@ -244,7 +244,7 @@ def test_the_impact_page_shows_everyone_the_figures(client, rolled):
     assert ">7<" in figure("participants")
     assert ">5<" in figure("backers")
     assert "€6.00" in figure("royalties") and "€4.00 paid out so far" in figure("royalties")
-    assert "4 / 5" in figure("satisfaction") and "3 ratings" in figure("satisfaction")
+    assert "4.0 / 5" in figure("satisfaction") and "3 ratings" in figure("satisfaction")
 
 
 def test_the_impact_page_before_anything_happened(client):
