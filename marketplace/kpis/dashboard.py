@@ -149,11 +149,12 @@ def _ratio(r: ind.Ratio) -> dict:
 
 def _figures(period: ind.Period) -> dict:
     """One period's figures, as JSON-ready data."""
-    people = ind.participants(period)
+    counts = ind.activity_counts(period)
+    people = ind.participants(period, counts)
     funnel = ind.funnel(period)
     ideas = ind.ideas(period)
     happy = ind.satisfaction(period)
-    loyal = ind.loyalty(period)
+    loyal = ind.loyalty(period, counts)
     units = ind.units_made(period)
     return {
         "values": {
