@@ -339,13 +339,13 @@ def _page(
     snapshot = dashboard.cached(period, pivot, version)
     aims = targets.all_targets()
     progress = {p.indicator: p for p in targets.progress_all(snapshot, aims)}
-    rows = _rows(snapshot, progress)
     rolled_at = snapshot["rolled_at"] and dt.datetime.fromisoformat(snapshot["rolled_at"])
     args = {"from": period.start.isoformat(), "to": period.end.isoformat()}
     if pivot:
         args["pivot"] = pivot.isoformat()
 
     def body() -> str:
+        rows = _rows(snapshot, progress)
         return render_template(
             BODY_TEMPLATE,
             snapshot=snapshot,
@@ -382,7 +382,6 @@ def _page(
         snapshot=snapshot,
         period=period,
         pivot=pivot,
-        rows=rows,
         progress=progress,
         target_text=target_text,
         presets=PRESETS,
