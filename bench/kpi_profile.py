@@ -135,7 +135,7 @@ def drop_cached_dashboards() -> int:
     import redis
 
     conn = redis.Redis.from_url(REDIS_URL)
-    keys = [*conn.scan_iter("kpis:*"), *conn.scan_iter("fragment:*")]
+    keys = [k for p in ("kpis:*", "fragment:*", "memberpage:*") for k in conn.scan_iter(p)]
     return conn.delete(*keys) if keys else 0
 
 

@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from functools import wraps
 
 from flask import Flask, current_app, request, session
@@ -238,27 +239,36 @@ class PageCache:
         return [body]
 
 
+def remembered(key: str, make: Callable[[], str], seconds: int) -> str:
+    """What ``make`` gives, kept in Redis under ``key`` for ``seconds``: made once, then read
+    back. Without Redis it is made each time, and the log says so (slower, never wrong)."""
+    try:
+        redis = redis_connection()
+        hit = redis.get(key)
+    except RedisError:
+        log.warning("cache unreachable: making %s", key.partition(":")[0], exc_info=True)
+        return make()
+    if hit is not None:
+        return hit.decode()
+    made = make()
+    try:
+        redis.set(key, made.encode(), ex=seconds)
+    except RedisError:
+        log.warning("cache unreachable: %s not kept", key.partition(":")[0], exc_info=True)
+    return made
+
+
+def _digest(parts) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
 def cached_fragment(parts, render, seconds: int) -> Markup:
     """A piece of a page that is the same for everyone who sees it (no CSRF token, nothing of
     the person), rendered once and kept in Redis for ``seconds``. ``parts`` name everything it
     depends on, the reader's language and time zone included, so that a change gives another
     key rather than having to drop the old copy. Without Redis it is rendered each time."""
-    digest = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
-    key = "fragment:" + digest
-    try:
-        redis = redis_connection()
-        hit = redis.get(key)
-    except RedisError:
-        log.warning("fragment cache unreachable: rendering", exc_info=True)
-        return Markup(render())  # noqa: S704  (a rendered template: escaped by Jinja)
-    if hit is not None:
-        return Markup(hit.decode())  # noqa: S704  (what this function stored, from a template)
-    html = str(render())
-    try:
-        redis.set(key, html.encode(), ex=seconds)
-    except RedisError:
-        log.warning("fragment cache unreachable: not kept", exc_info=True)
-    return Markup(html)  # noqa: S704  (a rendered template: escaped by Jinja)
+    html = remembered("fragment:" + _digest(parts), lambda: str(render()), seconds)
+    return Markup(html)  # noqa: S704  (a rendered template, escaped by Jinja, or its copy)
 
 
 def cached_for_member(parts, render, seconds: int) -> str:
@@ -285,19 +295,4 @@ def cached_for_member(parts, render, seconds: int) -> str:
         str(get_locale()),
         str(get_timezone()),
     )
-    digest = hashlib.sha256(json.dumps([mine, parts], default=str).encode()).hexdigest()
-    key = "memberpage:" + digest
-    try:
-        redis = redis_connection()
-        hit = redis.get(key)
-    except RedisError:
-        log.warning("member page cache unreachable: rendering", exc_info=True)
-        return render()
-    if hit is not None:
-        return hit.decode()
-    html = render()
-    try:
-        redis.set(key, html.encode(), ex=seconds)
-    except RedisError:
-        log.warning("member page cache unreachable: not kept", exc_info=True)
-    return html
+    return remembered("memberpage:" + _digest([mine, parts]), render, seconds)

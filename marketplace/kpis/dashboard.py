@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from redis.exceptions import RedisError
 
 from marketplace.kernel.extensions import db
-from marketplace.kernel.queues import redis_connection
+from marketplace.kernel.pagecache import remembered
 
 from . import indicators as ind
 from .models import KpiRollup
-
-log = logging.getLogger(__name__)
 
 #: The periods the dashboard offers as links, in days; the rollup job computes their figures
 #: as soon as it has run, so that nobody waits for them.
@@ -292,21 +288,13 @@ def cached(
     # The time too: a database restored to an older generation must not meet its copies.
     stamp = rolled_at.timestamp() if rolled_at else 0
     key = f"kpis:{gen}:{stamp}:{period.start}:{period.end}:{pivot or ''}"
-    try:
-        redis = redis_connection()
-        hit = redis.get(key)
-    except RedisError:
-        log.warning("KPI cache unreachable: computing the dashboard", exc_info=True)
-        return {**compute(period, pivot), "rolled_at": rolled_at.isoformat() if rolled_at else None}
-    if hit is not None:
-        return json.loads(hit)
-    snapshot = compute(period, pivot)
-    snapshot["rolled_at"] = rolled_at.isoformat() if rolled_at else None
-    try:
-        redis.set(key, json.dumps(snapshot), ex=CACHE_SECONDS)
-    except RedisError:
-        log.warning("KPI cache unreachable: not kept", exc_info=True)
-    return snapshot
+
+    def figures() -> str:
+        snapshot = compute(period, pivot)
+        snapshot["rolled_at"] = rolled_at.isoformat() if rolled_at else None
+        return json.dumps(snapshot)
+
+    return json.loads(remembered(key, figures, CACHE_SECONDS))
 
 
 def warm(today: dt.date) -> int:

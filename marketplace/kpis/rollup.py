@@ -299,28 +299,25 @@ def _rewrite_history() -> None:
     db.session.add_all(KpiCohort(day=day, **figures) for day, figures in _cohorts().items())
 
 
+def _audited(subject_type: str, subject_id, action: str):
+    """Whether the audit log holds ``action`` for the row ``subject_id`` names (in SQL)."""
+    return (
+        sa.select(AuditEvent.id)
+        .where(
+            AuditEvent.subject_type == subject_type,
+            AuditEvent.subject_id == subject_id,
+            AuditEvent.action == action,
+        )
+        .exists()
+    )
+
+
 def _cohorts() -> dict[dt.date, dict[str, int]]:
     # A design rejected after the shortlist is "not selected", as is one never shortlisted:
     # its audit line tells them apart.
-    was_shortlisted = (
-        sa.select(AuditEvent.id)
-        .where(
-            AuditEvent.subject_type == "design",
-            AuditEvent.subject_id == Design.id,
-            AuditEvent.action == "design.shortlist",
-        )
-        .exists()
-    )
+    was_shortlisted = _audited("design", Design.id, "design.shortlist")
     # A campaign cancelled after its goal was met (during production, say) was funded.
-    was_funded = (
-        sa.select(AuditEvent.id)
-        .where(
-            AuditEvent.subject_type == "campaign",
-            AuditEvent.subject_id == Campaign.id,
-            AuditEvent.action == "campaign.fund",
-        )
-        .exists()
-    )
+    was_funded = _audited("campaign", Campaign.id, "campaign.fund")
 
     def count(condition):
         return sa.func.sum(sa.case((condition, 1), else_=0))

@@ -238,7 +238,7 @@ def _charts(snapshot: dict, period: Period) -> dict:
                 step=step,
             ),
             id_prefix="chart-participants",
-            value_format=lambda v: number(v),
+            value_format=number,
         ),
         "ideas": bar_chart(
             [b["ideas"] for b in now],
@@ -250,7 +250,7 @@ def _charts(snapshot: dict, period: Period) -> dict:
                 step=step,
             ),
             id_prefix="chart-ideas",
-            value_format=lambda v: number(v),
+            value_format=number,
         ),
         "funnel": funnel_chart(
             [(_(STEP_LABELS[s["step"]]), s["count"]) for s in snapshot["current"]["funnel"]],
@@ -260,7 +260,7 @@ def _charts(snapshot: dict, period: Period) -> dict:
                 "are in the table beside it."
             ),
             id_prefix="chart-funnel",
-            value_format=lambda v: number(v),
+            value_format=number,
         ),
         "satisfaction": line_chart(
             lines("average_rating"),

@@ -299,3 +299,11 @@ def test_the_dashboards_query_count_does_not_grow_with_the_data(
     # The operator's copy of the page is kept until the next rollup: their account and the
     # rollup's version are all a reload reads.
     assert cached == 2 < computed
+
+
+def test_removing_the_target_of_no_indicator_is_a_404(client, operator):
+    token = csrf_token(client, "/operator/kpis")
+    assert (
+        client.post("/operator/kpis/targets/made-up/clear", data={"csrf_token": token}).status_code
+        == 404
+    )
