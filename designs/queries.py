@@ -18,6 +18,7 @@ from marketplace.kernel.models import AuditEvent
 
 from . import ranking
 from .models import (
+    CLOSED_STATES,
     PUBLIC_STATES,
     Comment,
     Design,
@@ -164,6 +165,71 @@ def design_page(design_id: int) -> Design | None:
         .where(Design.id == design_id)
         .options(*card_options(), selectinload(Design.variants))
     )
+
+
+class VoteNow(NamedTuple):
+    score: int
+    would_buy: bool
+    variant_id: int | None
+
+
+@dataclass(frozen=True)
+class DesignNow:
+    """What a design's page shows that changes with every vote, and the reader's own vote:
+    read on every request, beside the rest of the page, which is shared and kept
+    (``designs.views.show``)."""
+
+    id: int
+    title: str
+    state: DesignState
+    designer_id: int
+    voting_closes_at: dt.datetime | None
+    vote_count: int
+    score_sum: int
+    buy_count: int
+    rank_score: float | None
+    #: The reader's vote: None for a visitor who has not voted (or is not logged in).
+    vote: VoteNow | None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state in CLOSED_STATES
+
+    @property
+    def mean_score(self) -> float | None:
+        return self.score_sum / self.vote_count if self.vote_count else None
+
+
+# Built once, and in one statement with the reader's vote: it runs on every design page.
+_DESIGN_NOW = (
+    sa.select(
+        Design.id,
+        Design.title,
+        Design.state,
+        Design.designer_id,
+        Design.voting_closes_at,
+        Design.vote_count,
+        Design.score_sum,
+        Design.buy_count,
+        Design.rank_score,
+        Vote.score,
+        Vote.would_buy,
+        Vote.variant_id,
+    )
+    .outerjoin(Vote, (Vote.design_id == Design.id) & (Vote.user_id == sa.bindparam("user_id")))
+    .where(Design.id == sa.bindparam("design_id"))
+)
+
+
+def design_now(design_id: int, user) -> DesignNow | None:
+    """The design's counters and state, and ``user``'s vote on it, in one statement."""
+    reader = user.id if user is not None and user.is_authenticated else None
+    row = db.session.execute(_DESIGN_NOW, {"design_id": design_id, "user_id": reader}).first()
+    if row is None:
+        return None
+    *facts, score, would_buy, variant_id = row
+    vote = VoteNow(score, would_buy, variant_id) if score is not None else None
+    return DesignNow(*facts, vote=vote)
 
 
 def design_to_edit(design_id: int) -> Design | None:

@@ -18,7 +18,7 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter import RateLimitExceeded
@@ -30,6 +30,7 @@ from marketplace.accounts.authz import verified_required
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.fragments import fill, shared_fragment
 from marketplace.kernel.i18n import DEFAULT_LANGUAGE
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.signals import (
@@ -200,52 +201,84 @@ def _wider_searches(status, sort, tag, product_id, q, products) -> list[tuple[st
 @bp.get("/<int:design_id>")
 @cached_for_anonymous(tag="design:{design_id}")
 def show(design_id: int):
-    design = _visible_or_404(queries.design_page(design_id))
-    vote = queries.vote_of(design.id, current_user)
-    show_scores = services.can_see_scores(design, current_user, vote)
-    is_operator = current_user.is_authenticated and current_user.is_operator
+    """The design's page: what changes with each vote (the scores, the reader's own) is read
+    on every request; the rest is shared by every reader with the same roles, rendered once
+    and kept until the design, its comments or its campaign change (``forget_page``)."""
+    now = queries.design_now(design_id, current_user)
+    if now is None or not Design.visible(now.state, now.designer_id, current_user):
+        abort(404)
+    member = current_user.is_authenticated
+    is_owner = member and current_user.id == now.designer_id
+    is_operator = member and current_user.is_operator
+    roles = (member, member and current_user.is_verified, is_operator, is_owner)
+    body, facts = shared_fragment(
+        f"design:{design_id}",
+        ["design-page", design_id, roles, str(get_locale()), str(get_timezone())],
+        lambda: _shared_page(design_id, is_owner=is_owner, is_operator=is_operator),
+    )
+    return render_template(
+        "designs/show.html",
+        title=now.title,
+        body=fill(body, scores=_scores(now, facts["variants"], is_owner, is_operator)),
+    )
+
+
+def _shared_page(design_id: int, *, is_owner: bool, is_operator: bool) -> tuple[str, dict]:
+    """The design's page but its scores section, for readers with these roles; and the
+    variants, which the reader's vote form offers."""
+    design = queries.design_page(design_id)
     comments = queries.comments_on(design.id, with_hidden=is_operator)
     # Packages built on designs (redesign challenges) add their own subjects' events.
     timeline = queries.design_timeline(
         design.id, [subject for found in collect(design_timeline, design) for subject in found]
     )
-
-    is_owner = current_user.is_authenticated and current_user.id == design.designer_id
-    forms = {"vote_form": None, "comment_form": None, "submit_form": None, "button": None}
-    # Forms carry CSRF tokens, which live in a session: anonymous visitors get none, so
-    # their pages stay the same for everyone (and cacheable).
-    if current_user.is_authenticated:
-        vote_form = VoteForm(formdata=None, obj=vote)
-        vote_form.variant_id.choices = [SelectChoice(0, _("Any / not sure"))] + [
-            SelectChoice(v.id, v.label) for v in design.variants
-        ]
-        if vote and vote.variant_id:
-            vote_form.variant_id.data = vote.variant_id
-        forms = {
-            "vote_form": vote_form,
-            "comment_form": CommentForm(formdata=None),
-            "submit_form": _submit_form_class()(formdata=None) if is_owner else None,
-            "button": ButtonForm(formdata=None),
-        }
-    return render_template(
-        "designs/show.html",
+    member = current_user.is_authenticated
+    html = render_template(
+        "designs/_page.html",
         design=design,
         campaign=_campaigns_of([design]).get(design.id),
-        vote=vote,
-        show_scores=show_scores,
         comments=comments,
         timeline=timeline,
         decision=_decision(design, timeline),
-        **forms,
+        # Forms carry CSRF tokens, which live in a session: anonymous visitors get none, so
+        # their pages stay the same for everyone (and cacheable).
+        comment_form=CommentForm(formdata=None) if member else None,
+        submit_form=_submit_form_class()(formdata=None) if is_owner else None,
         is_owner=is_owner,
         is_operator=is_operator,
-        voting_open=design.state == DesignState.VOTING,
         original=design.redesign_of if design.redesign_of_id else None,
         # Only a design that reached its campaign can be redesigned: no query for the others.
         redesigns=queries.public_redesigns_of(design.id)
         if design.state == DesignState.CAMPAIGN
         else [],
         sections=sections(design_sections, design),
+    )
+    return html, {"variants": [[v.id, v.label] for v in design.variants]}
+
+
+def _scores(now: queries.DesignNow, variants, is_owner: bool, is_operator: bool) -> str:
+    """The scores section: the counters, and the reader's vote form."""
+    if now.state.value in ("draft", "submitted", "declined"):
+        return ""  # no scores yet, or ever: no card saying nothing
+    voting_open = now.state == DesignState.VOTING
+    vote_form = None
+    if voting_open and current_user.is_authenticated:
+        vote_form = VoteForm(formdata=None, obj=now.vote)
+        vote_form.variant_id.choices = [SelectChoice(0, _("Any / not sure"))] + [
+            SelectChoice(variant_id, label) for variant_id, label in variants
+        ]
+        if now.vote and now.vote.variant_id:
+            vote_form.variant_id.data = now.vote.variant_id
+    return render_template(
+        "designs/_scores.html",
+        design=now,
+        vote=now.vote,
+        show_scores=services.can_see_scores(now, current_user, now.vote),
+        vote_form=vote_form,
+        has_variants=bool(variants),
+        is_owner=is_owner,
+        is_operator=is_operator,
+        voting_open=voting_open,
     )
 
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, has_request_context, render_template, request
+from flask import Flask, g, has_request_context, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -402,7 +402,7 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from marketplace.kernel.forms import ButtonForm
+    from marketplace.kernel import fragments
 
     @app.context_processor
     def inject():
@@ -411,15 +411,20 @@ def _register_template_helpers(app: Flask) -> None:
         # cache (ours, a proxy's) from sharing their pages.
         if not has_request_context() or not current_user.is_authenticated:
             return {}
-        try:
-            user = current_user._get_current_object()
-            banners = [banner for found in collect(page_banners, user) for banner in found]
-        except sa.exc.SQLAlchemyError:
-            banners = []  # an error page must still render when the database is what failed
-        # formdata=None: an error page for an oversized body must not read that body again.
-        return {"nav_form": ButtonForm(formdata=None), "banners": banners}
+        # Once per request: a page rendered in pieces calls this for each of them.
+        if "page_banners" not in g:
+            try:
+                user = current_user._get_current_object()
+                g.page_banners = [b for found in collect(page_banners, user) for b in found]
+            except sa.exc.SQLAlchemyError:
+                g.page_banners = []  # an error page must render when the database failed
+        return {"banners": g.page_banners}
 
     app.add_template_filter(counted)
+    app.add_template_global(fragments.csrf_input)
+    app.add_template_global(fragments.layout_part)
+    app.add_template_global(fragments.not_by)
+    app.add_template_global(fragments.hole)
     app.add_template_filter(formatted)
     app.add_template_global(flashes_at)
     app.add_template_global(flashes_elsewhere)

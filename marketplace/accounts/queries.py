@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from marketplace.kernel import mail
 from marketplace.kernel.dbtypes import utcnow
@@ -15,17 +15,39 @@ from marketplace.kernel.models import AuditEvent
 
 from .models import LoginSession, User
 
+#: What most requests read of the member: the layout (roles, the unverified banner), the
+#: rules (verified, operator, designer), the language and time zone. The rest (password hash,
+#: profile) is loaded by the pages that show or check it, on first use.
+MEMBER_COLUMNS = (
+    User.id,
+    User.email,
+    User.display_name,
+    User.email_verified_at,
+    User.is_operator,
+    User.designer_terms_version,
+    User.session_version,
+    User.locale,
+    User.time_zone,
+)
+
+# Built once: composing a select costs more than running it (a third of a millisecond, on
+# every request a member makes).
+_MEMBER_BY_SECRET = (
+    sa.select(User)
+    .join(LoginSession, LoginSession.user_id == User.id)
+    .where(
+        LoginSession.secret_hash == sa.bindparam("secret_hash"),
+        LoginSession.expires_at > sa.bindparam("now"),
+    )
+    .options(load_only(*MEMBER_COLUMNS))
+)
+
 
 def user_for_session_token(token: str) -> User | None:
     """The account a session or remember-me cookie names, while its login session lives: one
     statement, joined, since every page a member opens asks it."""
     user = db.session.scalar(
-        sa.select(User)
-        .join(LoginSession, LoginSession.user_id == User.id)
-        .where(
-            LoginSession.secret_hash == LoginSession.hash_secret(token),
-            LoginSession.expires_at > utcnow(),
-        )
+        _MEMBER_BY_SECRET, {"secret_hash": LoginSession.hash_secret(token), "now": utcnow()}
     )
     if user is not None:
         user.session_token = token

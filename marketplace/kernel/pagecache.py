@@ -96,6 +96,22 @@ return 1
 CLOCK_SKEW_SECONDS = 1.0
 
 
+def store_tagged(key: str, tag: str, entry, seconds: int, started: float, redis=None) -> None:
+    """Keep ``entry`` under ``key`` for ``seconds``, to be dropped when ``tag`` is forgotten;
+    unless it was forgotten since ``started``, when what ``entry`` shows began to be read.
+    Raises RedisError, for the caller to decide what a cache that is down means."""
+    (redis or redis_connection()).eval(
+        _STORE_TAGGED,
+        3,
+        key,
+        _tag_key(tag),
+        _forgot_key(tag),
+        seconds,
+        entry,
+        repr(started - CLOCK_SKEW_SECONDS),
+    )
+
+
 def forget_after_commit(tag: str) -> None:
     """Drop the cached copies of the pages tagged ``tag`` once the current transaction
     commits (before, a visitor could cache the old page again in between)."""
@@ -221,16 +237,7 @@ class PageCache:
         try:
             entry = json.dumps([captured["status"], headers]).encode() + b"\n" + body
             if tag:
-                redis.eval(
-                    _STORE_TAGGED,
-                    3,
-                    key,
-                    _tag_key(tag),
-                    _forgot_key(tag),
-                    seconds,
-                    entry,
-                    repr(started - CLOCK_SKEW_SECONDS),
-                )
+                store_tagged(key, tag, entry, seconds, started, redis)
             else:
                 redis.setex(key, seconds, entry)
         except RedisError:

@@ -35,13 +35,22 @@ def unanswered_surveys(campaign_id: int) -> Sequence[Survey]:
     ).all()
 
 
-def unanswered_surveys_of(user: User, limit: int = 5) -> Sequence[Survey]:
-    """The backer's surveys still waiting for an address, oldest first: the banner."""
-    return db.session.scalars(
-        awaiting_address(sa.select(Survey).where(Survey.backer_id == user.id))
-        .order_by(Survey.id)
-        .limit(limit)
-    ).all()
+# Built once, and only the two columns the banner shows: it runs on every page a member opens.
+_WAITING_ADDRESSES = (
+    awaiting_address(
+        sa.select(Survey.pledge_id, Campaign.product_name)
+        .join(Campaign, Campaign.id == Survey.campaign_id)
+        .where(Survey.backer_id == sa.bindparam("backer_id"))
+    )
+    .order_by(Survey.id)
+    .limit(sa.bindparam("limit"))
+)
+
+
+def unanswered_surveys_of(user: User, limit: int = 5) -> Sequence[sa.Row]:
+    """(pledge id, product name) of the backer's surveys still waiting for an address, oldest
+    first: the banner."""
+    return db.session.execute(_WAITING_ADDRESSES, {"backer_id": user.id, "limit": limit}).all()
 
 
 def unanswered_survey_counts() -> Sequence[sa.Row]:

@@ -113,11 +113,11 @@ def survey_banners(user) -> list[tuple[str, str]]:
         (
             _(
                 "Where should we send your %(product)s? Give your shipping address.",
-                product=s.pledge.campaign.product_name,
+                product=product_name,
             ),
-            url_for("production.survey", pledge_id=s.pledge_id),
+            url_for("production.survey", pledge_id=pledge_id),
         )
-        for s in queries.unanswered_surveys_of(user)
+        for pledge_id, product_name in queries.unanswered_surveys_of(user)
     ]
 
 

@@ -193,24 +193,42 @@ def test_gallery_runs_the_same_number_of_queries_whatever_the_data(app, client, 
     assert len(few) >= 2  # designs, then their tags
 
 
-def test_design_page_runs_the_same_number_of_queries_whatever_the_data(
-    app, client, ctx, auth, make_user, make_design
-):
-    voters = [make_user(f"v{i}@example.com") for i in range(12)]
-    small = make_design(votes=((voters[0], 4, True),))
-    large = make_design(votes=tuple((v, 3, True) for v in voters), variants=tuple("ABCDEFGH"))
+def _design_with(make_design, ctx, voters, votes: int, comments: int, variants=("A",)):
+    design_id = make_design(
+        votes=tuple((voters[i], 3, True) for i in range(votes)), variants=variants
+    )
     with ctx():
-        for design_id, count in ((small, 1), (large, 15)):
-            for i in range(count):
-                db.session.add(Comment(design_id=design_id, author_id=voters[i % 12], body=f"c{i}"))
+        for i in range(comments):
+            db.session.add(Comment(design_id=design_id, author_id=voters[i % 12], body=f"c{i}"))
         db.session.commit()
+    return design_id
+
+
+def test_design_page_runs_the_same_number_of_queries_whatever_the_data(
+    app, client, ctx, auth, make_user, make_design, monkeypatch
+):
+    """A member's design page: its shared part is rendered once (a bounded number of
+    statements), then every request reads the account, the design's counters with the
+    member's vote, and the banner: 3 statements, however many votes, comments and variants."""
+    monkeypatch.setitem(app.config, "PAGE_CACHE_TAGGED_SECONDS", 300)
+    # One process, one clock (tests/kernel/test_pagecache.py): stored right after the change.
+    monkeypatch.setattr("marketplace.kernel.pagecache.CLOCK_SKEW_SECONDS", 0.0)
+    voters = [make_user(f"v{i}@example.com") for i in range(12)]
+    small = _design_with(make_design, ctx, voters, votes=1, comments=1)
+    large = _design_with(
+        make_design, ctx, voters, votes=12, comments=15, variants=tuple("ABCDEFGH")
+    )
     auth.login("v0@example.com")
-    counts = []
+    client.get("/")  # shows the login's message: a page with a message waiting is not kept
+    first, then = [], []
     for design_id in (small, large):
-        with count_queries(app) as queries:
-            assert client.get(f"/designs/{design_id}").status_code == 200
-        counts.append(len(queries))
-    assert counts[0] == counts[1] <= 8
+        for counts in (first, then):
+            with count_queries(app) as queries:
+                page = client.get(f"/designs/{design_id}")
+            assert page.status_code == 200 and "Your score (you gave 3)" in page.get_data(True)
+            counts.append(len(queries))
+    assert first[0] == first[1] <= 12
+    assert then[0] == then[1] <= 3
 
 
 def test_designer_page_lists_public_designs(client, make_user, make_design):
