@@ -152,16 +152,22 @@ def orders_to_make(run_id: int) -> Sequence[sa.Row]:
     ).all()
 
 
-def orders_by_pledge(pledge_ids: Sequence[int]) -> dict[int, tuple[Order, ProductionRun]]:
-    """Each pledge's order and its run, for the pledges that have one."""
+def orders_and_surveys_by_pledge(
+    pledge_ids: Sequence[int],
+) -> dict[int, tuple[Order | None, ProductionRun | None, Survey | None]]:
+    """Each pledge's order with its run, and its survey (None where it has none): "My
+    pledges"."""
     if not pledge_ids:
         return {}
+    # From the pledges, so that one statement finds both, whichever of the two a pledge has.
     return {
-        order.pledge_id: (order, run)
-        for order, run in db.session.execute(
-            sa.select(Order, ProductionRun)
-            .join(ProductionRun, ProductionRun.id == Order.run_id)
-            .where(Order.pledge_id.in_(pledge_ids))
+        pledge_id: (order, run, survey)
+        for pledge_id, order, run, survey in db.session.execute(
+            sa.select(Pledge.id, Order, ProductionRun, Survey)
+            .outerjoin(Order, Order.pledge_id == Pledge.id)
+            .outerjoin(ProductionRun, ProductionRun.id == Order.run_id)
+            .outerjoin(Survey, Survey.pledge_id == Pledge.id)
+            .where(Pledge.id.in_(pledge_ids))
         )
     }
 

@@ -87,7 +87,13 @@ def survey_for(pledge_id: int, user: User) -> Survey:
 def can_answer(survey: Survey) -> bool:
     """Until the order leaves the manufacturer, the address can change."""
     order = db.session.scalar(sa.select(Order).where(Order.pledge_id == survey.pledge_id))
-    return survey.pledge.state == PledgeState.COLLECTED and (
+    return address_can_change(survey.pledge, order)
+
+
+def address_can_change(pledge: Pledge, order: Order | None) -> bool:
+    """``can_answer`` for a page that has already loaded the pledge's order (or knows it
+    has none)."""
+    return pledge.state == PledgeState.COLLECTED and (
         order is None or order.state == OrderState.PENDING
     )
 

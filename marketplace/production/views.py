@@ -39,16 +39,16 @@ def survey(pledge_id: int):
 def pledge_details(pledges) -> dict[int, list[tuple[str, str | None, str | None]]]:
     """Receives ``pledge_details``: (text, link label, link) lines for "My pledges" about
     each paid pledge's survey and order."""
-    ids = [p.id for p in pledges if p.state.value in ("collected", "refunded")]
-    if not ids:
+    paid = [p for p in pledges if p.state.value in ("collected", "refunded")]
+    if not paid:
         return {}
-    orders = queries.orders_by_pledge(ids)
-    surveys = queries.surveys_by_pledge(ids)
+    found = queries.orders_and_surveys_by_pledge([p.id for p in paid])
     details: dict[int, list] = {}
-    for pledge_id in ids:
+    for pledge in paid:
+        pledge_id = pledge.id
         lines = details.setdefault(pledge_id, [])
-        survey = surveys.get(pledge_id)
-        if survey is not None and services.can_answer(survey):
+        order, run, survey = found.get(pledge_id, (None, None, None))
+        if survey is not None and services.address_can_change(pledge, order):
             if survey.answered_at is None:
                 lines.append(
                     (
@@ -70,8 +70,7 @@ def pledge_details(pledges) -> dict[int, list[tuple[str, str | None, str | None]
                         url_for("production.survey", pledge_id=pledge_id),
                     )
                 )
-        if pledge_id in orders:
-            order, run = orders[pledge_id]
+        if order is not None:
             if order.state.value == "cancelled":
                 lines.append((_("Order cancelled."), None, None))
             elif order.state.value == "delivered":

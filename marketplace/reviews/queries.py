@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from marketplace.kernel.extensions import db
+from marketplace.production.models import Order, OrderState
 
 from .models import Rating, RatingReport
 
@@ -103,13 +104,18 @@ def rating_of_order(order_id: int) -> Rating | None:
     return db.session.scalars(sa.select(Rating).where(Rating.order_id == order_id)).first()
 
 
-def ratings_of_orders(order_ids: Iterable[int]) -> dict[int, Rating]:
-    """{order_id: Rating} for the orders rated among those."""
-    ids = list(set(order_ids))
-    if not ids:
+def delivered_orders_of(pledge_ids: Sequence[int]) -> dict[int, tuple[Order, Rating | None]]:
+    """{pledge_id: (its order, the order's rating or None)} for the pledges among those whose
+    order was delivered: "My pledges"."""
+    if not pledge_ids:
         return {}
     return {
-        r.order_id: r for r in db.session.scalars(sa.select(Rating).where(Rating.order_id.in_(ids)))
+        order.pledge_id: (order, rating)
+        for order, rating in db.session.execute(
+            sa.select(Order, Rating)
+            .outerjoin(Rating, Rating.order_id == Order.id)
+            .where(Order.pledge_id.in_(pledge_ids), Order.state == OrderState.DELIVERED)
+        )
     }
 
 

@@ -17,8 +17,6 @@ from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.web import committed, form_page, or_404, page_number, posted
-from marketplace.production import queries as production_queries
-from marketplace.production.models import OrderState
 
 from . import photos, queries, services
 from .forms import RatingForm, ReplyForm
@@ -236,16 +234,9 @@ def pledge_details(pledges) -> dict[int, list[tuple[str, str | None, str | None]
     """Receives ``pledge_details``: on "My pledges", rate each delivered order, or see and
     change the rating given."""
     ids = [p.id for p in pledges if p.state.value == "collected"]
-    orders = {
-        pledge_id: order
-        for pledge_id, (order, _run) in production_queries.orders_by_pledge(ids).items()
-        if order.state == OrderState.DELIVERED
-    }
-    ratings = queries.ratings_of_orders(o.id for o in orders.values())
     details: dict[int, list] = {}
-    for pledge_id, order in orders.items():
+    for pledge_id, (order, rating) in queries.delivered_orders_of(ids).items():
         link = url_for("reviews.rate", order_id=order.id)
-        rating = ratings.get(order.id)
         if rating is None:
             line = (_("How do you like it?"), _("Rate this product"), link)
         else:
