@@ -3,7 +3,7 @@ campaign, moving it on, shipping orders, the manufacturer's CSV."""
 
 from __future__ import annotations
 
-from flask import Blueprint, url_for
+from flask import Blueprint, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -105,9 +105,15 @@ def pledge_details(pledges) -> dict[int, list[tuple[str, str | None, str | None]
     return details
 
 
+_ASKING_FOR_ADDRESSES = ("pledges.mine", "production.survey")
+
+
 def survey_banners(user) -> list[tuple[str, str]]:
     """Receives ``page_banners``: shown on every page to a backer whose paid pledge still
-    lacks an address."""
+    lacks an address, but the two that ask for it themselves ("My pledges" lists each survey
+    waiting, beside its pledge; the survey is the form)."""
+    if request.endpoint in _ASKING_FOR_ADDRESSES:
+        return []
     return [
         (
             _(
