@@ -190,6 +190,8 @@ def requests_to_profile(app, found: dict) -> list[Request]:
         return send
 
     public, voting, campaigns = found["public"], found["voting"], found["campaigns"]
+    cookie_name = app.config["SESSION_COOKIE_NAME"]
+    cookie = member.get_cookie(cookie_name).value
 
     def vote(client, n):
         design_id = voting[n % len(voting)]
@@ -199,10 +201,9 @@ def requests_to_profile(app, found: dict) -> list[Request]:
         )
         if answer.status_code != 302:
             raise SystemExit(f"vote on {design_id}: HTTP {answer.status_code}")
-        # The flash waits in the session for the page it was made for, as in a browser that
-        # follows the redirect; the bench's load does not follow it, nor does this.
-        with client.session_transaction() as session:
-            session.pop("_flashes", None)
+        # The answer's cookie carries the flash, for the page the redirect leads to; the
+        # bench's load sends the same cookie with every vote, and so does this.
+        client.set_cookie(cookie_name, cookie)
 
     return [
         Request(
