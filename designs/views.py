@@ -260,25 +260,15 @@ def _scores(now: queries.DesignNow, variants, is_owner: bool, is_operator: bool)
     """The scores section: the counters, and the reader's vote form."""
     if now.state.value in ("draft", "submitted", "declined"):
         return ""  # no scores yet, or ever: no card saying nothing
-    voting_open = now.state == DesignState.VOTING
-    vote_form = None
-    if voting_open and current_user.is_authenticated:
-        vote_form = VoteForm(formdata=None, obj=now.vote)
-        vote_form.variant_id.choices = [SelectChoice(0, _("Any / not sure"))] + [
-            SelectChoice(variant_id, label) for variant_id, label in variants
-        ]
-        if now.vote and now.vote.variant_id:
-            vote_form.variant_id.data = now.vote.variant_id
     return render_template(
         "designs/_scores.html",
         design=now,
         vote=now.vote,
         show_scores=services.can_see_scores(now, current_user, now.vote),
-        vote_form=vote_form,
-        has_variants=bool(variants),
+        variants=variants,
         is_owner=is_owner,
         is_operator=is_operator,
-        voting_open=voting_open,
+        voting_open=now.state == DesignState.VOTING,
     )
 
 
