@@ -149,10 +149,33 @@ def index():
     if sort == "top" and status == "voting":
         sort = "newest"
     filters = queries.GalleryFilters(STATUS_FILTERS[status][1], sort, tag, product_id, q)
+    roles = current_user.is_authenticated and current_user.is_designer
+    body, _facts = shared_fragment(
+        None,
+        [
+            "gallery",
+            status,
+            sort,
+            tag,
+            product_id,
+            q,
+            page,
+            roles,
+            str(get_locale()),
+            str(get_timezone()),
+        ],
+        lambda: _gallery(filters, page, status=status, sort=sort),
+    )
+    return render_template("designs/index.html", body=fill(body))
+
+
+def _gallery(filters: queries.GalleryFilters, page: int, *, status: str, sort: str):
+    """The gallery's page: the same for every reader (a designer gets a "Submit" button)."""
     designs, has_next = queries.gallery_page(filters, page)
     products = queries.products()
-    return render_template(
-        "designs/index.html",
+    tag, product_id, q = filters.tag, filters.product_id, filters.q
+    html = render_template(
+        "designs/_gallery.html",
         designs=designs,
         wider=[] if designs else _wider_searches(status, sort, tag, product_id, q, products),
         campaigns=_campaigns_of(designs),
@@ -167,6 +190,7 @@ def index():
         status_filters=STATUS_FILTERS,
         sorts=SORTS,
     )
+    return html, {}
 
 
 def _wider_searches(status, sort, tag, product_id, q, products) -> list[tuple[str, str]]:

@@ -129,21 +129,25 @@ def layout_part(*parts, caller: Callable[[], str]) -> Markup:
 # --- a page's pieces, in Redis ----------------------------------------------------------------
 
 
-def shared_fragment(tag: str, parts, render: Callable[[], tuple[str, dict]]) -> tuple[str, dict]:
+def shared_fragment(
+    tag: str | None, parts, render: Callable[[], tuple[str, dict]]
+) -> tuple[str, dict]:
     """A piece of a page shared by every reader with the same ``parts`` (their roles, the
     language, the time zone), and what the request needs to know beside it (``render``'s
     second value, plain JSON), kept in Redis until the page cache forgets ``tag`` (or for
-    ``PAGE_CACHE_TAGGED_SECONDS``). Without Redis, or with that setting at 0, it is rendered
+    ``PAGE_CACHE_TAGGED_SECONDS``). Without a tag, for a piece whose changes nothing
+    announces (a gallery), it is kept ``PAGE_CACHE_SECONDS``, as the page cache keeps such
+    pages for anonymous visitors. Without Redis, or with that setting at 0, it is rendered
     each time, the same way. Returns the piece with its holes still open (``fill`` them).
 
     While a message waits to be shown the piece is rendered and not kept: a message shown
     beside an element of the piece (``flashes_at``) is that reader's alone."""
     from .pagecache import _digest, store_tagged
 
-    seconds = current_app.config["PAGE_CACHE_TAGGED_SECONDS"]
+    seconds = current_app.config["PAGE_CACHE_TAGGED_SECONDS" if tag else "PAGE_CACHE_SECONDS"]
     if session.get("_flashes"):
         seconds = 0
-    key = f"fragment:{tag}:{_digest(parts)}"
+    key = f"fragment:{tag or 'untagged'}:{_digest(parts)}"
     if seconds > 0:
         try:
             hit = redis_connection().get(key)
@@ -158,8 +162,12 @@ def shared_fragment(tag: str, parts, render: Callable[[], tuple[str, dict]]) -> 
         html, facts = render()
         html = _scrubbed(str(html))
     if seconds > 0:
+        entry = json.dumps([html, facts])
         try:
-            store_tagged(key, tag, json.dumps([html, facts]), seconds, started)
+            if tag:
+                store_tagged(key, tag, entry, seconds, started)
+            else:
+                redis_connection().set(key, entry, ex=seconds)
         except RedisError:
             log.warning("cache unreachable: %s not kept", tag, exc_info=True)
     return html, facts

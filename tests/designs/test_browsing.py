@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from designs.models import Comment, DesignState
 from marketplace.kernel.extensions import db
-from tests.helpers import count_queries, csrf_token
+from tests.helpers import PASSWORD, count_queries, csrf_in, csrf_token
 
 
 def titles(html: str, names: list[str]) -> list[str]:
@@ -191,6 +191,46 @@ def test_gallery_runs_the_same_number_of_queries_whatever_the_data(app, client, 
         client.get("/designs/")
     assert len(few) == len(many) <= 4
     assert len(few) >= 2  # designs, then their tags
+
+
+def test_a_members_gallery_is_shared_and_runs_two_statements_once_rendered(
+    app, client, auth, make_user, make_design, monkeypatch
+):
+    """The gallery is the same for every member (but designers' "Submit" button): rendered
+    once, it is shared for PAGE_CACHE_SECONDS, and a member's request reads only the account
+    and the banner, however many designs there are."""
+    monkeypatch.setitem(app.config, "PAGE_CACHE_SECONDS", 10)
+    make_design(title="First piece", tags=("a", "b"))
+    make_user("member@example.com")
+    auth.login("member@example.com")
+    client.get("/")  # shows the login's message: a page with a message waiting is not kept
+    counts = []
+    for n in range(20):
+        make_design(title=f"Piece {n}", tags=("a", f"t{n}"))
+    for _ in range(2):
+        with count_queries(app) as queries:
+            page = client.get("/designs/?sort=newest").get_data(as_text=True)
+        assert "Piece 19" in page and "Log out" in page
+        counts.append(len(queries))
+    assert counts[0] <= 6 and counts[1] <= 2
+    # Shared, but each member's forms carry their own session's token.
+    make_user("other@example.com")
+    other = app.test_client()
+    other.post(
+        "/account/login",
+        data={
+            "email": "other@example.com",
+            "password": PASSWORD,
+            "csrf_token": csrf_token(other, "/account/login"),
+        },
+    )
+    other.get("/")
+    with count_queries(app) as queries:
+        theirs = other.get("/designs/?sort=newest").get_data(as_text=True)
+    assert len(queries) <= 2 and "Piece 19" in theirs
+    assert csrf_in(theirs) and csrf_in(theirs) != csrf_in(page)
+    logged_out = other.post("/account/logout", data={"csrf_token": csrf_in(theirs)})
+    assert logged_out.status_code == 302
 
 
 def _design_with(make_design, ctx, voters, votes: int, comments: int, variants=("A",)):

@@ -1,0 +1,94 @@
+"""A design's page is put together from a piece every reader with the same roles shares
+(kernel.fragments) and the reader's own: what is shared must follow every change, and what is
+the reader's must never reach anyone else."""
+
+import re
+
+import pytest
+
+from tests.helpers import PASSWORD, count_queries, csrf_in, csrf_token
+
+
+@pytest.fixture
+def shared(app, monkeypatch):
+    monkeypatch.setitem(app.config, "PAGE_CACHE_TAGGED_SECONDS", 300)
+    # One process, one clock (tests/kernel/test_pagecache.py): stored right after the change.
+    monkeypatch.setattr("marketplace.kernel.pagecache.CLOCK_SKEW_SECONDS", 0.0)
+
+
+def _member(app, email):
+    client = app.test_client()
+    answer = client.post(
+        "/account/login",
+        data={
+            "email": email,
+            "password": PASSWORD,
+            "csrf_token": csrf_token(client, "/account/login"),
+        },
+    )
+    assert answer.status_code == 302
+    client.get("/")  # the login's message
+    return client
+
+
+def _page(client, design_id):
+    page = client.get(f"/designs/{design_id}")
+    assert page.status_code == 200
+    return page.get_data(as_text=True)
+
+
+def _comment(client, design_id, body):
+    answer = client.post(
+        f"/designs/{design_id}/comments",
+        data={"csrf_token": csrf_token(client, f"/designs/{design_id}"), "body": body},
+    )
+    assert answer.status_code == 302
+    client.get(f"/designs/{design_id}")  # shows the message beside the comment
+
+
+def _reports(html):
+    return len(re.findall(r'action="/designs/comments/\d+/report"', html))
+
+
+def test_each_reader_gets_their_own_report_buttons_and_token(app, shared, make_user, make_design):
+    make_user("ada@example.com")
+    make_user("bob@example.com")
+    design_id = make_design()
+    ada, bob = _member(app, "ada@example.com"), _member(app, "bob@example.com")
+    _comment(ada, design_id, "Ada's thought")
+    _comment(bob, design_id, "Bob's thought")
+
+    for round_ in range(2):  # rendered, then read back
+        with count_queries(app) as queries:
+            ada_page, bob_page = _page(ada, design_id), _page(bob, design_id)
+        if round_:
+            assert len(queries) == 2 * 3, "not read back from the shared piece"
+        assert "Ada&#39;s thought" in bob_page and "Bob&#39;s thought" in ada_page
+        # A report button under the other's comment only.
+        assert _reports(ada_page) == _reports(bob_page) == 1
+        assert csrf_in(ada_page) != csrf_in(bob_page)
+        assert "\x00" not in ada_page + bob_page
+    # Each one's token works for them: the shared piece carried none of its own.
+    report = re.search(r'action="(/designs/comments/\d+/report)"', bob_page)[1]
+    assert bob.post(report, data={"csrf_token": csrf_in(bob_page)}).status_code == 302
+    assert ada.post(report, data={"csrf_token": csrf_in(bob_page)}).status_code == 400
+
+
+def test_the_shared_piece_follows_a_new_comment_and_the_scores_follow_each_vote(
+    app, shared, make_user, make_design
+):
+    make_user("ada@example.com")
+    make_user("bob@example.com")
+    design_id = make_design()
+    ada, bob = _member(app, "ada@example.com"), _member(app, "bob@example.com")
+    assert "No comments yet." in _page(bob, design_id)
+    _comment(ada, design_id, "Fresh words")
+    assert "Fresh words" in _page(bob, design_id)
+
+    vote = {"csrf_token": csrf_in(_page(ada, design_id)), "score": "4"}
+    assert ada.post(f"/designs/{design_id}/vote", data=vote).status_code == 302
+    assert "Your score (you gave 4)" in _page(ada, design_id)
+    assert "Your score (you gave" not in _page(bob, design_id)  # Bob's own vote form
+    vote = {"csrf_token": csrf_in(_page(bob, design_id)), "score": "2"}
+    assert bob.post(f"/designs/{design_id}/vote", data=vote).status_code == 302
+    assert "average of 2 votes" in _page(ada, design_id)
