@@ -224,7 +224,13 @@ _DESIGN_NOW = (
 def design_now(design_id: int, user) -> DesignNow | None:
     """The design's counters and state, and ``user``'s vote on it, in one statement."""
     reader = user.id if user is not None and user.is_authenticated else None
-    row = db.session.execute(_DESIGN_NOW, {"design_id": design_id, "user_id": reader}).first()
+    # On the session's connection: the ORM's execution path costs twice as much CPU as the
+    # statement itself takes, for rows it would not turn into objects anyway.
+    row = (
+        db.session.connection()
+        .execute(_DESIGN_NOW, {"design_id": design_id, "user_id": reader})
+        .first()
+    )
     if row is None:
         return None
     *facts, score, would_buy, variant_id = row

@@ -475,7 +475,9 @@ def cast_vote(
         raise DesignError(_("Confirm your email address before scoring."), 403)
     if not would_buy:
         variant_id = None
-    run = db.session.execute
+    # On the session's connection: no ORM objects, so none of the ORM's execution path.
+    conn = db.session.connection()
+    run = conn.execute
     ids = {"p_design": design_id, "p_user": user.id}
     design = run(_VOTE_SQL["lock"], {**ids, "p_variant_id": variant_id}).first()
     if design is None or not Design.visible(design.state, design.designer_id, user):
@@ -505,7 +507,7 @@ def cast_vote(
         "p_variant_id": variant_id,
         "p_updated_at": now,
     }
-    if db.session.get_bind().dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql":
         run(_VOTE_SQL["upsert_totals"], values)
         return
     old = run(_VOTE_SQL["old"], ids).first()
