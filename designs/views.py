@@ -30,7 +30,7 @@ from marketplace.accounts.authz import verified_required
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
-from marketplace.kernel.fragments import fill, shared_fragment
+from marketplace.kernel.fragments import fill, in_process, shared_fragment
 from marketplace.kernel.i18n import DEFAULT_LANGUAGE
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.signals import (
@@ -281,18 +281,26 @@ def _shared_page(design_id: int, *, is_owner: bool, is_operator: bool) -> tuple[
 
 
 def _scores(now: queries.DesignNow, variants, is_owner: bool, is_operator: bool) -> str:
-    """The scores section: the counters, and the reader's vote form."""
+    """The scores section: the counters, and the reader's vote form. Everything it shows is
+    in its key, so the section for the same counters, vote and reader's roles is rendered
+    once per process (many readers of a design see the same one)."""
     if now.state.value in ("draft", "submitted", "declined"):
         return ""  # no scores yet, or ever: no card saying nothing
-    return render_template(
-        "designs/_scores.html",
-        design=now,
-        vote=now.vote,
-        show_scores=services.can_see_scores(now, current_user, now.vote),
-        variants=variants,
-        is_owner=is_owner,
-        is_operator=is_operator,
-        voting_open=now.state == DesignState.VOTING,
+    member = current_user.is_authenticated
+    roles = (member, member and current_user.is_verified, is_operator, is_owner)
+    return in_process(
+        ("design-scores", now, tuple(map(tuple, variants)), roles)
+        + (str(get_locale()), str(get_timezone())),
+        lambda: render_template(
+            "designs/_scores.html",
+            design=now,
+            vote=now.vote,
+            show_scores=services.can_see_scores(now, current_user, now.vote),
+            variants=variants,
+            is_owner=is_owner,
+            is_operator=is_operator,
+            voting_open=now.state == DesignState.VOTING,
+        ),
     )
 
 

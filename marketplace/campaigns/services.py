@@ -165,7 +165,7 @@ def transition(
 def pledge_transition(
     pledge: Pledge, event: str, actor: User | None, reason: str | None = None, **data
 ) -> bool:
-    return apply_transition(
+    moved = apply_transition(
         PLEDGE_MACHINE,
         pledge,
         event,
@@ -174,6 +174,16 @@ def pledge_transition(
         campaign_id=pledge.campaign_id,
         **data,
     )
+    if moved:
+        # What is kept about the backer (the banner asking for a paid pledge's address)
+        # follows their pledges.
+        forget_after_commit(backer_tag(pledge.backer_id))
+    return moved
+
+
+def backer_tag(backer_id: int) -> str:
+    """The page-cache tag of what is kept about a backer's pledges."""
+    return f"backer:{backer_id}"
 
 
 def lock_campaign(campaign_id: int) -> Campaign | None:

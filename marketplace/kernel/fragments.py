@@ -12,10 +12,12 @@ member's bits go, kept, and each request fills the holes in, which is string rep
 - ``{% call not_by(author_id) %}...{% endcall %}``: shown to every member but that author;
 - ``{{ hole("name") }}``: a section the request renders itself, given to ``fill`` by name.
 
-Two stores: ``layout_part`` keeps the layout's pieces in the process (they change only with
-the code and the catalogues, so only a deploy changes them, and a deploy restarts the process);
-``shared_fragment`` keeps a page's pieces in Redis, tagged like the page cache's pages and
-dropped with them by ``pagecache.forget_after_commit(tag)``.
+Two stores: ``in_process`` keeps pieces whose every input is in their key in the process (the
+layout's, by ``layout_part``: they change only with the code and the catalogues, so only a
+deploy changes them, and a deploy restarts the process; a design's scores section, keyed by
+its counters); ``shared_fragment`` keeps a page's pieces in Redis, tagged like the page
+cache's pages and dropped with them by ``pagecache.forget_after_commit(tag)``; ``kept`` keeps
+what a query found there the same way.
 
 Hole markers hold NUL characters, which no text can carry here: ``kernel.web`` refuses them in
 query strings and forms, so no user's words can fake a hole.
@@ -102,9 +104,9 @@ def fill(html: str, **sections: str) -> Markup:
 # --- the layout's pieces, in the process ------------------------------------------------------
 
 _LAYOUT_LOCK = threading.Lock()
-#: Pieces differ by language, roles, the section of the site and (the language switcher's
-#: return address) the page: bounded, since that last one comes from the visitor.
-LAYOUT_PIECES = 4096
+#: Pieces differ by language, roles, the section of the site, the page (the language
+#: switcher's return address, a design's counters): bounded, since pages come from visitors.
+LAYOUT_PIECES = 8192
 
 
 def layout_part(*parts, caller: Callable[[], str]) -> Markup:
@@ -112,13 +114,25 @@ def layout_part(*parts, caller: Callable[[], str]) -> Markup:
     it shows: language, roles, where the visitor is), holes filled per request."""
     if not has_request_context():
         return Markup(caller())  # noqa: S704  (rendered by Jinja, escaped there)
+    return in_process(("layout", *parts), caller)
+
+
+def in_process(parts: tuple, render: Callable[[], str]) -> Markup:
+    """A piece whose every input is in ``parts`` (hashable: the values it shows, the
+    reader's roles, language and time zone), rendered once per process and kept while the
+    process lives, holes filled per request. Nothing needs to drop it: a change of what it
+    shows is a change of ``parts``. A page with a message waiting renders it afresh (the
+    message may be shown in it)."""
+    if session.get("_flashes"):
+        with sharing():
+            return fill(_scrubbed(str(render())))
     # Per app: two apps in one process (tests, a dev server's reloader) may differ.
-    pieces = current_app.extensions.setdefault("layout_parts", {})
+    pieces = current_app.extensions.setdefault("fragments.in_process", {})
     key = (request.script_root, *parts)
     html = pieces.get(key)
     if html is None:
         with sharing():
-            html = _scrubbed(str(caller()))
+            html = _scrubbed(str(render()))
         with _LAYOUT_LOCK:
             if len(pieces) >= LAYOUT_PIECES:
                 pieces.clear()
@@ -171,3 +185,30 @@ def shared_fragment(
         except RedisError:
             log.warning("cache unreachable: %s not kept", tag, exc_info=True)
     return html, facts
+
+
+def kept(tag: str, key: str, make: Callable[[], object]):
+    """What ``make`` found (plain JSON), kept in Redis under ``key`` until the page cache
+    forgets ``tag`` (or for ``PAGE_CACHE_TAGGED_SECONDS``): for a query every page of a
+    member runs whose answer changes only at moments the code names. Without Redis, or with
+    that setting at 0, it is made each time."""
+    from .pagecache import store_tagged
+
+    seconds = current_app.config["PAGE_CACHE_TAGGED_SECONDS"]
+    if seconds <= 0:
+        return make()
+    key = "kept:" + key
+    try:
+        hit = redis_connection().get(key)
+    except RedisError:
+        log.warning("cache unreachable: making %s", key, exc_info=True)
+        return make()
+    if hit is not None:
+        return json.loads(hit)
+    started = time.time()
+    made = make()
+    try:
+        store_tagged(key, tag, json.dumps(made), seconds, started)
+    except RedisError:
+        log.warning("cache unreachable: %s not kept", key, exc_info=True)
+    return made

@@ -40,6 +40,7 @@ from marketplace.kernel.extensions import db
 from marketplace.kernel.i18n import country_name
 from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
+from marketplace.kernel.pagecache import forget_after_commit
 from marketplace.kernel.urls import external_url
 from payments import ledger
 
@@ -74,6 +75,7 @@ def request_survey(pledge: Pledge) -> Survey:
     survey = Survey(pledge_id=pledge.id, campaign_id=pledge.campaign_id, backer_id=pledge.backer_id)
     db.session.add(survey)
     db.session.flush()
+    forget_after_commit(campaigns.backer_tag(pledge.backer_id))  # the banner asks for it
     return survey
 
 
@@ -119,6 +121,7 @@ def answer_survey(pledge_id: int, user: User, answers: dict, variant_confirmed: 
         setattr(survey, key, value or None)
     first = survey.answered_at is None
     survey.answered_at = utcnow()
+    forget_after_commit(campaigns.backer_tag(user.id))  # the banner asked for it
     record_about(
         "survey.answered" if first else "survey.updated",
         ("pledge", pledge_id),

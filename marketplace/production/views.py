@@ -8,6 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from marketplace.accounts.authz import verified_required
+from marketplace.campaigns import services as campaigns
+from marketplace.kernel.fragments import kept
 from marketplace.kernel.i18n import day
 from marketplace.kernel.web import committed, form_page
 
@@ -122,7 +124,11 @@ def survey_banners(user) -> list[tuple[str, str]]:
             ),
             url_for("production.survey", pledge_id=pledge_id),
         )
-        for pledge_id, product_name in queries.unanswered_surveys_of(user)
+        for pledge_id, product_name in kept(
+            campaigns.backer_tag(user.id),
+            f"survey-banner:{user.id}",
+            lambda: [list(row) for row in queries.unanswered_surveys_of(user)],
+        )
     ]
 
 

@@ -19,7 +19,7 @@ from marketplace.production import services as production
 from marketplace.production.models import Order, OrderState, ProductionRun, RunState, Survey
 from payments import jobs, ledger, refunds
 from payments.models import LedgerEntry, LedgerKind
-from tests.helpers import add_pledges, close_and_settle, csrf_token, login_as, post
+from tests.helpers import add_pledges, close_and_settle, count_queries, csrf_token, login_as, post
 
 SHIP_DATE = (utcnow() + dt.timedelta(days=30)).date()
 
@@ -146,6 +146,33 @@ def test_the_address_must_be_in_the_zone_whose_shipping_was_paid(client, auth, c
     assert answer(client, auth, "ada@example.com", ada, country="DE").status_code == 302
     assert answer(client, auth, "ada@example.com", ada, country="US").status_code == 422
     assert answer(client, auth, "ada@example.com", ada, country="FR").status_code == 302
+
+
+def test_the_kept_banner_follows_the_survey_asked_and_answered(
+    app, client, auth, ctx, settled, monkeypatch
+):
+    """Every page of a member shows the banner: it is kept (no query on most pages), and
+    asking for an address or answering it shows on the very next page."""
+    monkeypatch.setitem(app.config, "PAGE_CACHE_TAGGED_SECONDS", 300)
+    monkeypatch.setattr("marketplace.kernel.pagecache.CLOCK_SKEW_SECONDS", 0.0)
+    ada = settled["pledges"]["ada"]
+    with ctx():
+        db.session.execute(sa.delete(Survey).where(Survey.pledge_id == ada))
+        db.session.commit()
+    login_as(client, auth, "ada@example.com")
+    for _ in range(2):
+        assert "Give your shipping address" not in client.get("/").get_data(as_text=True)
+    with count_queries(app) as queries:
+        client.get("/")
+    assert not [q for q in queries if "surveys" in q]  # read back from Redis
+
+    with ctx():
+        production.request_survey(db.session.get(Pledge, ada))
+        db.session.commit()
+    assert "Give your shipping address" in client.get("/").get_data(as_text=True)
+    assert "Give your shipping address" in client.get("/").get_data(as_text=True)
+    assert answer(client, auth, "ada@example.com", ada).status_code == 302
+    assert "Give your shipping address" not in client.get("/").get_data(as_text=True)
 
 
 def test_the_survey_is_asked_answered_and_reminded(
