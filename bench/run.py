@@ -56,6 +56,15 @@ LOAD_THREADS = 2
 CONNECTIONS = 16
 WARMUP_SECONDS = 3
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
+#: Only the rows whose name holds one of these words, separated by ";" (names hold commas).
+#: The minimal endpoint's rows always run, and the vote's floor with the vote. Empty: all.
+ONLY = [w.strip() for w in os.environ.get("BENCH_ONLY", "").split(";") if w.strip()]
+
+
+def wanted(label: str) -> bool:
+    return not ONLY or any(word in label for word in ONLY)
+
+
 #: Fixed, because Flask-Login's session protection hashes the User-Agent into the session.
 USER_AGENT = "cocrea-bench/1"
 SAMPLE_IDS = 1000
@@ -68,6 +77,7 @@ VOTE_TARGET_OF_FLOOR = 60.0
 KPI_PERIODS = (7, 30, 90, 365)
 KPI_HEADING = "Co-creation KPIs"
 FLOOR_ROW = "vote floor: bare Flask, one SQL call"
+KPI_ROW = "KPI dashboard /operator/kpis, operator"
 
 
 # --- servers ----------------------------------------------------------------------------------
@@ -779,35 +789,35 @@ def run() -> int:
             (vote_load, "vote POST /designs/<id>/vote", "vote"),
         ]
         for load, label, kind in plan:
-            rows.append(measure(generator, app.base, load, label, kind))
-        print("bench: KPI dashboard: priming its 4 periods, one request at a time", flush=True)
-        kpis = prepare_kpis(app.base)
-        print_kpi_times(kpis, seeded.rollups)
-        rows.append(
-            measure(
-                generator, app.base, kpis.load, "KPI dashboard /operator/kpis, operator", "kpis"
+            if wanted(label):
+                rows.append(measure(generator, app.base, load, label, kind))
+        kpis = None
+        if wanted(KPI_ROW):
+            print("bench: KPI dashboard: priming its 4 periods, one request at a time", flush=True)
+            kpis = prepare_kpis(app.base)
+            print_kpi_times(kpis, seeded.rollups)
+            rows.append(measure(generator, app.base, kpis.load, KPI_ROW, "kpis"))
+        if wanted(FLOOR_ROW) or any(r.kind == "vote" for r in rows):
+            rows.append(
+                measure(
+                    generator,
+                    floor.base,
+                    prepare_floor_vote(floor.base, voting_ids),
+                    FLOOR_ROW,
+                    "info",
+                )
             )
-        )
-        rows.append(
-            measure(
-                generator,
-                floor.base,
-                prepare_floor_vote(floor.base, voting_ids),
-                FLOOR_ROW,
-                "info",
+            # The same floor without the flash message, so without writing the session: the
+            # least any vote here can cost, whatever its confirmation looks like.
+            rows.append(
+                measure(
+                    generator,
+                    floor.base,
+                    prepare_floor_vote(floor.base, voting_ids, "/quiet/designs/"),
+                    "vote floor, no flash",
+                    "info",
+                )
             )
-        )
-        # The same floor without the flash message, so without writing the session: the
-        # least any vote here can cost, whatever its confirmation looks like.
-        rows.append(
-            measure(
-                generator,
-                floor.base,
-                prepare_floor_vote(floor.base, voting_ids, "/quiet/designs/"),
-                "vote floor, no flash",
-                "info",
-            )
-        )
         rows.append(measure(generator, minimal.base, ping, "minimal /ping (after)", "baseline"))
     finally:
         for server in servers:
@@ -816,7 +826,7 @@ def run() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     baseline_runs = [r.rps for r in rows if r.kind == "baseline"]
-    floor_rps = next(r.rps for r in rows if r.endpoint == FLOOR_ROW)
+    floor_rps = next((r.rps for r in rows if r.endpoint == FLOOR_ROW), None)
     baseline = sum(baseline_runs) / len(baseline_runs)
     for r in rows:
         if r.kind == "baseline":
@@ -835,7 +845,8 @@ def run() -> int:
         else:
             r.verdict = "PASS" if r.ratio_pct >= r.target_pct else "BELOW"
     print_table(rows, baseline)
-    print_kpi_times(kpis, seeded.rollups)
+    if kpis is not None:
+        print_kpi_times(kpis, seeded.rollups)
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     gitignore = RESULTS_DIR / ".gitignore"
@@ -852,8 +863,9 @@ def run() -> int:
         "baseline_runs_rps": baseline_runs,
         "baseline_rps": round(baseline, 1),
         "rows": [asdict(r) for r in rows],
-        "kpis_cold_ms": {str(d): round(ms, 1) for d, ms in kpis.cold_ms.items()},
-        "kpis_warm_ms": {str(d): round(ms, 1) for d, ms in kpis.warm_ms.items()},
+        "only": ONLY,
+        "kpis_cold_ms": {str(d): round(ms, 1) for d, ms in kpis.cold_ms.items()} if kpis else {},
+        "kpis_warm_ms": {str(d): round(ms, 1) for d, ms in kpis.warm_ms.items()} if kpis else {},
         "rollup_seconds": {k: round(v, 1) for k, v in seeded.rollups.items()},
     }
     out = RESULTS_DIR / "latest.json"
