@@ -262,6 +262,7 @@ def update_draft(
     if design.state not in EDITABLE_STATES:
         raise DesignError(_("Only drafts can be edited; this design is already submitted."), 409)
     _apply_fields(design, **fields)
+    forget_page(design.id)  # its designer's page of it is kept like the others
     if design.state == DesignState.DECLINED:
         transition(design, "revise", actor)
     old_key = None

@@ -234,7 +234,9 @@ def show(design_id: int):
     member = current_user.is_authenticated
     is_owner = member and current_user.id == now.designer_id
     is_operator = member and current_user.is_operator
-    roles = (member, member and current_user.is_verified, is_operator, is_owner)
+    # The owner's submit form depends on the licence terms they accepted.
+    owner_terms = is_owner and current_user.designer_terms_version
+    roles = (member, member and current_user.is_verified, is_operator, is_owner, owner_terms)
     body, facts = shared_fragment(
         f"design:{design_id}",
         ["design-page", design_id, roles, str(get_locale()), str(get_timezone())],
