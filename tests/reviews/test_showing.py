@@ -223,3 +223,31 @@ def test_the_moderation_console_is_for_operators_only(client, auth, make_user, w
         make_user(who)
         auth.login(who)
     assert client.get("/operator/reviews/").status_code in (302, 403)
+
+
+def test_a_shared_design_page_shows_report_under_the_others_reviews_only(
+    app, client, auth, ctx, delivered, monkeypatch
+):
+    """The reviews section is part of the design page every member shares: rendered for
+    one reader, it must not give another a "Report" under their own review."""
+    monkeypatch.setitem(app.config, "PAGE_CACHE_TAGGED_SECONDS", 300)
+    monkeypatch.setattr("marketplace.kernel.pagecache.CLOCK_SKEW_SECONDS", 0.0)
+    add_rating(ctx, delivered, "ada", 5, "Perfect fit")
+    add_rating(ctx, delivered, "ben", 4, "Colours a bit dull")
+    url = f"/designs/{delivered['design']}"
+    reports = {}
+    for name in ("ben", "ada", "ben"):  # Ben's renders the shared piece, Ada's reads it back
+        login_as(client, auth, f"{name}@example.com")
+        client.get("/")  # the login's message
+        page = client.get(url).get_data(as_text=True)
+        reports[name] = re.findall(r'action="/reviews/(\d+)/report"', page)
+    ratings = {n: str(delivered_rating(ctx, delivered, n)) for n in ("ada", "ben")}
+    assert reports["ada"] == [ratings["ben"]]
+    assert reports["ben"] == [ratings["ada"]]
+
+
+def delivered_rating(ctx, story, name) -> int:
+    with ctx():
+        return db.session.scalar(
+            sa.select(Rating.id).where(Rating.order_id == story["orders"][name])
+        )
