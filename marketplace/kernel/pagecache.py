@@ -3,7 +3,8 @@
 Most traffic on a gallery is people who are not logged in, and their pages are the same for
 everyone: rendering each one (a dozen milliseconds of ORM and templates) is waste. A page is
 kept ``PAGE_CACHE_SECONDS`` (10 s by default): a new design or pledge shows to anonymous
-visitors at most that late, while members always get fresh pages. The same window is
+visitors at most that late. Members never get a cached page: theirs is put together from
+shared pieces and their own (``kernel.fragments``). The same window is
 announced in Cache-Control, so a reverse proxy or CDN can share the work too.
 
 A page whose every change goes through code that says so (a design's page: its transitions
