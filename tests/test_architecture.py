@@ -185,8 +185,9 @@ def test_the_product_imports_no_development_code():
     assert offending == []
 
 
-#: Per-app resources kept in ``app.extensions`` (clients and their pools), not hooks.
-APP_RESOURCES = {"redis", "stripe_client", "stripe_limiter"}
+#: Per-app resources kept in ``app.extensions`` (clients and their pools, the process's
+#: rendered pieces), not hooks.
+APP_RESOURCES = {"redis", "stripe_client", "stripe_limiter", "fragments.in_process"}
 
 
 def test_no_cross_package_hook_in_app_extensions():
