@@ -862,11 +862,12 @@ def cancel_pledge(pledge_id: int, actor: User) -> Pledge:
 
 
 def can_post_update(campaign: Campaign, user) -> bool:
-    return bool(
-        user
-        and user.is_authenticated
-        and (user.is_operator or user.id == campaign.design.designer_id)
-    )
+    return may_post_updates(campaign.design.designer_id, user)
+
+
+def may_post_updates(designer_id: int, user) -> bool:
+    """Our team and the campaign's designer (``designer_id``) post its updates."""
+    return bool(user and user.is_authenticated and (user.is_operator or user.id == designer_id))
 
 
 def post_update(
