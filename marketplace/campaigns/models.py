@@ -7,6 +7,7 @@ which builds on these tables; nothing here talks to Stripe.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from flask_babel import gettext
@@ -193,7 +194,62 @@ COUNTED_PLEDGE_STATES = (P.ACTIVE, P.CHARGING, P.COLLECTED, P.ERRORED, P.ACTION_
 UNCHARGED_PLEDGE_STATES = (P.PENDING_CARD, P.ACTIVE)
 
 
-class Campaign(db.Model):
+class CampaignFigures:
+    """What a campaign's columns and variants say: its shipping, money raised, share of the
+    goal and whether it takes pledges. Shared by the row (``Campaign``) and by what its page
+    reads on every request (``queries.CampaignNow``), so that both follow the same rules."""
+
+    state: CampaignState
+    unit_price_cents: int
+    goal_units: int
+    deadline: dt.datetime
+    variants: Sequence[VariantFigures]
+
+    def shipping_cents(self, zone: str) -> int:
+        return getattr(self, f"shipping_{zone}_cents")
+
+    @property
+    def shipping_rates(self) -> list[tuple[str, int]]:
+        """(zone, price) for every zone, in SHIPPING_ZONES order."""
+        return [(zone, self.shipping_cents(zone)) for zone in SHIPPING_ZONES]
+
+    @property
+    def pledged_cents(self) -> int:
+        """The money the counted units stand for, at the unit price (shipping apart)."""
+        return self.pledged_units * self.unit_price_cents
+
+    @property
+    def goal_cents(self) -> int:
+        return self.goal_units * self.unit_price_cents
+
+    @property
+    def pledged_units(self) -> int:
+        return sum(v.reserved_units for v in self.variants)
+
+    @property
+    def percent_funded(self) -> int:
+        return int(100 * self.pledged_units / self.goal_units)
+
+    @property
+    def is_open_for_pledges(self) -> bool:
+        """Live and before its deadline: the close job may run a little late, and a pledge
+        made after the deadline must not slip in meanwhile."""
+        return self.state == CampaignState.LIVE and utcnow() < self.deadline
+
+
+class VariantFigures:
+    """What a variant's limit and reserved units say (``CampaignVariant``, and
+    ``queries.VariantNow`` on the campaign page)."""
+
+    unit_limit: int | None
+    reserved_units: int
+
+    @property
+    def units_left(self) -> int | None:
+        return None if self.unit_limit is None else self.unit_limit - self.reserved_units
+
+
+class Campaign(CampaignFigures, db.Model):
     __tablename__ = "campaigns"
     __audit_type__ = "campaign"
     __table_args__ = (
@@ -259,37 +315,6 @@ class Campaign(db.Model):
         order_by="CampaignFaq.position", cascade="all, delete-orphan"
     )
 
-    def shipping_cents(self, zone: str) -> int:
-        return getattr(self, f"shipping_{zone}_cents")
-
-    @property
-    def shipping_rates(self) -> list[tuple[str, int]]:
-        """(zone, price) for every zone, in SHIPPING_ZONES order."""
-        return [(zone, self.shipping_cents(zone)) for zone in SHIPPING_ZONES]
-
-    @property
-    def pledged_cents(self) -> int:
-        """The money the counted units stand for, at the unit price (shipping apart)."""
-        return self.pledged_units * self.unit_price_cents
-
-    @property
-    def goal_cents(self) -> int:
-        return self.goal_units * self.unit_price_cents
-
-    @property
-    def pledged_units(self) -> int:
-        return sum(v.reserved_units for v in self.variants)
-
-    @property
-    def percent_funded(self) -> int:
-        return int(100 * self.pledged_units / self.goal_units)
-
-    @property
-    def is_open_for_pledges(self) -> bool:
-        """Live and before its deadline: the close job may run a little late, and a pledge
-        made after the deadline must not slip in meanwhile."""
-        return self.state == CampaignState.LIVE and utcnow() < self.deadline
-
 
 class CampaignImage(db.Model):
     """A product picture on the campaign page: the mockup made from the design (position 0)
@@ -322,7 +347,7 @@ class CampaignFaq(db.Model):
     answer: Mapped[str] = mapped_column(sa.Text)
 
 
-class CampaignVariant(db.Model):
+class CampaignVariant(VariantFigures, db.Model):
     """A size or colour on offer, with an optional limited quantity.
 
     ``reserved_units`` counts the units of counted pledges; it only moves through a
@@ -348,10 +373,6 @@ class CampaignVariant(db.Model):
     reserved_units: Mapped[int] = mapped_column(default=0, server_default="0")
 
     campaign: Mapped[Campaign] = relationship(back_populates="variants")
-
-    @property
-    def units_left(self) -> int | None:
-        return None if self.unit_limit is None else self.unit_limit - self.reserved_units
 
 
 class Pledge(db.Model):

@@ -1,25 +1,30 @@
 """Read queries of campaigns and pledges, named for what they return. Views and the console
-call them; they never write."""
+call them; they never write. The campaign page's are counted (tests/campaigns/
+test_campaign_page_queries.py): none of them grows with the data."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
 from designs.models import Design, DesignState
+from marketplace.accounts.models import User
 from marketplace.kernel.extensions import db
 from marketplace.kernel.models import AuditEvent
 
 from .models import (
     Campaign,
+    CampaignFigures,
     CampaignImage,
     CampaignState,
     CampaignUpdate,
     CampaignVariant,
     Pledge,
+    VariantFigures,
 )
 
 #: Campaigns that are over, one way or another: the list's "results" section.
@@ -44,12 +49,123 @@ def campaign(campaign_id: int) -> Campaign | None:
 
 
 def campaign_for_page(campaign_id: int) -> Campaign | None:
-    """The campaign with what its page shows (``campaign_options``, its pictures and FAQ)
-    loaded."""
+    """The campaign with what the shared part of its page shows loaded: the design with its
+    designer and the design it redesigns, its pictures and FAQ. (Its variants, which change
+    with every pledge, are read by ``campaign_now``.)"""
     return db.session.scalar(
         sa.select(Campaign)
         .where(Campaign.id == campaign_id)
-        .options(*campaign_options(), selectinload(Campaign.images), selectinload(Campaign.faqs))
+        .options(
+            joinedload(Campaign.design).joinedload(Design.designer),
+            joinedload(Campaign.design).joinedload(Design.redesign_of),
+            selectinload(Campaign.images),
+            selectinload(Campaign.faqs),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class VariantNow(VariantFigures):
+    id: int
+    label: str
+    unit_limit: int | None
+    reserved_units: int
+
+
+@dataclass(frozen=True)
+class CampaignNow(CampaignFigures):
+    """What a campaign's page shows that changes with every pledge or with the time (units,
+    money raised, backers, time left, the pledge form's variants), and what the reader is to
+    it: read on every request, beside the rest of the page, which is shared and kept
+    (``campaigns.views.show``)."""
+
+    id: int
+    product_name: str
+    state: CampaignState
+    unit_price_cents: int
+    currency: str
+    goal_units: int
+    starts_at: dt.datetime
+    deadline: dt.datetime
+    closed_at: dt.datetime | None
+    cancel_reason: str | None
+    ships_from: str
+    shipping_domestic_cents: int
+    shipping_eu_cents: int
+    shipping_world_cents: int
+    designer_id: int
+    #: What the shared part shows of the designer (name, picture, bio): a change gives the
+    #: shared part another key.
+    designer_profile: tuple[str, str | None, str]
+    #: People with a counted pledge.
+    backers: int
+    #: The reader holds a counted pledge (sees backers-only updates).
+    is_backer: bool
+    #: The reader holds a pledge of any state (the page lists them).
+    has_pledges: bool
+    variants: tuple[VariantNow, ...]
+
+
+def _pledges_here(*conditions) -> sa.Exists:
+    return sa.exists().where(Pledge.campaign_id == sa.bindparam("campaign_id"), *conditions)
+
+
+# Built once, and in one statement (a row per variant) with the backer count and what the
+# reader holds: it runs on every campaign page.
+_CAMPAIGN_NOW = (
+    sa.select(
+        Campaign.id,
+        Campaign.product_name,
+        Campaign.state,
+        Campaign.unit_price_cents,
+        Campaign.currency,
+        Campaign.goal_units,
+        Campaign.starts_at,
+        Campaign.deadline,
+        Campaign.closed_at,
+        Campaign.cancel_reason,
+        Campaign.ships_from,
+        Campaign.shipping_domestic_cents,
+        Campaign.shipping_eu_cents,
+        Campaign.shipping_world_cents,
+        Design.designer_id,
+        User.display_name,
+        User.avatar_key,
+        User.bio,
+        sa.select(sa.func.count(sa.distinct(Pledge.backer_id)))
+        .where(Pledge.campaign_id == sa.bindparam("campaign_id"), Pledge.counts)
+        .scalar_subquery(),
+        _pledges_here(Pledge.backer_id == sa.bindparam("user_id"), Pledge.counts),
+        _pledges_here(Pledge.backer_id == sa.bindparam("user_id")),
+        CampaignVariant.id,
+        CampaignVariant.label,
+        CampaignVariant.unit_limit,
+        CampaignVariant.reserved_units,
+    )
+    .join(Design, Design.id == Campaign.design_id)
+    .join(User, User.id == Design.designer_id)
+    .outerjoin(CampaignVariant, CampaignVariant.campaign_id == Campaign.id)
+    .where(Campaign.id == sa.bindparam("campaign_id"))
+    .order_by(CampaignVariant.position, CampaignVariant.id)
+)
+
+
+def campaign_now(campaign_id: int, user) -> CampaignNow | None:
+    """The campaign's counters, variants and state, and what ``user`` holds on it, in one
+    statement; None when there is no such campaign."""
+    reader = user.id if user is not None and user.is_authenticated else None
+    rows = db.session.execute(_CAMPAIGN_NOW, {"campaign_id": campaign_id, "user_id": reader}).all()
+    if not rows:
+        return None
+    *facts, designer_id, name, avatar_key, bio, backers, is_backer, has_pledges = rows[0][:-4]
+    return CampaignNow(
+        *facts,
+        designer_id=designer_id,
+        designer_profile=(name, avatar_key, bio),
+        backers=backers,
+        is_backer=bool(is_backer),
+        has_pledges=bool(has_pledges),
+        variants=tuple(VariantNow(*row[-4:]) for row in rows if row[-4] is not None),
     )
 
 
@@ -161,37 +277,15 @@ def designs_awaiting_campaign_count() -> int:
 # --- backers and pledges ----------------------------------------------------------------------
 
 
-def backer_count(campaign_id: int) -> int:
-    """People with at least one counted pledge on the campaign."""
-    return db.session.scalar(
-        sa.select(sa.func.count(sa.distinct(Pledge.backer_id))).where(
-            Pledge.campaign_id == campaign_id, Pledge.counts
-        )
-    )
-
-
-def is_backer(campaign_id: int, user) -> bool:
-    """Whether ``user`` (anonymous included) holds a counted pledge on the campaign."""
-    if user is None or not user.is_authenticated:
-        return False
-    return bool(
-        db.session.scalar(
-            sa.select(Pledge.id)
-            .where(Pledge.campaign_id == campaign_id, Pledge.backer_id == user.id, Pledge.counts)
-            .limit(1)
-        )
-    )
-
-
 def pledges_on(campaign_id: int, user) -> Sequence[Pledge]:
-    """``user``'s pledges on the campaign, with their variants, oldest first; none for an
-    anonymous visitor."""
+    """``user``'s pledges on the campaign, with their variants and campaign (whether each can
+    still change), oldest first; none for an anonymous visitor."""
     if user is None or not user.is_authenticated:
         return []
     return db.session.scalars(
         sa.select(Pledge)
         .where(Pledge.campaign_id == campaign_id, Pledge.backer_id == user.id)
-        .options(joinedload(Pledge.variant))
+        .options(joinedload(Pledge.variant), joinedload(Pledge.campaign))
         .order_by(Pledge.id)
     ).all()
 

@@ -159,7 +159,15 @@ def transition(
     if moved:
         # The design's page says where its campaign is: its cached copies are now wrong.
         forget_after_commit(f"design:{campaign.design_id}")
+        forget_page(campaign.id)
     return moved
+
+
+def forget_page(campaign_id: int) -> None:
+    """What every reader of the campaign's page shares changed (its state, timeline, updates,
+    reviews...): the kept copies go once the change is committed. (Its counters are read on
+    every request: a pledge needs no forgetting.)"""
+    forget_after_commit(f"campaign:{campaign_id}")
 
 
 def pledge_transition(
@@ -358,6 +366,7 @@ def open_campaign(
         to_state=CampaignState.SCHEDULED.value,
         design_id=design.id,
     )
+    forget_page(campaign.id)
     design_services.transition(design, "open_campaign", operator, campaign_id=campaign.id)
     if terms.starts_at <= now:
         transition(campaign, "start", operator)
@@ -438,6 +447,7 @@ def move_deadline(
         previous=previous.isoformat(),
         deadline=deadline.isoformat(),
     )
+    forget_page(campaign.id)
     _schedule("close", campaign, deadline)
     return campaign
 
@@ -486,6 +496,7 @@ def close_now(campaign_id: int, actor: User | None, now: dt.datetime | None = No
         record_about(
             "campaign.closed_early", campaign, actor=actor, previous=campaign.deadline.isoformat()
         )
+        forget_page(campaign.id)
         campaign.deadline = now
     return close_due(campaign_id, now=now)
 
@@ -861,11 +872,12 @@ def cancel_pledge(pledge_id: int, actor: User) -> Pledge:
 
 
 def can_post_update(campaign: Campaign, user) -> bool:
-    return bool(
-        user
-        and user.is_authenticated
-        and (user.is_operator or user.id == campaign.design.designer_id)
-    )
+    return may_post_updates(campaign.design.designer_id, user)
+
+
+def may_post_updates(designer_id: int, user) -> bool:
+    """Our team and the campaign's designer (``designer_id``) post its updates."""
+    return bool(user and user.is_authenticated and (user.is_operator or user.id == designer_id))
 
 
 def post_update(
@@ -892,6 +904,7 @@ def post_update(
     db.session.add(update)
     db.session.flush()
     record_about("campaign.update_posted", campaign, actor=author, update_id=update.id)
+    forget_page(campaign.id)
     # Thousands of backers: the mails are written by a job, not in this request.
     enqueue_after_commit("mail", "marketplace.campaigns.jobs.mail_update", update.id)
     return update

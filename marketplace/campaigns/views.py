@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, abort, current_app, render_template, send_file, url_for
+from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -14,6 +15,7 @@ from marketplace.accounts.authz import verified_required
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.extensions import limiter
 from marketplace.kernel.forms import ButtonForm
+from marketplace.kernel.fragments import fill, shared_fragment
 from marketplace.kernel.i18n import money
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.signals import (
@@ -41,7 +43,7 @@ bp.add_app_template_global(zone_label)
 SORTS = {"ending": _l("Ending soon"), "funded": _l("Most funded"), "new": _l("New")}
 
 
-def _variant_choices(campaign: Campaign) -> list[SelectChoice]:
+def _variant_choices(campaign: Campaign | queries.CampaignNow) -> list[SelectChoice]:
     choices = []
     for v in campaign.variants:
         left = v.units_left
@@ -52,7 +54,7 @@ def _variant_choices(campaign: Campaign) -> list[SelectChoice]:
     return choices
 
 
-def _zone_choices(campaign: Campaign) -> list[SelectChoice]:
+def _zone_choices(campaign: Campaign | queries.CampaignNow) -> list[SelectChoice]:
     """Each zone with its shipping price, so the choice shows what it adds to the charge."""
     return [
         SelectChoice(
@@ -84,32 +86,81 @@ def index():
 @bp.get("/<int:campaign_id>")
 @cached_for_anonymous
 def show(campaign_id: int):
-    campaign = or_404(queries.campaign_for_page(campaign_id))
-    is_backer = queries.is_backer(campaign.id, current_user)
-    can_post = services.can_post_update(campaign, current_user)
-    updates = queries.updates(campaign.id, include_backers_only=is_backer or can_post)
-    my_pledges = queries.pledges_on(campaign.id, current_user)
-    pledge_form = None
-    if current_user.is_authenticated:  # a CSRF token means a session: members only
-        pledge_form = PledgeForm(formdata=None, idempotency_key=secrets.token_urlsafe(24))
-        pledge_form.variant_id.choices = _variant_choices(campaign)
-        pledge_form.shipping_zone.choices = _zone_choices(campaign)
+    """The campaign's page: what changes with each pledge or with the time (units, backers,
+    time left, the variants, the pledge form) and the reader's own pledges are read on every
+    request; the rest is shared by every reader with the same roles, rendered once and kept
+    until the campaign, its updates, timeline or reviews change (``services.forget_page``).
+    (Anonymous visitors' pages are kept ``PAGE_CACHE_SECONDS`` whole, untagged: a pledge
+    changes them, and forgets nothing.)"""
+    now = or_404(queries.campaign_now(campaign_id, current_user))
+    member = current_user.is_authenticated
+    is_operator = member and current_user.is_operator
+    is_owner = member and current_user.id == now.designer_id
+    roles = (member, member and current_user.is_verified, is_operator, is_owner, now.is_backer)
+    body, _facts = shared_fragment(
+        f"campaign:{campaign_id}",
+        [
+            "campaign-page",
+            campaign_id,
+            roles,
+            now.designer_profile,
+            str(get_locale()),
+            str(get_timezone()),
+        ],
+        lambda: _shared_page(
+            campaign_id,
+            can_post=services.may_post_updates(now.designer_id, current_user),
+            is_backer=now.is_backer,
+        ),
+    )
+    return render_template(
+        "campaigns/show.html",
+        campaign=now,
+        body=fill(body, **_own_parts(now)),
+    )
+
+
+def _shared_page(campaign_id: int, *, can_post: bool, is_backer: bool) -> tuple[str, dict]:
+    """The campaign's page but its counters and the reader's pledges and pledge form, for
+    readers with these roles."""
+    campaign = queries.campaign_for_page(campaign_id)
     # Packages built on campaigns (production runs) add their own subjects' events.
     subjects = [("campaign", campaign.id)] + [
         subject for found in collect(campaign_timeline, campaign) for subject in found
     ]
-    return render_template(
-        "campaigns/show.html",
+    html = render_template(
+        "campaigns/_page.html",
         campaign=campaign,
-        backers=queries.backer_count(campaign.id),
-        updates=updates,
-        my_pledges=my_pledges,
-        pledge_form=pledge_form,
+        updates=queries.updates(campaign.id, include_backers_only=is_backer or can_post),
+        # Forms carry CSRF tokens, which the shared piece leaves as holes (kernel.fragments).
         update_form=UpdateForm(formdata=None) if can_post else None,
         timeline=queries.timeline_events(subjects),
-        now=utcnow(),
         sections=sections(campaign_sections, campaign),
     )
+    return html, {}
+
+
+def _own_parts(now: queries.CampaignNow) -> dict[str, str]:
+    """The sections read on every request, by the name of their hole in the shared part: the
+    progress, the pledge form and the reader's pledges, the variants' units."""
+    my_pledges = queries.pledges_on(now.id, current_user) if now.has_pledges else []
+    pledge_form = None
+    if current_user.is_authenticated:  # a CSRF token means a session: members only
+        pledge_form = PledgeForm(formdata=None, idempotency_key=secrets.token_urlsafe(24))
+        pledge_form.variant_id.choices = _variant_choices(now)
+        pledge_form.shipping_zone.choices = _zone_choices(now)
+    return {
+        "progress": render_template(
+            "campaigns/_progress.html", campaign=now, backers=now.backers, now=utcnow()
+        ),
+        "pledge": render_template(
+            "campaigns/_pledge.html",
+            campaign=now,
+            my_pledges=my_pledges,
+            pledge_form=pledge_form,
+        ),
+        "variants": render_template("campaigns/_variants.html", campaign=now),
+    }
 
 
 @bp.get("/<int:campaign_id>/images/<int:image_id>/<size>")

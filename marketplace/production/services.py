@@ -165,6 +165,7 @@ def remind_surveys(
         reminded += 1
     if actor is not None:
         record_about("survey.reminded", ("campaign", campaign_id), actor=actor, reminded=reminded)
+        campaigns.forget_page(campaign_id)  # an event of the campaign's public timeline
     return reminded
 
 
@@ -257,6 +258,8 @@ def launch_run(
         units=run.total_units,
         manufacturer=manufacturer,
     )
+    # The run's events are on its campaign's public timeline (views.campaign_timeline).
+    campaigns.forget_page(campaign.id)
     campaigns.transition(campaign, "produce", operator, run_id=run.id)
     signals.run_launched.send(run, actor=operator, campaign_id=campaign.id, units=run.total_units)
     _mail_backers(run, "run_update")
@@ -303,6 +306,7 @@ def move_run(run_id: int, operator: User, event: str) -> ProductionRun:
         actor=operator,
         campaign_id=run.campaign_id,
     )
+    campaigns.forget_page(run.campaign_id)  # the step shows on the campaign's timeline
     campaign = db.session.get(Campaign, run.campaign_id)
     if event == "ship":
         campaigns.transition(campaign, "ship", operator, run_id=run.id)
@@ -402,6 +406,7 @@ def cancel_run(run_id: int, operator: User, reason: str) -> ProductionRun:
         reason=reason,
         campaign_id=run.campaign_id,
     )
+    campaigns.forget_page(run.campaign_id)  # the step shows on the campaign's timeline
     db.session.execute(
         sa.update(Order)
         .where(Order.run_id == run.id, Order.state.in_(ORDER_MACHINE.sources("cancel")))
@@ -427,6 +432,7 @@ def cancel_order_of(pledge: Pledge) -> Order | None:
         record_about(
             "order.cancelled", ("production_run", order.run_id), actor=None, pledge_id=pledge.id
         )
+        campaigns.forget_page(pledge.campaign_id)  # an event of the run, on the timeline
     return order
 
 

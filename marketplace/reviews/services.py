@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from designs.models import Design
 from designs.services import count_report, mark_reviewed
 from marketplace.accounts.models import User
+from marketplace.campaigns import services as campaigns
 from marketplace.campaigns.models import Campaign
 from marketplace.kernel.audit import record_about
 from marketplace.kernel.dbtypes import utcnow
@@ -38,9 +39,11 @@ def _already_rated() -> str:
     return _("You have already rated this product: change your rating instead.")
 
 
-def forget_page(design_id: int) -> None:
-    """What the design page shows changed: anonymous visitors get a fresh copy after commit."""
-    forget_after_commit(f"design:{design_id}")
+def forget_page(rating: Rating) -> None:
+    """What the pages showing the rating (its design's, its campaign's) show changed: their
+    kept copies go once the change is committed."""
+    forget_after_commit(f"design:{rating.design_id}")
+    campaigns.forget_page(rating.campaign_id)
 
 
 # --- rating an order ---------------------------------------------------------------------------
@@ -172,7 +175,7 @@ def rate(
         rating.photos.append(RatingPhoto(image_key=key, position=start + offset))
     db.session.flush()
     record_about(action, rating, actor=user, score=score, photos=len(rating.photos))
-    forget_page(rating.design_id)
+    forget_page(rating)
     return rating, removed_keys
 
 
@@ -206,7 +209,7 @@ def reply(rating_id: int, designer: User, text: str | None, now: dt.datetime | N
         rating=rating,
         link=external_url("designs.show", design_id=design.id) + f"#rating-{rating.id}",
     )
-    forget_page(rating.design_id)
+    forget_page(rating)
     db.session.flush()
     return rating
 
@@ -223,7 +226,7 @@ def report(rating_id: int, reporter: User) -> Rating:
     if rating.user_id == reporter.id:
         raise ReviewError(_("You cannot report your own review."), 403)
     if count_report(rating, RatingReport, reporter.id, rating_id=rating_id):
-        forget_page(rating.design_id)
+        forget_page(rating)
         record_about("rating.hidden_by_reports", rating, actor=None, reports=rating.report_count)
     db.session.flush()
     return rating
@@ -241,7 +244,7 @@ def moderate(rating_id: int, operator: User, hide: bool, reason: str = "") -> Ra
         actor=operator,
         reason=reason.strip() or None,
     )
-    forget_page(rating.design_id)
+    forget_page(rating)
     return rating
 
 

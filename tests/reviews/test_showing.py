@@ -251,3 +251,56 @@ def delivered_rating(ctx, story, name) -> int:
         return db.session.scalar(
             sa.select(Rating.id).where(Rating.order_id == story["orders"][name])
         )
+
+
+def _kept(app, monkeypatch):
+    """Shared parts of pages kept as in production, on one clock (tests/kernel/
+    test_pagecache.py)."""
+    monkeypatch.setitem(app.config, "PAGE_CACHE_TAGGED_SECONDS", 300)
+    monkeypatch.setattr("marketplace.kernel.pagecache.CLOCK_SKEW_SECONDS", 0.0)
+
+
+def _member_client(app, email):
+    from tests.helpers import Auth
+
+    member = app.test_client()
+    Auth(member).login(email)
+    member.get("/")  # the login's message: a page with a message waiting is not kept
+    return member
+
+
+def test_the_campaign_page_shows_a_new_rating_and_its_hiding_at_once_to_members(
+    app, client, auth, ctx, delivered, monkeypatch
+):
+    _kept(app, monkeypatch)
+    cy = _member_client(app, "cy@example.com")
+    url = f"/campaigns/{delivered['campaign']}"
+    assert "No ratings yet." in cy.get(url).get_data(as_text=True)
+    assert "No ratings yet." in cy.get(url).get_data(as_text=True)  # now kept
+    login_as(client, auth, "ada@example.com")
+    order = delivered["orders"]["ada"]
+    post(client, f"/reviews/orders/{order}", f"/reviews/orders/{order}", score="2", review="Meh")
+    page = cy.get(url).get_data(as_text=True)
+    assert "2.0 out of 5, 1 rating" in page and "Meh" in page
+    login_as(client, auth, "ops@example.com")
+    with ctx():
+        rating_id = db.session.scalar(sa.select(Rating.id))
+    post(client, f"/operator/reviews/{rating_id}/hide", "/operator/reviews/")
+    assert "Meh" not in cy.get(url).get_data(as_text=True)
+
+
+def test_on_a_shared_campaign_page_no_reviewer_may_report_their_own_review(
+    app, ctx, delivered, monkeypatch
+):
+    _kept(app, monkeypatch)
+    ratings = {name: add_rating(ctx, delivered, name, 4, f"By {name}") for name in ("ada", "ben")}
+    url = f"/campaigns/{delivered['campaign']}"
+
+    def reportable(email):
+        page = _member_client(app, email).get(url).get_data(as_text=True)
+        return {name for name, r in ratings.items() if f"/reviews/{r}/report" in page}
+
+    # Both backers with the same roles: the second is given the part the first rendered.
+    assert reportable("ada@example.com") == {"ben"}
+    assert reportable("ben@example.com") == {"ada"}
+    assert reportable("ada@example.com") == {"ben"}
