@@ -51,6 +51,7 @@ from marketplace.kernel.web import (
     or_404,
     page_number,
     posted,
+    read_only,
     refused,
 )
 
@@ -136,6 +137,7 @@ def _campaigns_of(designs) -> dict:
 
 @bp.get("/")
 @cached_for_anonymous
+@read_only
 def index():
     status = arg_choice("status", STATUS_FILTERS, "all")
     sort = arg_choice("sort", SORTS, "newest")
@@ -224,6 +226,7 @@ def _wider_searches(status, sort, tag, product_id, q, products) -> list[tuple[st
 
 @bp.get("/<int:design_id>")
 @cached_for_anonymous(tag="design:{design_id}")
+@read_only
 def show(design_id: int):
     """The design's page: what changes with each vote (the scores, the reader's own) is read
     on every request; the rest is shared by every reader with the same roles, rendered once

@@ -25,7 +25,14 @@ from marketplace.kernel.signals import (
     pledge_details,
     sections,
 )
-from marketplace.kernel.web import arg_choice, committed, or_404, posted, retried_on_conflict
+from marketplace.kernel.web import (
+    arg_choice,
+    committed,
+    or_404,
+    posted,
+    read_only,
+    retried_on_conflict,
+)
 
 from . import images, queries, services
 from .forms import (
@@ -85,6 +92,7 @@ def index():
 
 @bp.get("/<int:campaign_id>")
 @cached_for_anonymous
+@read_only
 def show(campaign_id: int):
     """The campaign's page: what changes with each pledge or with the time (units, backers,
     time left, the variants, the pledge form) and the reader's own pledges are read on every
