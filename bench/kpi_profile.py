@@ -94,7 +94,7 @@ def counted_statements(engine):
         sa.event.remove(engine, "before_cursor_execute", before)
 
 
-def logged_in_client(app):
+def logged_in_client(app, email: str = seeding.OPERATOR_EMAIL):
     from tests.helpers import csrf_token
 
     client = app.test_client()
@@ -104,12 +104,12 @@ def logged_in_client(app):
         "/account/login",
         data={
             "csrf_token": token,
-            "email": seeding.OPERATOR_EMAIL,
+            "email": email,
             "password": seeding.BENCH_PASSWORD,
         },
     )
     if answer.status_code != 302:
-        raise SystemExit(f"operator login failed: HTTP {answer.status_code}")
+        raise SystemExit(f"login of {email} failed: HTTP {answer.status_code}")
     return client
 
 

@@ -28,19 +28,15 @@ import argparse
 import contextlib
 import cProfile
 import itertools
-import os
 import pstats
 import sys
 import time
 from pathlib import Path
 
 from bench import seed as seeding
+from bench.kpi_profile import logged_in_client, make_app
 
-# bench.run's, not imported from it at module level: it imports the project's config, whose
-# classes read the environment once, when first imported, and ``make_app`` must set it first.
-REDIS_URL = "redis://127.0.0.1:6379/14"
 ROOT = Path(__file__).resolve().parent.parent
-USER_AGENT = "cocrea-bench/1"
 
 #: Where a function's file lies, to the share it counts in; the first that matches wins.
 CATEGORIES = (
@@ -65,19 +61,6 @@ NAMES = [name for name, _ in CATEGORIES] + [OTHER]
 
 #: Transaction control goes to the server too, but is not a statement a page asks for.
 _CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
-
-
-def make_app():
-    os.environ.update(
-        MARKETPLACE_ENV="development",
-        DATABASE_URL=seeding.database_url(),
-        REDIS_URL=REDIS_URL,
-        RATELIMIT_ENABLED="false",
-        MAIL_BACKEND="console",
-    )
-    from marketplace import create_app
-
-    return create_app()
 
 
 def category(filename: str) -> str | None:
@@ -126,24 +109,6 @@ def timed_statements(engine):
     finally:
         sa.event.remove(engine, "before_cursor_execute", before)
         sa.event.remove(engine, "after_cursor_execute", after)
-
-
-def logged_in_client(app, email: str):
-    from tests.helpers import csrf_token
-
-    client = app.test_client()
-    client.environ_base["HTTP_USER_AGENT"] = USER_AGENT
-    answer = client.post(
-        "/account/login",
-        data={
-            "csrf_token": csrf_token(client, "/account/login"),
-            "email": email,
-            "password": seeding.BENCH_PASSWORD,
-        },
-    )
-    if answer.status_code != 302:
-        raise SystemExit(f"login of {email} failed: HTTP {answer.status_code}")
-    return client
 
 
 def samples(url: str) -> dict:

@@ -110,7 +110,20 @@ class DesignTag(db.Model):
     tag: Mapped[str] = mapped_column(sa.String(30), primary_key=True)
 
 
-class Design(db.Model):
+class DesignFigures:
+    """What a design's state and counters say, for the row and for what its page reads of
+    them on every request without loading it (``designs.queries.DesignNow``)."""
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state in CLOSED_STATES
+
+    @property
+    def mean_score(self) -> float | None:
+        return self.score_sum / self.vote_count if self.vote_count else None
+
+
+class Design(DesignFigures, db.Model):
     __tablename__ = "designs"
     __audit_type__ = "design"
     __table_args__ = (
@@ -190,14 +203,6 @@ class Design(db.Model):
     @property
     def is_public(self) -> bool:
         return self.state in PUBLIC_STATES
-
-    @property
-    def is_closed(self) -> bool:
-        return self.state in CLOSED_STATES
-
-    @property
-    def mean_score(self) -> float | None:
-        return self.score_sum / self.vote_count if self.vote_count else None
 
     @property
     def decision_reason_text(self) -> str | None:

@@ -18,10 +18,10 @@ from marketplace.kernel.models import AuditEvent
 
 from . import ranking
 from .models import (
-    CLOSED_STATES,
     PUBLIC_STATES,
     Comment,
     Design,
+    DesignFigures,
     DesignState,
     DesignTag,
     DesignVariant,
@@ -174,7 +174,7 @@ class VoteNow(NamedTuple):
 
 
 @dataclass(frozen=True)
-class DesignNow:
+class DesignNow(DesignFigures):
     """What a design's page shows that changes with every vote, and the reader's own vote:
     read on every request, beside the rest of the page, which is shared and kept
     (``designs.views.show``)."""
@@ -190,14 +190,6 @@ class DesignNow:
     rank_score: float | None
     #: The reader's vote: None for a visitor who has not voted (or is not logged in).
     vote: VoteNow | None
-
-    @property
-    def is_closed(self) -> bool:
-        return self.state in CLOSED_STATES
-
-    @property
-    def mean_score(self) -> float | None:
-        return self.score_sum / self.vote_count if self.vote_count else None
 
 
 # Built once, and in one statement with the reader's vote: it runs on every design page.
