@@ -10,7 +10,6 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     HiddenField,
-    RadioField,
     SelectChoice,
     SelectField,
     StringField,
@@ -19,7 +18,7 @@ from wtforms import (
     URLField,
     ValidationError,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length
 
 from marketplace.accounts.services import BIO_MAX_LENGTH, link_problem, tidy_bio
 from marketplace.kernel.i18n import number
@@ -171,20 +170,6 @@ class SubmitDesignUnderNewTermsForm(SubmitDesignForm):
         ),
         validators=[DataRequired(_l("Accept the licence terms to submit."))],
     )
-
-
-class VoteForm(FlaskForm):
-    score = RadioField(
-        _l("Your score"),
-        choices=[SelectChoice(n, str(n)) for n in range(6)],
-        coerce=int,
-        validators=[InputRequired(_l("Choose a score from 0 to 5."))],
-    )
-    would_buy = BooleanField(_l("I'd buy it"))
-    variant_id = SelectField(
-        _l("Variant"), coerce=int, validators=[Optional()], choices=[], validate_choice=False
-    )
-    submit = SubmitField(_l("Save my score"))
 
 
 class CommentForm(FlaskForm):

@@ -72,8 +72,14 @@ def language_of_request() -> str:
 
 def select_language() -> str:
     account = _account()
-    if account is not None and account.locale in LANGUAGES:
-        return account.locale
+    return language_for(account.locale if account is not None else None)
+
+
+def language_for(setting: str | None) -> str:
+    """The language of a page for a member whose account's choice is ``setting`` (None for
+    no choice, as for a visitor): for a request that knows it without loading the account."""
+    if setting in LANGUAGES:
+        return setting
     if not has_request_context():
         return DEFAULT_LANGUAGE
     chosen = session.get("language")

@@ -26,7 +26,7 @@ from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
 from .errors import ServiceError, is_conflict
-from .extensions import db
+from .extensions import connection_without_transaction, db
 
 F = TypeVar("F", bound=FlaskForm)
 T = TypeVar("T")
@@ -182,16 +182,7 @@ def read_only(view: Callable) -> Callable:
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        session = db.session()
-        bind = session.get_bind()
-        # A session bound to a connection already in a transaction (the test suite's, which
-        # rolls each test back) has to run in it.
-        if (
-            bind.dialect.name == "postgresql"
-            and not isinstance(bind, sa.Connection)
-            and not session.in_transaction()
-        ):
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        connection_without_transaction()
         return view(*args, **kwargs)
 
     return wrapped

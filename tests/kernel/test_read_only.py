@@ -1,11 +1,12 @@
 """The busiest pages read without a transaction on PostgreSQL (kernel.web.read_only): their
 statements run in autocommit, and the connection goes back to the pool as it came, so the
-next request's writes are in a transaction again."""
+next request's writes are in a transaction again; so does the vote's, one statement committed
+on its own."""
 
 import pytest
 import sqlalchemy as sa
 
-from designs.models import Vote
+from designs.models import Comment, Vote
 from marketplace.kernel.extensions import db
 from tests.helpers import csrf_in, needs_postgresql
 
@@ -40,11 +41,21 @@ def test_pages_read_in_autocommit_and_writes_after_them_are_transactions(
         assert page.status_code == 200
     assert autocommit_seen and all(auto for auto, _ in autocommit_seen), autocommit_seen
 
-    # A vote right after, on the connections those pages gave back: in a transaction.
+    # The vote is one statement committed on its own (designs.services.cast_vote).
     autocommit_seen.clear()
     token = csrf_in(page.get_data(as_text=True))
     vote = client.post(f"/designs/{design_id}/vote", data={"csrf_token": token, "score": "4"})
     assert vote.status_code == 302
+    assert [auto for auto, _ in autocommit_seen] == [True], autocommit_seen
+
+    # A comment right after, on the connections the pages and the vote gave back: in a
+    # transaction.
+    autocommit_seen.clear()
+    comment = client.post(
+        f"/designs/{design_id}/comments", data={"csrf_token": token, "body": "Lovely lines."}
+    )
+    assert comment.status_code == 302
     assert autocommit_seen and not any(auto for auto, _ in autocommit_seen)
     with ctx():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Vote)) == 1
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Comment)) == 1
