@@ -274,7 +274,7 @@ def _connect_signals() -> None:
     """Every receiver of ``marketplace.kernel.signals``, in one place. Connecting the same
     function again (a second app in the process) changes nothing."""
     from marketplace.campaigns import views as campaign_views
-    from marketplace.kernel import signals
+    from marketplace.kernel import fragments, signals
     from marketplace.production import services as production
     from marketplace.production import views as production_views
     from marketplace.recognition import services as recognition
@@ -291,6 +291,7 @@ def _connect_signals() -> None:
     signals.run_cancelled.connect(refunds.cancel_for_run)
     signals.worker_warming_up.connect(gateway.preload)
     signals.page_banners.connect(production_views.survey_banners)
+    fragments.read_ahead(production_views.banner_key)
     signals.pledge_details.connect(production_views.pledge_details)
     signals.campaign_timeline.connect(production_views.campaign_timeline)
     signals.design_campaigns.connect(campaign_views.design_campaigns)

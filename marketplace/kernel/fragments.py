@@ -164,7 +164,7 @@ def shared_fragment(
     key = f"fragment:{tag or 'untagged'}:{_digest(parts)}"
     if seconds > 0:
         try:
-            hit = redis_connection().get(key)
+            hit = _get_with_read_ahead(key)
         except RedisError:
             hit = None
             log.warning("cache unreachable: rendering %s", tag, exc_info=True)
@@ -187,6 +187,29 @@ def shared_fragment(
     return html, facts
 
 
+#: Keys of ``kept`` values every page of a member reads (the survey banner), from the
+#: member: fetched with a page's shared piece, one round trip to Redis for both.
+_READ_AHEAD: list[Callable[[object], str]] = []
+
+
+def read_ahead(key_of: Callable[[object], str]) -> None:
+    """Fetch the ``kept`` value under ``key_of(member)`` together with the shared piece of
+    any page a member opens (``shared_fragment``), rather than in a round trip of its own."""
+    if key_of not in _READ_AHEAD:
+        _READ_AHEAD.append(key_of)
+
+
+def _get_with_read_ahead(key: str):
+    redis = redis_connection()
+    member = current_user if has_request_context() else None
+    if not _READ_AHEAD or member is None or not member.is_authenticated:
+        return redis.get(key)
+    ahead = ["kept:" + key_of(member) for key_of in _READ_AHEAD]
+    hit, *values = redis.mget([key, *ahead])
+    g.kept_read_ahead = dict(zip(ahead, values, strict=True))
+    return hit
+
+
 def kept(tag: str, key: str, make: Callable[[], object]):
     """What ``make`` found (plain JSON), kept in Redis under ``key`` until the page cache
     forgets ``tag`` (or for ``PAGE_CACHE_TAGGED_SECONDS``): for a query every page of a
@@ -198,8 +221,9 @@ def kept(tag: str, key: str, make: Callable[[], object]):
     if seconds <= 0:
         return make()
     key = "kept:" + key
+    ahead = g.get("kept_read_ahead") or {}
     try:
-        hit = redis_connection().get(key)
+        hit = ahead[key] if key in ahead else redis_connection().get(key)
     except RedisError:
         log.warning("cache unreachable: making %s", key, exc_info=True)
         return make()

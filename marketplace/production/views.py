@@ -110,6 +110,11 @@ def pledge_details(pledges) -> dict[int, list[tuple[str, str | None, str | None]
 _ASKING_FOR_ADDRESSES = ("pledges.mine", "production.survey")
 
 
+def banner_key(user) -> str:
+    """Where the survey banner of ``user`` is kept (``fragments.kept``)."""
+    return f"survey-banner:{user.id}"
+
+
 def survey_banners(user) -> list[tuple[str, str]]:
     """Receives ``page_banners``: shown on every page to a backer whose paid pledge still
     lacks an address, but the two that ask for it themselves ("My pledges" lists each survey
@@ -126,7 +131,7 @@ def survey_banners(user) -> list[tuple[str, str]]:
         )
         for pledge_id, product_name in kept(
             campaigns.backer_tag(user.id),
-            f"survey-banner:{user.id}",
+            banner_key(user),
             lambda: [list(row) for row in queries.unanswered_surveys_of(user)],
         )
     ]

@@ -93,3 +93,29 @@ def test_the_shared_piece_follows_a_new_comment_and_the_scores_follow_each_vote(
     vote = {"csrf_token": csrf_in(_page(bob, design_id)), "score": "2"}
     assert bob.post(f"/designs/{design_id}/vote", data=vote).status_code == 302
     assert "average of 2 votes" in _page(ada, design_id)
+
+
+def test_a_members_page_reads_its_piece_and_the_banner_in_one_round_trip_to_redis(
+    app, shared, make_user, make_design, monkeypatch
+):
+    """The shared piece and what every member's page keeps (the survey banner) come back
+    from Redis together (kernel.fragments.read_ahead), once both are kept."""
+    from marketplace.kernel.queues import redis_connection
+
+    make_user("ada@example.com")
+    design_id = make_design()
+    ada = _member(app, "ada@example.com")
+    first = _page(ada, design_id)  # renders the piece, finds no banner: both kept
+    with app.app_context():
+        redis = redis_connection()
+    sent = []
+    original = type(redis).execute_command
+
+    def counted(self, *args, **options):
+        sent.append(args[0])
+        return original(self, *args, **options)
+
+    monkeypatch.setattr(type(redis), "execute_command", counted)
+    again = _page(ada, design_id)
+    assert sent == ["MGET"], sent
+    assert again.count("Log out") == first.count("Log out") == 1
