@@ -207,14 +207,15 @@ def measure(engine, request: Request, n: int, offset: itertools.count) -> dict:
     with timed_statements(engine) as sent:
         request.send(request.client, next(offset))
     wall = cpu = 0.0
-    db_seconds = 0.0
-    for _ in range(n):
-        with timed_statements(engine) as each:
+    # Listening once around them all: adding and removing the engine's listeners has a cost
+    # of its own, which per request was counted in the request's CPU.
+    with timed_statements(engine) as each:
+        for _ in range(n):
             started, started_cpu = time.perf_counter(), time.process_time()
             request.send(request.client, next(offset))
             wall += time.perf_counter() - started
             cpu += time.process_time() - started_cpu
-        db_seconds += sum(seconds for _s, seconds in each)
+    db_seconds = sum(seconds for _s, seconds in each)
     return {
         "wall_ms": 1000 * wall / n,
         "cpu_ms": 1000 * cpu / n,
