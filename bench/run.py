@@ -73,6 +73,13 @@ TARGETS = {"gallery": 35.0, "design": 35.0, "member_design": 10.0, "kpis": 5.0}
 #: Issue 19: the vote POST at 60 % or more of its floor row's req/s (not of the minimal
 #: endpoint's): what the marketplace adds to the least a safe vote costs.
 VOTE_TARGET_OF_FLOOR = 60.0
+#: Issue 19's two targets are also read side by side: each row and what it is compared with
+#: (the logged-in design page and the minimal endpoint, the vote and its floor) in this many
+#: alternating slices of SIDE_SLICE_SECONDS each, so that the machine's changes of speed
+#: during a run (the minimal endpoint ran 7,868 req/s at the start of one run and 5,037 at
+#: its end) weigh on both alike.
+SIDE_SLICES = int(os.environ.get("BENCH_SIDE_SLICES", "4"))
+SIDE_SLICE_SECONDS = int(os.environ.get("BENCH_SIDE_SLICE_SECONDS", "5"))
 #: The dashboard's preset periods (``marketplace.operator.kpis.PRESETS``), each a page of its own.
 KPI_PERIODS = (7, 30, 90, 365)
 KPI_HEADING = "Co-creation KPIs"
@@ -687,6 +694,67 @@ def measure(generator, base: str, load: Load, label: str, kind: str) -> Row:
     )
 
 
+@dataclass
+class SideBySide:
+    """A target row and what it is compared with, measured in alternating slices."""
+
+    endpoint: str
+    compared_with: str
+    rps: float
+    compared_rps: float
+    target_pct: float
+    errors: int
+
+    @property
+    def pct(self) -> float:
+        return round(100 * self.rps / self.compared_rps, 1) if self.compared_rps else 0.0
+
+    @property
+    def verdict(self) -> str:
+        return "PASS" if self.pct >= self.target_pct else "BELOW"
+
+
+def side_by_side(generator, row: tuple, compared: tuple, target_pct: float) -> SideBySide:
+    """``row`` and ``compared`` (each ``(base, load, label)``) in ``SIDE_SLICES`` alternating
+    slices after a warm-up each: their req/s over all their slices."""
+    print(
+        f"bench: side by side: {row[2]} | {compared[2]}: {SIDE_SLICES} alternating slices "
+        f"of {SIDE_SLICE_SECONDS} s each",
+        flush=True,
+    )
+    for base, load, _label in (row, compared):
+        generator.run(base, load, WARMUP_SECONDS)
+    ok, seconds, errors = [0, 0], [0.0, 0.0], 0
+    for _ in range(SIDE_SLICES):
+        for i, (base, load, _label) in enumerate((row, compared)):
+            result = generator.run(base, load, SIDE_SLICE_SECONDS)
+            ok[i] += result.ok
+            seconds[i] += result.seconds
+            errors += result.errors
+    return SideBySide(
+        endpoint=row[2],
+        compared_with=compared[2],
+        rps=round(ok[0] / seconds[0], 1) if seconds[0] else 0.0,
+        compared_rps=round(ok[1] / seconds[1], 1) if seconds[1] else 0.0,
+        target_pct=target_pct,
+        errors=errors,
+    )
+
+
+def print_side_by_side(pairs: list[SideBySide]) -> None:
+    if not pairs:
+        return
+    print(
+        "\nside by side (issue 19's targets, each row alternating with what it is compared with):"
+    )
+    for p in pairs:
+        print(
+            f"  {p.endpoint}: {p.rps:.1f} req/s, {p.compared_with}: {p.compared_rps:.1f} req/s"
+            f" -> {p.pct:.1f}% (target {p.target_pct:.0f}%) {p.verdict}"
+            + (f", {p.errors} errors" if p.errors else "")
+        )
+
+
 def print_table(rows: list[Row], baseline: float) -> None:
     header = (
         f"{'endpoint':<39} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
@@ -819,6 +887,26 @@ def run() -> int:
                 )
             )
         rows.append(measure(generator, minimal.base, ping, "minimal /ping (after)", "baseline"))
+        side = []
+        member_design = next((load for load, _l, kind in plan if kind == "member_design"), None)
+        if any(r.kind == "member_design" for r in rows):
+            side.append(
+                side_by_side(
+                    generator,
+                    (app.base, member_design, "design page, logged in"),
+                    (minimal.base, ping, "minimal /ping"),
+                    TARGETS["member_design"],
+                )
+            )
+        if any(r.kind == "vote" for r in rows):
+            side.append(
+                side_by_side(
+                    generator,
+                    (app.base, vote_load, "vote POST"),
+                    (floor.base, prepare_floor_vote(floor.base, voting_ids), "vote floor"),
+                    VOTE_TARGET_OF_FLOOR,
+                )
+            )
     finally:
         for server in servers:
             server.stop()
@@ -845,6 +933,7 @@ def run() -> int:
         else:
             r.verdict = "PASS" if r.ratio_pct >= r.target_pct else "BELOW"
     print_table(rows, baseline)
+    print_side_by_side(side)
     if kpis is not None:
         print_kpi_times(kpis, seeded.rollups)
 
@@ -863,6 +952,7 @@ def run() -> int:
         "baseline_runs_rps": baseline_runs,
         "baseline_rps": round(baseline, 1),
         "rows": [asdict(r) for r in rows],
+        "side_by_side": [{**asdict(p), "pct": p.pct, "verdict": p.verdict} for p in side],
         "only": ONLY,
         "kpis_cold_ms": {str(d): round(ms, 1) for d, ms in kpis.cold_ms.items()} if kpis else {},
         "kpis_warm_ms": {str(d): round(ms, 1) for d, ms in kpis.warm_ms.items()} if kpis else {},

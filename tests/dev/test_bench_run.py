@@ -96,3 +96,33 @@ def test_wrk_sends_every_path_and_fails_the_redirects(server, tmp_path):
     # wrk stops counting at the deadline, with requests the server has seen still in flight.
     assert 0 < bad.errors <= seen["/elsewhere"]
     assert 0 < bad.ok <= sum(seen[p] for p in PATHS)
+
+
+def test_side_by_side_alternates_the_two_rows_and_counts_each_over_its_own_slices(
+    server, monkeypatch
+):
+    """Issue 19's targets are read with each row alternating with what it is compared with,
+    so that a change of the machine's speed weighs on both: the slices interleave, and each
+    row's req/s is its own requests over its own slices."""
+    from bench import run
+
+    monkeypatch.setattr(run, "SIDE_SLICES", 2)
+    monkeypatch.setattr(run, "SIDE_SLICE_SECONDS", 1)
+    monkeypatch.setattr(run, "WARMUP_SECONDS", 1)
+    base, _seen = server
+    order: list[str] = []
+
+    class Recording(PythonLoad):
+        def run(self, base, load, seconds):
+            result = super().run(base, load, seconds)
+            order.append(load.paths[0])
+            return result
+
+    a = Load(path="/operator/kpis", paths=PATHS[:1], cookie=COOKIE)
+    b = Load(path="/operator/kpis", paths=PATHS[1:2], cookie=COOKIE)
+    pair = run.side_by_side(Recording(), (base, a, "a"), (base, b, "b"), 60.0)
+    # The warm-ups, then a, b, a, b.
+    assert order == [PATHS[0], PATHS[1]] + [PATHS[0], PATHS[1]] * 2
+    assert pair.rps > 0 and pair.compared_rps > 0 and pair.errors == 0
+    assert pair.pct == round(100 * pair.rps / pair.compared_rps, 1)
+    assert pair.verdict == ("PASS" if pair.pct >= 60 else "BELOW")
