@@ -1,6 +1,8 @@
 """The rules of designs: drafts, the quality check, scoring, closing, selection, comments.
 
 Functions flush and never commit; views, jobs and commands commit once per unit of work.
+The vote is the exception: on PostgreSQL it is one statement committed on its own
+(``cast_vote``).
 Every state change goes through :data:`DESIGN_MACHINE` and lands in the audit log.
 """
 
