@@ -56,9 +56,9 @@ _STANDING = (
 
 def standing_by_secret() -> sa.Select:
     """The id, verified-or-not, operator-or-not and language setting of the member a live
-    login session names
-    (binds ``secret_hash`` and ``now``), the session checked as the user loader checks it:
-    for a write that checks who makes it in its own statement (``authz.as_member``)."""
+    login session names (binds ``secret_hash`` and ``now``), the session checked as the user
+    loader checks it: for a write that checks who makes it in its own statement
+    (``authz.as_member``)."""
     return (
         sa.select(*_STANDING)
         .join(LoginSession, LoginSession.user_id == User.id)
