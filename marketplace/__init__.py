@@ -11,7 +11,6 @@ from flask import Flask, g, has_request_context, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -20,6 +19,7 @@ from config import Config, config_from_env
 from marketplace.kernel.errors import ServiceError, is_conflict
 from marketplace.kernel.extensions import csrf, db, limiter, login_manager, migrate
 from marketplace.kernel.i18n import N_, init_i18n, number
+from marketplace.kernel.security import OnceTalisman
 from marketplace.kernel.signals import collect, page_banners
 from marketplace.kernel.text import counted, formatted
 from marketplace.kernel.web import describe_limit, flashes_at, flashes_elsewhere
@@ -199,7 +199,7 @@ def _init_security_headers(app: Flask) -> None:
     }
     # One Talisman per app: it keeps its settings on itself, so a shared instance would give
     # every app in the process the CSP of the last one created.
-    Talisman(
+    OnceTalisman(
         app,
         force_https=cfg["FORCE_HTTPS"],
         strict_transport_security=cfg["FORCE_HTTPS"],

@@ -118,7 +118,10 @@ def committed(location: str, message: str, category: str = "success", *, at: str
     ``at``, the id of an element of the page (the scoring card, a comment), the page opens
     there and the message is shown beside it (see ``flashes_at``), where the person is
     looking, rather than at the top of the page, scrolled out of sight."""
-    db.session.commit()
+    # A write done outside the session (the vote, on PostgreSQL) leaves it with nothing
+    # begun: committing it would still go through the session's machinery for nothing.
+    if db.session.registry.has() and db.session().in_transaction():
+        db.session.commit()
     flash(message, f"{category}{_AT}{at}" if at else category)
     return redirect(f"{location}#{at}" if at else location)
 

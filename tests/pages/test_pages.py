@@ -79,6 +79,27 @@ def test_security_headers_allow_stripe_js_and_nothing_else(app, client):
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_every_answer_gets_the_security_headers_talisman_would_give(app, client):
+    # The app's Talisman builds the policy's header once (kernel.security): every answer,
+    # a page, a redirect or an error, must still carry what Talisman itself writes.
+    from flask_talisman import Talisman
+
+    ours = next(
+        f.__self__
+        for f in app.before_request_funcs[None]
+        if isinstance(getattr(f, "__self__", None), Talisman)
+    )
+    with app.test_request_context("/"):
+        expected = Talisman._parse_policy(ours, ours.content_security_policy)
+    assert "default-src 'self'" in expected
+    answers = [client.get("/"), client.get("/no/such/page"), client.post("/designs/1/vote")]
+    assert [r.status_code for r in answers] == [200, 404, 400]
+    for resp in answers:
+        assert resp.headers["Content-Security-Policy"] == expected
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert resp.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
 def test_each_app_keeps_its_own_security_policy(app, client, database_url, redis_url):
     other = create_app(
         TestConfig,
