@@ -9,11 +9,11 @@ from flask_talisman import Talisman
 class OnceTalisman(Talisman):
     """Talisman as configured, minus work it repeats. It works out the options of the
     request's view four times an answer (for HTTPS, the nonce, the headers and the CSP) and
-    writes the CSP's header from its dict on every answer: together, a tenth of the CPU of the
-    site's busiest write (the vote, py-spy under gunicorn). Here the options are worked out
-    once a request, and the app-wide policy's header once, while no nonce goes into it (this
-    app sets none: no inline scripts). A view given options of its own, or a nonce, still gets
-    its header built as Talisman builds it."""
+    writes the CSP's header from its dict on every answer: together, 4 % of the CPU of the
+    site's busiest write (the vote, sampled with py-spy under gunicorn). Here the options
+    are worked out once a request, and the app-wide policy's header once, while no nonce
+    goes into it (this app sets none: no inline scripts). A view given options of its own,
+    or a nonce, still gets its header built as Talisman builds it."""
 
     _built_policy: str | None = None
 

@@ -81,7 +81,8 @@ def test_security_headers_allow_stripe_js_and_nothing_else(app, client):
 
 def test_every_answer_gets_the_security_headers_talisman_would_give(app, client):
     # The app's Talisman builds the policy's header once (kernel.security): every answer,
-    # a page, a redirect or an error, must still carry what Talisman itself writes.
+    # a page, a 404 or a POST refused for its missing CSRF token, must still carry what
+    # Talisman itself writes.
     from flask_talisman import Talisman
 
     ours = next(
