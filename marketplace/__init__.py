@@ -50,6 +50,9 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
         hops = app.config["PROXY_FIX_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    from marketplace.kernel.sessions import RememberingSessionInterface
+
+    app.session_interface = RememberingSessionInterface()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
