@@ -30,7 +30,7 @@ from marketplace.accounts.authz import as_member, verified_required
 from marketplace.kernel.errors import ServiceError
 from marketplace.kernel.extensions import db, limiter
 from marketplace.kernel.forms import ButtonForm
-from marketplace.kernel.fragments import fill, in_process, shared_fragment
+from marketplace.kernel.fragments import fill, read_along, shared_fragment, tagged_piece
 from marketplace.kernel.i18n import DEFAULT_LANGUAGE, language_for
 from marketplace.kernel.pagecache import cached_for_anonymous
 from marketplace.kernel.signals import (
@@ -239,16 +239,21 @@ def show(design_id: int):
     # The owner's submit form depends on the licence terms they accepted.
     owner_terms = is_owner and current_user.designer_terms_version
     roles = (member, member and current_user.is_verified, is_operator, is_owner, owner_terms)
+    tag = f"design:{design_id}"
+    scores_key = _scores_key(tag, now, is_owner, is_operator)
     body, facts = shared_fragment(
-        f"design:{design_id}",
+        tag,
         ["design-page", design_id, roles, str(get_locale()), str(get_timezone())],
         lambda: _shared_page(design_id, is_owner=is_owner, is_operator=is_operator),
     )
-    return render_template(
-        "designs/show.html",
-        title=now.title,
-        body=fill(body, scores=_scores(now, facts["variants"], is_owner, is_operator)),
+    scores = (
+        tagged_piece(
+            tag, scores_key, lambda: _scores(now, facts["variants"], is_owner, is_operator)
+        )
+        if scores_key
+        else ""
     )
+    return render_template("designs/show.html", title=now.title, body=fill(body, scores=scores))
 
 
 def _shared_page(design_id: int, *, is_owner: bool, is_operator: bool) -> tuple[str, dict]:
@@ -284,27 +289,29 @@ def _shared_page(design_id: int, *, is_owner: bool, is_operator: bool) -> tuple[
     return html, {"variants": [[v.id, v.label] for v in design.variants]}
 
 
-def _scores(now: queries.DesignNow, variants, is_owner: bool, is_operator: bool) -> str:
-    """The scores section: the counters, and the reader's vote form. Everything it shows is
-    in its key, so the section for the same counters, vote and reader's roles is rendered
-    once per process (many readers of a design see the same one)."""
+def _scores_key(tag: str, now: queries.DesignNow, is_owner: bool, is_operator: bool):
+    """The key of the scores section, which shows the counters and the reader's vote form:
+    everything it shows is in it, so the section for the same counters, vote and reader's
+    roles is rendered once for every process (many readers of a design see the same one),
+    fetched with the page's shared piece. The variants it offers are the shared piece's,
+    under the same tag: a change of them forgets both. None where there is no section."""
     if now.state.value in ("draft", "submitted", "declined"):
-        return ""  # no scores yet, or ever: no card saying nothing
+        return None  # no scores yet, or ever: no card saying nothing
     member = current_user.is_authenticated
     roles = (member, member and current_user.is_verified, is_operator, is_owner)
-    return in_process(
-        ("design-scores", now, tuple(map(tuple, variants)), roles)
-        + (str(get_locale()), str(get_timezone())),
-        lambda: render_template(
-            "designs/_scores.html",
-            design=now,
-            vote=now.vote,
-            show_scores=services.can_see_scores(now, current_user, now.vote),
-            variants=variants,
-            is_owner=is_owner,
-            is_operator=is_operator,
-            voting_open=now.state == DesignState.VOTING,
-        ),
+    return read_along(tag, ["design-scores", now, roles, str(get_locale()), str(get_timezone())])
+
+
+def _scores(now: queries.DesignNow, variants, is_owner: bool, is_operator: bool) -> str:
+    return render_template(
+        "designs/_scores.html",
+        design=now,
+        vote=now.vote,
+        show_scores=services.can_see_scores(now, current_user, now.vote),
+        variants=variants,
+        is_owner=is_owner,
+        is_operator=is_operator,
+        voting_open=now.state == DesignState.VOTING,
     )
 
 

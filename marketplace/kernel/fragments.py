@@ -14,9 +14,10 @@ member's bits go, kept, and each request fills the holes in, which is string rep
 
 Two stores: ``in_process`` keeps pieces whose every input is in their key in the process (the
 layout's, by ``layout_part``: they change only with the code and the catalogues, so only a
-deploy changes them, and a deploy restarts the process; a design's scores section, keyed by
-its counters); ``shared_fragment`` keeps a page's pieces in Redis, tagged like the page
-cache's pages and dropped with them by ``pagecache.forget_after_commit(tag)``; ``kept`` keeps
+deploy changes them, and a deploy restarts the process); ``shared_fragment`` keeps a page's
+pieces in Redis, tagged like the page cache's pages and dropped with them by
+``pagecache.forget_after_commit(tag)``; ``tagged_piece`` a section keyed by what it shows
+(a design's scores section, by its counters), fetched in the same round trip; ``kept`` keeps
 what a query found there the same way.
 
 Hole markers hold NUL characters, which no text can carry here: ``kernel.web`` refuses them in
@@ -34,12 +35,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from flask import current_app, g, has_request_context, request, session
+from flask import current_app, g, has_request_context, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from redis.exceptions import RedisError
 
+from .pagecache import _digest, message_waiting, store_tagged
 from .queues import redis_connection
 
 log = logging.getLogger(__name__)
@@ -123,7 +125,7 @@ def in_process(parts: tuple, render: Callable[[], str]) -> Markup:
     process lives, holes filled per request. Nothing needs to drop it: a change of what it
     shows is a change of ``parts``. A page with a message waiting renders it afresh (the
     message may be shown in it)."""
-    if session.get("_flashes"):
+    if message_waiting():
         with sharing():
             return fill(_scrubbed(str(render())))
     # Per app: two apps in one process (tests, a dev server's reloader) may differ.
@@ -156,10 +158,8 @@ def shared_fragment(
 
     While a message waits to be shown the piece is rendered and not kept: a message shown
     beside an element of the piece (``flashes_at``) is that reader's alone."""
-    from .pagecache import _digest, store_tagged
-
     seconds = current_app.config["PAGE_CACHE_TAGGED_SECONDS" if tag else "PAGE_CACHE_SECONDS"]
-    if session.get("_flashes"):
+    if message_waiting():
         seconds = 0
     key = f"fragment:{tag or 'untagged'}:{_digest(parts)}"
     if seconds > 0:
@@ -201,13 +201,52 @@ def read_ahead(key_of: Callable[[object], str]) -> None:
 
 def _get_with_read_ahead(key: str):
     redis = redis_connection()
-    member = current_user if has_request_context() else None
-    if not _READ_AHEAD or member is None or not member.is_authenticated:
+    ahead = []
+    if has_request_context():
+        ahead.extend(g.pop("fragments_along", ()))
+        if _READ_AHEAD and current_user.is_authenticated:
+            ahead.extend("kept:" + key_of(current_user) for key_of in _READ_AHEAD)
+    if not ahead:
         return redis.get(key)
-    ahead = ["kept:" + key_of(member) for key_of in _READ_AHEAD]
     hit, *values = redis.mget([key, *ahead])
     g.kept_read_ahead = dict(zip(ahead, values, strict=True))
     return hit
+
+
+def read_along(tag: str, parts) -> str:
+    """The key of a ``tagged_piece`` the request will ask for, fetched with the page's
+    shared piece (``shared_fragment``, called next) in its round trip to Redis."""
+    key = f"piece:{tag}:{_digest(parts)}"
+    g.setdefault("fragments_along", []).append(key)
+    return key
+
+
+def tagged_piece(tag: str, key: str, render: Callable[[], str]) -> Markup:
+    """A section every reader with the same inputs sees (``key``, from ``read_along``: the
+    values it shows, the reader's roles, language and time zone), rendered once for every
+    process and kept in Redis until the page cache forgets ``tag`` (or for
+    ``PAGE_CACHE_TAGGED_SECONDS``); holes filled. Rendered each time without Redis, and
+    while a message waits to be shown (it may be shown in it)."""
+    seconds = current_app.config["PAGE_CACHE_TAGGED_SECONDS"]
+    if seconds <= 0 or message_waiting():
+        with sharing():
+            return fill(_scrubbed(str(render())))
+    ahead = g.get("kept_read_ahead") or {}
+    try:
+        hit = ahead[key] if key in ahead else redis_connection().get(key)
+    except RedisError:
+        hit = None
+        log.warning("cache unreachable: rendering %s", key, exc_info=True)
+    if hit is not None:
+        return fill(hit.decode() if isinstance(hit, bytes) else hit)
+    started = time.time()
+    with sharing():
+        html = _scrubbed(str(render()))
+    try:
+        store_tagged(key, tag, html, seconds, started)
+    except RedisError:
+        log.warning("cache unreachable: %s not kept", key, exc_info=True)
+    return fill(html)
 
 
 def kept(tag: str, key: str, make: Callable[[], object]):
@@ -215,8 +254,6 @@ def kept(tag: str, key: str, make: Callable[[], object]):
     forgets ``tag`` (or for ``PAGE_CACHE_TAGGED_SECONDS``): for a query every page of a
     member runs whose answer changes only at moments the code names. Without Redis, or with
     that setting at 0, it is made each time."""
-    from .pagecache import store_tagged
-
     seconds = current_app.config["PAGE_CACHE_TAGGED_SECONDS"]
     if seconds <= 0:
         return make()

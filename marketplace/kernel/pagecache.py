@@ -28,6 +28,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import Flask, current_app, request, session
+from flask.globals import request_ctx
 from flask_sqlalchemy.session import Session as FlaskSession
 from markupsafe import Markup
 from redis.exceptions import RedisError
@@ -266,6 +267,13 @@ def remembered(key: str, make: Callable[[], str], seconds: int) -> str:
     return made
 
 
+def message_waiting() -> bool:
+    """A message is to be shown on this page: still in the session, or already taken from
+    it by a piece rendered earlier in the request (Flask keeps those on the request). A
+    piece rendered then may show it, and is that reader's alone."""
+    return bool(session.get("_flashes") or request_ctx.flashes)
+
+
 def _digest(parts) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
@@ -293,7 +301,7 @@ def cached_for_member(parts, render, seconds: int) -> str:
     from flask_login import current_user
 
     token = session.get("csrf_token")
-    if not current_user.is_authenticated or session.get("_flashes") or token is None:
+    if not current_user.is_authenticated or message_waiting() or token is None:
         return render()
     mine = (
         current_user.id,

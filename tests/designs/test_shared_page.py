@@ -119,3 +119,43 @@ def test_a_members_page_reads_its_piece_and_the_banner_in_one_round_trip_to_redi
     again = _page(ada, design_id)
     assert sent == ["MGET"], sent
     assert again.count("Log out") == first.count("Log out") == 1
+
+
+def test_the_scores_section_is_rendered_once_for_every_process_until_a_vote_moves_it(
+    app, shared, make_user, make_design
+):
+    """Readers with the same roles and no vote see the same section: rendered once, kept in
+    Redis (kernel.fragments.tagged_piece), so another process reads it rather than rendering
+    it again; a vote changes the counters, and so the section everyone gets."""
+    from flask import template_rendered
+
+    make_user("ada@example.com")
+    make_user("bob@example.com")
+    make_user("cyd@example.com")
+    design_id = make_design()
+    ada, bob, cyd = (_member(app, f"{n}@example.com") for n in ("ada", "bob", "cyd"))
+    rendered = []
+
+    def seen(sender, template, context, **extra):
+        if template.name == "designs/_scores.html":
+            rendered.append(context["current_user"].email)
+
+    template_rendered.connect(seen, app)
+    try:
+        first = _page(ada, design_id)
+        # Another process: nothing of this one's own pieces.
+        app.extensions.pop("fragments.in_process", None)
+        assert _page(bob, design_id).count("Save my score") == first.count("Save my score") == 1
+        assert rendered == ["ada@example.com"]
+
+        vote = {"csrf_token": csrf_in(first), "score": "5", "would_buy": "y"}
+        assert ada.post(f"/designs/{design_id}/vote", data=vote).status_code == 302
+        _page(ada, design_id)  # the vote's message: rendered for Ada alone, not kept
+        rendered.clear()
+        assert "Your score (you gave 5)" in _page(ada, design_id)
+        bobs = _page(bob, design_id)
+        assert "Your score (you gave" not in bobs and "1 vote" not in bobs  # hidden until scored
+        assert _page(cyd, design_id).count("Save my score") == 1
+        assert rendered == ["ada@example.com", "bob@example.com"]
+    finally:
+        template_rendered.disconnect(seen, app)
