@@ -26,7 +26,7 @@ from marketplace.kernel import signals
 from marketplace.kernel.audit import apply_transition, record_about
 from marketplace.kernel.dbtypes import utcnow
 from marketplace.kernel.errors import ServiceError
-from marketplace.kernel.extensions import db, statement_on_its_own
+from marketplace.kernel.extensions import db, run_on_its_own
 from marketplace.kernel.i18n import N_, number
 from marketplace.kernel.locks import lock_row
 from marketplace.kernel.mail import queue_mail
@@ -597,8 +597,7 @@ def cast_vote(
     if db.session().get_bind().dialect.name == "postgresql":
         statement = _VOTE_SQL["one_by_secret" if by_secret else "one_by_id"]
         for _attempt in range(_VOTE_ATTEMPTS):
-            with statement_on_its_own() as conn:
-                row = conn.execute(statement, {**values, **who}).one()
+            row = run_on_its_own(statement, {**values, **who})
             if row.voter_id is None:
                 raise NotLoggedIn(_("Log in to continue."))
             voted = Voter(row.voter_id, row.is_verified, row.is_operator, row.locale)

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from designs.models import Comment, Vote
-from marketplace.kernel.extensions import db
+from marketplace.kernel.extensions import db, statement_sent
 from tests.helpers import csrf_in, needs_postgresql
 
 pytestmark = [pytest.mark.live_db, needs_postgresql("autocommit reads are PostgreSQL's:")]
@@ -23,9 +23,15 @@ def autocommit_seen(app):
     def before(conn, cursor, statement, *args):
         seen.append((conn.connection.dbapi_connection.autocommit, statement))
 
+    def on_driver(statement, connection):
+        seen.append((connection.autocommit, statement))
+
     sa.event.listen(engine, "before_cursor_execute", before)
+    # What runs straight on the driver (kernel.extensions.run_on_its_own: the vote).
+    statement_sent.connect(on_driver)
     yield seen
     sa.event.remove(engine, "before_cursor_execute", before)
+    statement_sent.disconnect(on_driver)
 
 
 def test_pages_read_in_autocommit_and_writes_after_them_are_transactions(
