@@ -42,7 +42,7 @@ def needs_postgresql(what: str):
 @contextlib.contextmanager
 def count_queries(app):
     """The SQL statements run while the block runs (transaction control left out)."""
-    from marketplace.kernel.extensions import db
+    from marketplace.kernel.extensions import db, statement_sent
 
     with app.app_context():
         engine = db.engine
@@ -52,11 +52,17 @@ def count_queries(app):
         if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
             statements.append(statement)
 
+    def on_driver(statement, connection):
+        statements.append(statement)
+
     sa.event.listen(engine, "before_cursor_execute", before)
+    # And what runs straight on the driver, which the engine's events do not see.
+    statement_sent.connect(on_driver)
     try:
         yield statements
     finally:
         sa.event.remove(engine, "before_cursor_execute", before)
+        statement_sent.disconnect(on_driver)
 
 
 # --- images and files -------------------------------------------------------------------------

@@ -104,6 +104,33 @@ _DRIVER_STATEMENTS: dict[tuple[int, str], _DriverStatement] = {}
 statement_sent = blinker.Namespace().signal("kernel.statement-sent-on-its-own")
 
 
+def _prepared(statement: sa.Select, dialect: sa.Dialect) -> _DriverStatement:
+    key = (id(statement), dialect.name)
+    prepared = _DRIVER_STATEMENTS.get(key)
+    if prepared is None:
+        prepared = _DRIVER_STATEMENTS[key] = _DriverStatement(statement, dialect)
+    return prepared
+
+
+def _on_driver(prepared: _DriverStatement, values: dict, conn, invalidate) -> list:
+    """The rows the statement gives on the driver's connection ``conn``; a driver's error
+    raised as SQLAlchemy's, the connection invalidated (``invalidate``) when it is lost."""
+    dialect = prepared.dialect
+    statement_sent.send(prepared.sql, connection=conn)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(prepared.sql, values)
+            raw = cursor.fetchall()
+            description = cursor.description
+    except dialect.loaded_dbapi.Error as exc:
+        if dialect.is_disconnect(exc, conn, None):
+            invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            prepared.sql, values, exc, dialect.loaded_dbapi.Error
+        ) from exc
+    return [prepared.result(row, description) for row in raw]
+
+
 def run_on_its_own(statement: sa.Select, params: dict):
     """The one row of a statement that does a whole change by itself (the vote), committed
     as it ends. On PostgreSQL: on a connection of the pool, in autocommit, straight on the
@@ -114,33 +141,33 @@ def run_on_its_own(statement: sa.Select, params: dict):
     if not _on_its_own(session):
         return session.connection().execute(statement, params).one()
     engine = session.get_bind()
-    dialect = engine.dialect
-    key = (id(statement), dialect.name)
-    prepared = _DRIVER_STATEMENTS.get(key)
-    if prepared is None:
-        prepared = _DRIVER_STATEMENTS[key] = _DriverStatement(statement, dialect)
+    prepared = _prepared(statement, engine.dialect)
     values = prepared.parameters(params)
     pooled = engine.raw_connection()
     try:
         conn = pooled.driver_connection
         conn.autocommit = True
         try:
-            statement_sent.send(prepared.sql, connection=conn)
-            with conn.cursor() as cursor:
-                cursor.execute(prepared.sql, values)
-                raw = cursor.fetchall()
-                description = cursor.description
-        except dialect.loaded_dbapi.Error as exc:
-            if dialect.is_disconnect(exc, conn, None):
-                pooled.invalidate(exc)
-            raise sa.exc.DBAPIError.instance(
-                prepared.sql, values, exc, dialect.loaded_dbapi.Error
-            ) from exc
+            rows = _on_driver(prepared, values, conn, pooled.invalidate)
         finally:
             if pooled.is_valid:
                 conn.autocommit = False
     finally:
         pooled.close()
-    if len(raw) != 1:
-        raise (sa.exc.MultipleResultsFound if raw else sa.exc.NoResultFound)("one row expected")
-    return prepared.result(raw[0], description)
+    if len(rows) != 1:
+        raise (sa.exc.MultipleResultsFound if rows else sa.exc.NoResultFound)("one row expected")
+    return rows[0]
+
+
+def read_on_driver(statement: sa.Select, params: dict) -> list:
+    """The rows of a read that runs on every request of a busy page (a design's counters
+    and the reader's vote), on the session's connection, as it is (in autocommit on a
+    ``web.read_only`` page); on PostgreSQL straight on the driver (``_DriverStatement``),
+    elsewhere through SQLAlchemy. Rows are named tuples either way."""
+    conn = db.session.connection()
+    if conn.dialect.name != "postgresql":
+        return list(conn.execute(statement, params).tuples())
+    prepared = _prepared(statement, conn.dialect)
+    return _on_driver(
+        prepared, prepared.parameters(params), conn.connection.driver_connection, conn.invalidate
+    )

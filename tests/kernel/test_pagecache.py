@@ -102,21 +102,12 @@ def test_a_cached_page_keeps_the_headers_of_the_page_it_copies(app, caching, mak
 
 
 def test_a_hit_does_not_touch_the_database(app, caching, make_design):
-    from sqlalchemy import event
-
-    from marketplace.kernel.extensions import db as database
+    from tests.helpers import count_queries
 
     make_design()
     app.test_client().get("/designs/")
-    statements = []
-    with app.app_context():
-        engine = database.engine
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with count_queries(app) as statements:
         assert app.test_client().get("/designs/").headers["X-Cache"] == "hit"
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
     assert statements == []
 
 
