@@ -166,7 +166,7 @@ def read_on_driver(statement: sa.Select, params: dict) -> list:
     elsewhere through SQLAlchemy. Rows are named tuples either way."""
     conn = db.session.connection()
     if conn.dialect.name != "postgresql":
-        return list(conn.execute(statement, params).tuples())
+        return list(conn.execute(statement, params))
     prepared = _prepared(statement, conn.dialect)
     return _on_driver(
         prepared, prepared.parameters(params), conn.connection.driver_connection, conn.invalidate
