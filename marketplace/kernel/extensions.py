@@ -98,9 +98,9 @@ class _DriverStatement:
 
 _DRIVER_STATEMENTS: dict[tuple[int, str], _DriverStatement] = {}
 
-#: Sent with the SQL of each statement run by ``run_on_its_own`` on the driver's
-#: connection (and that connection), which SQLAlchemy's engine events do not see: tests
-#: count statements with both.
+#: Sent with the SQL of each statement run straight on the driver (``run_on_its_own``,
+#: ``read_on_driver``) and its connection: SQLAlchemy's engine events do not see those, so
+#: whatever counts statements (tests, the page profiler) listens to both.
 statement_sent = blinker.Namespace().signal("kernel.statement-sent-on-its-own")
 
 
