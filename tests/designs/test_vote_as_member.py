@@ -3,6 +3,7 @@ session the cookie names, as the user loader would, without loading the account.
 member relies on must hold all the same: an ended session votes for nobody, "keep me logged
 in" still votes, the confirmation is in their language, and it is one statement."""
 
+import pytest
 import sqlalchemy as sa
 
 from designs.models import Design, Vote
@@ -109,6 +110,9 @@ def test_what_the_form_cannot_send_is_refused_and_saves_nothing(
     assert (vote.score, vote.would_buy, vote.variant_id) == (4, True, None)
 
 
+# Committed for real (live_db): in the suite's rolled-back transaction the vote would run
+# inside it, not on its own.
+@pytest.mark.live_db
 @needs_postgresql("the one-statement vote is")
 def test_a_vote_is_one_statement_on_postgresql(app, ctx, make_user, make_design, auth, client):
     design_id = make_design()
@@ -118,13 +122,15 @@ def test_a_vote_is_one_statement_on_postgresql(app, ctx, make_user, make_design,
     with app.app_context():
         engine = db.engine
     sent: list[str] = []
+    driver: list[str] = []
 
     def before(conn, cursor, statement, *args):
         if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
             sent.append(statement)
 
-    def on_driver(sql):
+    def on_driver(sql, connection):
         sent.append(sql)
+        driver.append(sql)
 
     # The vote runs on the driver's connection (kernel.extensions.run_on_its_own), which
     # the engine's events do not see: both are counted, so a statement through either counts.
@@ -140,6 +146,7 @@ def test_a_vote_is_one_statement_on_postgresql(app, ctx, make_user, make_design,
         sa.event.remove(engine, "before_cursor_execute", before)
         statement_sent.disconnect(on_driver)
     assert len(sent) == 2, sent
+    assert all(s in driver for s in sent), sent  # on its own, straight on the driver
     with ctx():
         design = db.session.get(Design, design_id)
         assert (design.vote_count, design.score_sum) == (1, 5)
