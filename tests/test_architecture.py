@@ -186,8 +186,14 @@ def test_the_product_imports_no_development_code():
 
 
 #: Per-app resources kept in ``app.extensions`` (clients and their pools, the process's
-#: rendered pieces), not hooks.
-APP_RESOURCES = {"redis", "stripe_client", "stripe_limiter", "fragments.in_process"}
+#: rendered pieces, the session cookie's signer and what it verified), not hooks.
+APP_RESOURCES = {
+    "redis",
+    "stripe_client",
+    "stripe_limiter",
+    "fragments.in_process",
+    "sessions.signing",
+}
 
 
 def test_no_cross_package_hook_in_app_extensions():
